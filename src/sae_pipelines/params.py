@@ -1,0 +1,124 @@
+"""Validated parameter groups of the data, anomaly and evaluation settings.
+
+The model and training groups live with the model in ``sae_pipelines.sae.config``.
+:func:`validate_parameters` checks every group before a run writes anything.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    PositiveInt,
+    ValidationError,
+    model_validator,
+)
+
+from sae_pipelines.sae.config import ModelConfig, TrainingConfig
+
+Label = int | str
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataParams(_Strict):
+    """Which columns of the raw table are what."""
+
+    label_column: str | None = None
+    id_column: str | None = None
+    constant_columns: Literal["error", "drop", "keep"] = "error"
+
+
+class AnomalyParams(_Strict):
+    """Which labels are normal, and where the anomaly threshold sits."""
+
+    normal_labels: list[Label] | None = None
+    threshold_quantile: float = Field(0.95, gt=0.0, lt=1.0)
+
+
+class SplitParams(_Strict):
+    """Fractions of the rows held out for validation and test."""
+
+    validation_fraction: float = Field(gt=0.0, lt=1.0)
+    test_fraction: float = Field(gt=0.0, lt=1.0)
+    stratify: bool = True
+    seed: int
+
+    @model_validator(mode="after")
+    def _leaves_training_rows(self) -> SplitParams:
+        if self.validation_fraction + self.test_fraction >= 1.0:
+            msg = "validation_fraction + test_fraction must be below 1"
+            raise ValueError(msg)
+        return self
+
+
+class NormalizationParams(_Strict):
+    """How features are scaled, fitted on the training split only."""
+
+    method: Literal["minmax", "standard"]
+
+
+class FeatureExtractionParams(_Strict):
+    """How codes are computed and named."""
+
+    batch_size: PositiveInt
+    column_prefix: str = "code_"
+
+
+class EvaluationParams(_Strict):
+    """Settings of the evaluation metrics and plots."""
+
+    active_threshold: NonNegativeFloat = 0.0
+    reconstruction_samples: PositiveInt = 8
+
+
+PARAMETER_GROUPS: dict[str, type[BaseModel]] = {
+    "data": DataParams,
+    "anomaly": AnomalyParams,
+    "split": SplitParams,
+    "normalization": NormalizationParams,
+    "model": ModelConfig,
+    "training": TrainingConfig,
+    "feature_extraction": FeatureExtractionParams,
+    "evaluation": EvaluationParams,
+}
+
+
+def validate_parameters(parameters: dict[str, Any]) -> None:
+    """Check every known parameter group; raise one error naming each bad key.
+
+    Args:
+        parameters: The resolved project parameters (``conf/*/parameters*.yml``
+            and ``--params``).
+
+    Raises:
+        ValueError: A group is missing or a parameter is invalid.
+    """
+    problems = []
+    for group, schema in PARAMETER_GROUPS.items():
+        if group not in parameters:
+            problems.append(f"  {group}: missing parameter group")
+            continue
+        try:
+            schema.model_validate(parameters[group])
+        except ValidationError as error:
+            problems.extend(_describe(group, error))
+    if problems:
+        msg = "Invalid parameters (see conf/base/parameters*.yml):\n" + "\n".join(
+            problems
+        )
+        raise ValueError(msg)
+
+
+def _describe(group: str, error: ValidationError) -> list[str]:
+    lines = []
+    for detail in error.errors():
+        location = ".".join([group, *(str(part) for part in detail["loc"])])
+        lines.append(f"  {location}: {detail['msg']} (got {detail.get('input')!r})")
+    return lines

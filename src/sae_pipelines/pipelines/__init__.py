@@ -1,0 +1,1 @@
+"""The project's pipelines, one package each."""

@@ -1,0 +1,279 @@
+"""Validate the raw table, split it, and normalise it on the training split."""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import TransformerMixin
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+from sae_pipelines.tables import DEFAULT_ID_COLUMN, feature_columns, id_column
+
+logger = logging.getLogger(__name__)
+
+NORMALIZERS = {"minmax": MinMaxScaler, "standard": StandardScaler}
+
+
+class InvalidDataError(ValueError):
+    """The raw table cannot be used as it is; the message says where and why."""
+
+
+def validate_raw_data(
+    raw_data: pd.DataFrame,
+    data_params: dict[str, Any],
+    anomaly_params: dict[str, Any],
+) -> pd.DataFrame:
+    """Check the raw table and return it in the project's table layout.
+
+    Args:
+        raw_data: The ``raw_data`` catalog entry.
+        data_params: ``data`` parameters: label, id and constant-column handling.
+        anomaly_params: ``anomaly`` parameters: which labels are normal.
+
+    Returns:
+        The id column (``row_id`` when ``data.id_column`` is null), the numeric
+        feature columns, and the label column when there is one.
+
+    Raises:
+        InvalidDataError: A named column is missing, a feature is not numeric,
+            holds NaN or infinite values, or is constant (with
+            ``data.constant_columns: error``), or a normal label does not occur.
+    """
+    table = raw_data.copy()
+    _check_named_columns(table, data_params)
+    row_id = id_column(data_params)
+    if data_params.get("id_column") is None:
+        if DEFAULT_ID_COLUMN in table.columns:
+            msg = (
+                f"raw_data already has a column '{DEFAULT_ID_COLUMN}'; name it as "
+                "the id with data.id_column or rename it"
+            )
+            raise InvalidDataError(msg)
+        table.insert(0, DEFAULT_ID_COLUMN, np.arange(len(table)))
+    features = feature_columns(table, data_params)
+    if not features:
+        raise InvalidDataError("raw_data has no feature columns")
+    _check_numeric(table, features)
+    _check_finite(table, features)
+    _check_normal_labels(table, data_params, anomaly_params)
+    table = _handle_constant_columns(table, features, data_params["constant_columns"])
+    label = data_params.get("label_column")
+    ordered = [row_id, *feature_columns(table, data_params)] + (
+        [label] if label else []
+    )
+    return table[ordered].reset_index(drop=True)
+
+
+def _check_named_columns(table: pd.DataFrame, data_params: dict[str, Any]) -> None:
+    for key in ("label_column", "id_column"):
+        column = data_params.get(key)
+        if column is not None and column not in table.columns:
+            msg = (
+                f"data.{key} is '{column}', but raw_data has no such column; "
+                f"its columns are {_preview(table.columns)}"
+            )
+            raise InvalidDataError(msg)
+
+
+def _check_numeric(table: pd.DataFrame, features: list[str]) -> None:
+    bad = [c for c in features if not pd.api.types.is_numeric_dtype(table[c])]
+    bad += [c for c in features if pd.api.types.is_bool_dtype(table[c])]
+    if bad:
+        examples = {c: table[c].dropna().iloc[0] for c in bad if table[c].notna().any()}
+        msg = (
+            f"raw_data has non-numeric feature columns {_preview(bad)} "
+            f"(first values: {examples}); convert them to numbers, or name the "
+            "label with data.label_column"
+        )
+        raise InvalidDataError(msg)
+
+
+def _check_finite(table: pd.DataFrame, features: list[str]) -> None:
+    values = table[features].to_numpy(dtype=np.float64)
+    bad_counts = (~np.isfinite(values)).sum(axis=0)
+    if bad_counts.any():
+        bad = {c: int(n) for c, n in zip(features, bad_counts, strict=True) if n}
+        msg = (
+            "raw_data has NaN or infinite values in feature columns "
+            f"(column: count) {bad}; fill or drop those rows first"
+        )
+        raise InvalidDataError(msg)
+
+
+def _check_normal_labels(
+    table: pd.DataFrame, data_params: dict[str, Any], anomaly_params: dict[str, Any]
+) -> None:
+    normal_labels = anomaly_params.get("normal_labels")
+    if normal_labels is None:
+        return
+    label = data_params.get("label_column")
+    if label is None:
+        msg = "anomaly.normal_labels is set but data.label_column is null"
+        raise InvalidDataError(msg)
+    present = set(table[label].unique().tolist())
+    missing = [value for value in normal_labels if value not in present]
+    if missing:
+        msg = (
+            f"anomaly.normal_labels {missing} do not occur in column '{label}'; "
+            f"its labels are {_preview(sorted(present, key=str))}"
+        )
+        raise InvalidDataError(msg)
+
+
+def _handle_constant_columns(
+    table: pd.DataFrame, features: list[str], policy: str
+) -> pd.DataFrame:
+    constant = [c for c in features if table[c].nunique(dropna=False) <= 1]
+    if not constant or policy == "keep":
+        return table
+    if policy == "drop":
+        logger.info("Dropping constant feature columns %s", constant)
+        return table.drop(columns=constant)
+    msg = (
+        f"raw_data has constant feature columns {_preview(constant)}: the "
+        "normalizer would divide by zero. Set data.constant_columns to 'drop' to "
+        "remove them or 'keep' to pass them through as zeros"
+    )
+    raise InvalidDataError(msg)
+
+
+def _preview(values: Any, limit: int = 12) -> str:
+    values = [str(v) for v in values]
+    shown = ", ".join(values[:limit])
+    return f"[{shown}{', …' if len(values) > limit else ''}]"
+
+
+def split_data(
+    validated_data: pd.DataFrame,
+    split_params: dict[str, Any],
+    data_params: dict[str, Any],
+    anomaly_params: dict[str, Any],
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Split rows into train, validation and test, stratified by label if any.
+
+    With ``anomaly.normal_labels`` set, anomalous rows drawn into train or
+    validation move to test: the model and its threshold see normal rows only.
+
+    Args:
+        validated_data: Output of :func:`validate_raw_data`.
+        split_params: ``split`` parameters: fractions, stratification, seed.
+        data_params: ``data`` parameters.
+        anomaly_params: ``anomaly`` parameters.
+
+    Returns:
+        The train, validation and test tables.
+
+    Raises:
+        InvalidDataError: Too few rows (or rows of a class) for the split.
+    """
+    n_rows = len(validated_data)
+    val_fraction = split_params["validation_fraction"]
+    test_fraction = split_params["test_fraction"]
+    n_test = math.ceil(n_rows * test_fraction)
+    n_validation = math.ceil(n_rows * val_fraction)
+    if n_rows - n_test - n_validation < 2:
+        msg = (
+            f"raw_data has {n_rows} rows: too few for split.validation_fraction="
+            f"{val_fraction} and split.test_fraction={test_fraction}, which leave "
+            "fewer than 2 training rows"
+        )
+        raise InvalidDataError(msg)
+    label = data_params.get("label_column")
+    stratify = label if label and split_params["stratify"] else None
+    seed = split_params["seed"]
+    try:
+        rest, test = _split(validated_data, n_test, stratify, seed)
+        train, validation = _split(rest, n_validation, stratify, seed)
+    except ValueError as error:
+        msg = (
+            f"Cannot split {n_rows} rows stratified by column '{label}': {error}. "
+            "Add rows, or set split.stratify to false"
+        )
+        raise InvalidDataError(msg) from error
+    normal_labels = anomaly_params.get("normal_labels")
+    if normal_labels is not None:
+        train, validation, test = _move_anomalies_to_test(
+            train, validation, test, label, normal_labels
+        )
+    logger.info(
+        "Split %d rows: %d train, %d validation, %d test",
+        n_rows,
+        len(train),
+        len(validation),
+        len(test),
+    )
+    return train, validation, test
+
+
+def _split(
+    table: pd.DataFrame, n_held_out: int, stratify: str | None, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    kept, held_out = train_test_split(
+        table,
+        test_size=n_held_out,
+        stratify=table[stratify] if stratify else None,
+        random_state=seed,
+    )
+    return kept.sort_index(), held_out.sort_index()
+
+
+def _move_anomalies_to_test(
+    train: pd.DataFrame,
+    validation: pd.DataFrame,
+    test: pd.DataFrame,
+    label: str,
+    normal_labels: list[Any],
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    is_normal_train = train[label].isin(normal_labels)
+    is_normal_validation = validation[label].isin(normal_labels)
+    moved = pd.concat([train[~is_normal_train], validation[~is_normal_validation]])
+    logger.info("Moved %d anomalous rows out of train and validation", len(moved))
+    return (
+        train[is_normal_train],
+        validation[is_normal_validation],
+        pd.concat([test, moved]).sort_index(),
+    )
+
+
+def fit_normalizer(
+    train: pd.DataFrame,
+    normalization_params: dict[str, Any],
+    data_params: dict[str, Any],
+) -> TransformerMixin:
+    """Fit the feature scaler on the training split only.
+
+    Args:
+        train: The training split.
+        normalization_params: ``normalization.method``: ``minmax`` or ``standard``.
+        data_params: ``data`` parameters, to tell features from id and label.
+
+    Returns:
+        A fitted scikit-learn scaler that knows its feature names.
+    """
+    scaler = NORMALIZERS[normalization_params["method"]]()
+    return scaler.fit(train[feature_columns(train, data_params)])
+
+
+def normalize(
+    split: pd.DataFrame, normalizer: TransformerMixin, data_params: dict[str, Any]
+) -> pd.DataFrame:
+    """Scale the features of one split with the fitted normaliser.
+
+    Args:
+        split: A train, validation or test table.
+        normalizer: Output of :func:`fit_normalizer`.
+        data_params: ``data`` parameters.
+
+    Returns:
+        The same table with ``float32`` features scaled.
+    """
+    features = feature_columns(split, data_params)
+    scaled = normalizer.transform(split[features]).astype(np.float32)
+    table = split.reset_index(drop=True).copy()
+    table[features] = scaled
+    return table

@@ -1,0 +1,171 @@
+"""Judge the trained model: reconstruction, sparsity and anomaly detection."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import keras
+import numpy as np
+import pandas as pd
+from sklearn.metrics import (
+    average_precision_score,
+    precision_recall_fscore_support,
+    roc_auc_score,
+)
+
+from sae_pipelines.sae import metrics
+from sae_pipelines.tables import (
+    carried_columns,
+    code_matrix,
+    feature_columns,
+    feature_matrix,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def reconstruct(
+    sae_model: keras.Model,
+    model_input: pd.DataFrame,
+    data_params: dict[str, Any],
+    feature_extraction_params: dict[str, Any],
+) -> pd.DataFrame:
+    """Pass a normalised table through the autoencoder.
+
+    Returns:
+        A table of the same layout whose features are the reconstructions.
+    """
+    reconstructed = sae_model.predict(
+        feature_matrix(model_input, data_params),
+        batch_size=feature_extraction_params["batch_size"],
+        verbose=0,
+    )
+    table = model_input.copy()
+    table[feature_columns(model_input, data_params)] = reconstructed
+    return table
+
+
+def reconstruction_metrics(
+    model_input_test: pd.DataFrame,
+    reconstruction_test: pd.DataFrame,
+    data_params: dict[str, Any],
+) -> dict[str, float]:
+    """``test_mse`` and ``test_fvu`` (see :mod:`sae_pipelines.sae.metrics`)."""
+    inputs = feature_matrix(model_input_test, data_params)
+    outputs = feature_matrix(reconstruction_test, data_params)
+    return {
+        "test_mse": metrics.reconstruction_mse(inputs, outputs),
+        "test_fvu": metrics.fraction_of_variance_unexplained(inputs, outputs),
+    }
+
+
+def sparsity_metrics(
+    codes_validation: pd.DataFrame,
+    codes_test: pd.DataFrame,
+    feature_extraction_params: dict[str, Any],
+    evaluation_params: dict[str, Any],
+) -> dict[str, float]:
+    """``test_l0``, ``test_mean_activation`` and ``dead_fraction``.
+
+    A unit is dead when it is never active (``|z| > evaluation.active_threshold``)
+    on any validation or test row.
+    """
+    prefix = feature_extraction_params["column_prefix"]
+    threshold = evaluation_params["active_threshold"]
+    test_codes = code_matrix(codes_test, prefix)
+    held_out = np.concatenate([code_matrix(codes_validation, prefix), test_codes])
+    return {
+        "test_l0": metrics.mean_l0(test_codes, threshold),
+        "test_mean_activation": float(test_codes.mean()),
+        "dead_fraction": metrics.dead_fraction(held_out, threshold),
+    }
+
+
+def score_anomalies(
+    model_input_validation: pd.DataFrame,
+    reconstruction_validation: pd.DataFrame,
+    model_input_test: pd.DataFrame,
+    reconstruction_test: pd.DataFrame,
+    data_params: dict[str, Any],
+    anomaly_params: dict[str, Any],
+) -> pd.DataFrame:
+    """Score every test row by its reconstruction error and flag the outliers.
+
+    The threshold is the ``anomaly.threshold_quantile`` quantile of the
+    validation scores (normal rows only when ``anomaly.normal_labels`` is set).
+
+    Returns:
+        The id (and label) of each test row with ``anomaly_score``,
+        ``threshold``, ``is_flagged`` and, with anomaly labels, ``is_anomaly``.
+    """
+    validation_scores = metrics.row_squared_errors(
+        feature_matrix(model_input_validation, data_params),
+        feature_matrix(reconstruction_validation, data_params),
+    )
+    threshold = float(
+        np.quantile(validation_scores, anomaly_params["threshold_quantile"])
+    )
+    scores = carried_columns(model_input_test, data_params)
+    scores["anomaly_score"] = metrics.row_squared_errors(
+        feature_matrix(model_input_test, data_params),
+        feature_matrix(reconstruction_test, data_params),
+    )
+    scores["threshold"] = threshold
+    scores["is_flagged"] = scores["anomaly_score"] > threshold
+    normal_labels = anomaly_params.get("normal_labels")
+    if normal_labels is not None:
+        label = data_params["label_column"]
+        scores["is_anomaly"] = ~scores[label].isin(normal_labels)
+    return scores
+
+
+def anomaly_metrics(anomaly_scores: pd.DataFrame) -> dict[str, float]:
+    """Detection quality against the anomaly labels, when there are any.
+
+    Returns:
+        ``anomaly_roc_auc``, ``anomaly_pr_auc`` (average precision), and
+        ``anomaly_precision``, ``anomaly_recall``, ``anomaly_f1`` at the
+        threshold; always ``anomaly_threshold`` and ``anomaly_flagged_fraction``.
+    """
+    result = {
+        "anomaly_threshold": float(anomaly_scores["threshold"].iloc[0]),
+        "anomaly_flagged_fraction": float(anomaly_scores["is_flagged"].mean()),
+    }
+    if "is_anomaly" not in anomaly_scores:
+        logger.info("No anomaly labels (anomaly.normal_labels is null): no AUCs")
+        return result
+    truth = anomaly_scores["is_anomaly"].to_numpy()
+    if truth.all() or not truth.any():
+        logger.warning("The test split holds only one class: no anomaly AUCs")
+        return result
+    score = anomaly_scores["anomaly_score"].to_numpy()
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        truth,
+        anomaly_scores["is_flagged"].to_numpy(),
+        average="binary",
+        zero_division=0,
+    )
+    return {
+        **result,
+        "anomaly_roc_auc": float(roc_auc_score(truth, score)),
+        "anomaly_pr_auc": float(average_precision_score(truth, score)),
+        "anomaly_precision": float(precision),
+        "anomaly_recall": float(recall),
+        "anomaly_f1": float(f1),
+    }
+
+
+def collect_metrics(
+    *metric_groups: dict[str, float],
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Merge metric dicts into one report and its MLflow form.
+
+    Returns:
+        The flat ``{name: value}`` report, and ``{name: {"value", "step"}}`` for
+        kedro-mlflow's metrics dataset.
+    """
+    merged = {name: value for group in metric_groups for name, value in group.items()}
+    for name, value in sorted(merged.items()):
+        logger.info("%s = %.5f", name, value)
+    return merged, {name: {"value": value, "step": 0} for name, value in merged.items()}

@@ -1,0 +1,56 @@
+"""Train the sparse autoencoder on the normalised training split."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import keras
+import pandas as pd
+
+from sae_pipelines.sae import ModelConfig, TrainingConfig, fit_sparse_autoencoder
+from sae_pipelines.tables import feature_matrix
+
+logger = logging.getLogger(__name__)
+
+
+def train_sparse_autoencoder(
+    model_input_train: pd.DataFrame,
+    model_input_validation: pd.DataFrame,
+    model_params: dict[str, Any],
+    training_params: dict[str, Any],
+    data_params: dict[str, Any],
+) -> tuple[keras.Model, list[float], list[float]]:
+    """Fit a sparse autoencoder and return it with its loss curves.
+
+    Args:
+        model_input_train: Normalised training split.
+        model_input_validation: Normalised validation split (early stopping).
+        model_params: ``model`` parameters, see :class:`ModelConfig`.
+        training_params: ``training`` parameters, see :class:`TrainingConfig`.
+        data_params: ``data`` parameters, to tell features from id and label.
+
+    Returns:
+        The trained model, and the per-epoch training and validation losses.
+    """
+    model, history = fit_sparse_autoencoder(
+        feature_matrix(model_input_train, data_params),
+        feature_matrix(model_input_validation, data_params),
+        ModelConfig.model_validate(model_params),
+        TrainingConfig.model_validate(training_params),
+    )
+    logger.info(
+        "Trained for %d epochs; best val_loss=%.5f",
+        len(history["loss"]),
+        min(history["val_loss"]),
+    )
+    return model, history["loss"], history["val_loss"]
+
+
+def model_for_mlflow(sae_model: keras.Model) -> keras.Model:
+    """Pass the saved model on to the MLflow ``mlflow.keras`` dataset.
+
+    The catalog logs what this returns, so MLflow receives the model exactly as
+    it was reloaded from its versioned file.
+    """
+    return sae_model

@@ -1,0 +1,107 @@
+"""The three sparsity pieces: ReLU + L1 penalty, sigmoid + KL penalty, and TopK.
+
+Each is a small Keras layer with ``get_config`` and is registered as serialisable,
+so a saved model loads with ``keras.models.load_model(path)`` in safe mode once
+this module is imported.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import ops
+
+PACKAGE = "sae_pipelines"
+
+
+def l1_penalty(codes: Any, weight: float) -> Any:
+    """``weight · mean over rows of Σ_j |z_j|``: the classic L1 sparsity penalty.
+
+    Averaged over rows, so the penalty does not grow with the batch size.
+    """
+    return weight * ops.mean(ops.sum(ops.abs(codes), axis=-1))
+
+
+def kl_penalty(codes: Any, rho: float, beta: float) -> Any:
+    """``beta · Σ_j KL(ρ ‖ ρ̂_j)`` (Ng, *Sparse autoencoder*, 2011).
+
+    ``ρ̂_j`` is unit ``j``'s mean activation over the batch; the penalty pulls it
+    towards the target activation ``ρ``.
+    """
+    # Clipped so that a saturated unit gives a large finite penalty, not inf.
+    rho_hat = ops.clip(ops.mean(codes, axis=0), 1e-6, 1.0 - 1e-6)
+    kl = rho * ops.log(rho / rho_hat) + (1.0 - rho) * ops.log(
+        (1.0 - rho) / (1.0 - rho_hat)
+    )
+    return beta * ops.sum(kl)
+
+
+# The penalties are added with ``add_loss`` inside the layers rather than as
+# Keras activity regularisers, which Keras divides by the batch size.
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ReLUWithL1Penalty(keras.layers.Layer):
+    """ReLU codes, with :func:`l1_penalty` added to the training loss."""
+
+    def __init__(self, weight: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.weight = float(weight)
+
+    def call(self, inputs: Any) -> Any:
+        codes = ops.relu(inputs)
+        self.add_loss(l1_penalty(codes, self.weight))
+        return codes
+
+    def compute_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "weight": self.weight}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class SigmoidWithKLPenalty(keras.layers.Layer):
+    """Sigmoid codes, with :func:`kl_penalty` added to the training loss."""
+
+    def __init__(self, rho: float, beta: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.rho = float(rho)
+        self.beta = float(beta)
+
+    def call(self, inputs: Any) -> Any:
+        codes = ops.sigmoid(inputs)
+        self.add_loss(kl_penalty(codes, self.rho, self.beta))
+        return codes
+
+    def compute_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "rho": self.rho, "beta": self.beta}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class TopKActivation(keras.layers.Layer):
+    """Keeps the ``k`` largest pre-activations of each row and zeroes the rest.
+
+    The k-sparse autoencoder of Makhzani & Frey (2013): kept values pass through
+    unchanged, so every row has exactly ``k`` non-zero codes.
+    """
+
+    def __init__(self, k: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.k = int(k)
+
+    def call(self, inputs: Any) -> Any:
+        _, indices = ops.top_k(inputs, self.k)
+        # One-hot rows summed over the k picks: a 0/1 mask with exactly k ones.
+        mask = ops.sum(ops.one_hot(indices, ops.shape(inputs)[-1]), axis=-2)
+        return inputs * ops.cast(mask, inputs.dtype)
+
+    def compute_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "k": self.k}

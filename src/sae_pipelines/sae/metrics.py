@@ -1,0 +1,60 @@
+"""Reconstruction and sparsity metrics with exact definitions.
+
+Used by training, evaluation and the tests alike, so every figure means the same
+thing wherever it is reported. Inputs are ``(rows, features)`` and
+``(rows, code units)`` arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def row_squared_errors(inputs: np.ndarray, reconstructions: np.ndarray) -> np.ndarray:
+    """Mean squared error of each row: ``mean_j (x_ij − x̂_ij)²``.
+
+    This is also the anomaly score of a row.
+    """
+    return np.mean(np.square(inputs - reconstructions), axis=1)
+
+
+def reconstruction_mse(inputs: np.ndarray, reconstructions: np.ndarray) -> float:
+    """Mean squared error over all rows and features."""
+    return float(np.mean(np.square(inputs - reconstructions)))
+
+
+def fraction_of_variance_unexplained(
+    inputs: np.ndarray, reconstructions: np.ndarray
+) -> float:
+    """FVU ``= Σ‖x − x̂‖² / Σ‖x − x̄‖²`` with ``x̄`` the mean row of ``inputs``.
+
+    0 is a perfect reconstruction; 1 is no better than predicting the mean row.
+    """
+    residual = np.sum(np.square(inputs - reconstructions))
+    total = np.sum(np.square(inputs - inputs.mean(axis=0)))
+    return float(residual / total)
+
+
+def active_mask(codes: np.ndarray, threshold: float = 0.0) -> np.ndarray:
+    """Which codes are active: ``|z| > threshold``."""
+    return np.abs(codes) > threshold
+
+
+def mean_l0(codes: np.ndarray, threshold: float = 0.0) -> float:
+    """L0: the mean number of active codes per row."""
+    return float(active_mask(codes, threshold).sum(axis=1).mean())
+
+
+def mean_activation_per_unit(codes: np.ndarray) -> np.ndarray:
+    """Mean activation of each code unit over the rows."""
+    return codes.mean(axis=0)
+
+
+def dead_units(codes: np.ndarray, threshold: float = 0.0) -> np.ndarray:
+    """Boolean mask of the units that are never active on any row."""
+    return ~active_mask(codes, threshold).any(axis=0)
+
+
+def dead_fraction(codes: np.ndarray, threshold: float = 0.0) -> float:
+    """Fraction of code units that are never active on any row."""
+    return float(dead_units(codes, threshold).mean())

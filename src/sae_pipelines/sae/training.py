@@ -1,0 +1,191 @@
+"""Fitting a sparse autoencoder: seeding, the optimiser, callbacks and ``fit``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from sae_pipelines.sae.config import ModelConfig, TrainingConfig
+from sae_pipelines.sae.metrics import dead_units, row_squared_errors
+from sae_pipelines.sae.model import (
+    CODE_PREACTIVATION_LAYER,
+    CODES_LAYER,
+    RECONSTRUCTION_LAYER,
+    build_sparse_autoencoder,
+    encoder_of,
+)
+
+logger = logging.getLogger(__name__)
+
+INFERENCE_BATCH_SIZE = 8192
+
+
+def make_deterministic(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow, and ask TensorFlow for deterministic ops.
+
+    Two fits with the same data, settings and seed then give the same weights.
+    """
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+class DeadUnitResampler(keras.callbacks.Callback):
+    """Re-initialises code units that are never active on the training rows.
+
+    Every ``every_epochs`` epochs up to ``until_epoch``, each dead unit's encoder
+    weights are pointed at a training row drawn with probability proportional to
+    its squared reconstruction error, so it starts firing on what the model
+    reconstructs worst. Its bias is reset to 0; when the decoder is a single
+    layer, its decoder row is pointed at the same row.
+    """
+
+    def __init__(
+        self, x_train: np.ndarray, every_epochs: int, until_epoch: int, seed: int
+    ) -> None:
+        super().__init__()
+        self.x_train = x_train
+        self.every_epochs = every_epochs
+        self.until_epoch = until_epoch
+        self.rng = np.random.default_rng(seed)
+        self.resampled_total = 0
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        """Resample dead units when ``epoch`` is due."""
+        due = self.every_epochs and (epoch + 1) % self.every_epochs == 0
+        if not due or epoch >= self.until_epoch:
+            return
+        codes = encoder_of(self.model).predict(
+            self.x_train, batch_size=INFERENCE_BATCH_SIZE, verbose=0
+        )
+        dead = np.flatnonzero(dead_units(codes))
+        if dead.size == 0:
+            return
+        self._point_units_at_bad_rows(dead)
+        self.resampled_total += dead.size
+        logger.info("Epoch %d: resampled %d dead code units", epoch + 1, dead.size)
+
+    def _point_units_at_bad_rows(self, dead: np.ndarray) -> None:
+        errors = row_squared_errors(
+            self.x_train,
+            self.model.predict(
+                self.x_train, batch_size=INFERENCE_BATCH_SIZE, verbose=0
+            ),
+        )
+        weights = np.square(errors) + 1e-12
+        rows = self.rng.choice(len(self.x_train), dead.size, p=weights / weights.sum())
+
+        code_layer = self.model.get_layer(CODE_PREACTIVATION_LAYER)
+        trunk = keras.Model(self.model.inputs, code_layer.input)
+        trunk_out = trunk.predict(
+            self.x_train, batch_size=INFERENCE_BATCH_SIZE, verbose=0
+        )
+        directions = _unit_rows(trunk_out[rows] - trunk_out.mean(axis=0))
+
+        kernel, bias = (np.array(w) for w in code_layer.get_weights())
+        alive = np.setdiff1d(np.arange(kernel.shape[1]), dead)
+        scale = np.linalg.norm(kernel[:, alive], axis=0).mean() if alive.size else 1.0
+        kernel[:, dead] = directions.T * scale
+        bias[dead] = 0.0
+        code_layer.set_weights([kernel, bias])
+
+        decoder = self.model.get_layer(RECONSTRUCTION_LAYER)
+        if decoder.input is self.model.get_layer(CODES_LAYER).output:
+            decoder_kernel, decoder_bias = (np.array(w) for w in decoder.get_weights())
+            decoder_kernel[dead] = _unit_rows(
+                self.x_train[rows] - self.x_train.mean(axis=0)
+            )
+            decoder.set_weights([decoder_kernel, decoder_bias])
+
+
+def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.maximum(norms, 1e-12)
+
+
+class EpochLogger(keras.callbacks.Callback):
+    """Logs the losses about ten times per fit, so long runs show progress."""
+
+    def __init__(self, epochs: int) -> None:
+        super().__init__()
+        self.every = max(1, epochs // 10)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        """Log ``loss`` and ``val_loss`` every ``self.every`` epochs."""
+        if logs and (epoch + 1) % self.every == 0:
+            logger.info(
+                "Epoch %d: loss=%.5f val_loss=%.5f",
+                epoch + 1,
+                logs.get("loss", float("nan")),
+                logs.get("val_loss", float("nan")),
+            )
+
+
+def fit_sparse_autoencoder(
+    x_train: np.ndarray,
+    x_validation: np.ndarray,
+    model_config: ModelConfig,
+    training_config: TrainingConfig,
+) -> tuple[keras.Model, dict[str, list[float]]]:
+    """Build and train a sparse autoencoder to reconstruct its input.
+
+    The loss is the mean squared reconstruction error plus the sparsity penalty
+    (none for TopK). Training stops early when the validation loss has not
+    improved for ``early_stopping_patience`` epochs, keeping the best weights.
+
+    Args:
+        x_train: Training rows, ``float32`` of shape ``(rows, features)``.
+        x_validation: Validation rows, same width.
+        model_config: Architecture and sparsity method.
+        training_config: Optimiser, schedule and seed.
+
+    Returns:
+        The trained model and its per-epoch history (``loss``, ``val_loss``,
+        ``reconstruction_mse``, ``val_reconstruction_mse``).
+    """
+    make_deterministic(training_config.seed)
+    model = build_sparse_autoencoder(x_train.shape[1], model_config)
+    optimizer = keras.optimizers.get(
+        {
+            "class_name": training_config.optimizer,
+            "config": {"learning_rate": training_config.learning_rate},
+        }
+    )
+    model.compile(
+        optimizer=optimizer,
+        loss="mse",
+        metrics=[keras.metrics.MeanSquaredError(name="reconstruction_mse")],
+    )
+    resampling = training_config.resample_dead_units
+    callbacks = [
+        keras.callbacks.EarlyStopping(
+            monitor="val_loss",
+            patience=training_config.early_stopping_patience,
+            restore_best_weights=True,
+            # Weights from before the last resampling would bring dead units back.
+            start_from_epoch=resampling.until_epoch if resampling.every_epochs else 0,
+        ),
+        DeadUnitResampler(
+            x_train,
+            resampling.every_epochs,
+            resampling.until_epoch,
+            training_config.seed,
+        ),
+        EpochLogger(training_config.epochs),
+    ]
+    history = model.fit(
+        x_train,
+        x_train,
+        validation_data=(x_validation, x_validation),
+        batch_size=training_config.batch_size,
+        epochs=training_config.epochs,
+        shuffle=True,
+        verbose=0,
+        callbacks=callbacks,
+    )
+    return model, {
+        key: [float(v) for v in values] for key, values in history.history.items()
+    }

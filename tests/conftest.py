@@ -1,0 +1,42 @@
+"""Shared fixtures: the project's own parameters, and small tables."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from kedro.config import OmegaConfigLoader
+
+from sae_pipelines.settings import CONFIG_LOADER_ARGS
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def project_parameters() -> dict:
+    """The parameters of conf/base with globals resolved, as Kedro would pass them."""
+    loader = OmegaConfigLoader(
+        conf_source=str(PROJECT_ROOT / "conf"),
+        base_env="base",
+        default_run_env="base",
+        custom_resolvers=CONFIG_LOADER_ARGS["custom_resolvers"],
+    )
+    return loader["parameters"]
+
+
+@pytest.fixture
+def params(project_parameters) -> dict:
+    """A deep copy that a test may change."""
+    return yaml.safe_load(yaml.safe_dump(project_parameters))
+
+
+@pytest.fixture
+def labelled_table() -> pd.DataFrame:
+    """300 rows, 6 numeric features and a 3-class label that the features predict."""
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1, 2], 100)
+    features = rng.normal(size=(300, 6)) + labels[:, None]
+    table = pd.DataFrame(features, columns=[f"f{i}" for i in range(6)])
+    table["label"] = labels
+    return table

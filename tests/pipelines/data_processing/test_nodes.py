@@ -1,0 +1,138 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from sae_pipelines.pipelines.data_processing.nodes import (
+    InvalidDataError,
+    fit_normalizer,
+    normalize,
+    split_data,
+    validate_raw_data,
+)
+
+
+def test_validation_adds_row_ids_and_keeps_layout(labelled_table, params):
+    validated = validate_raw_data(labelled_table, params["data"], params["anomaly"])
+    assert list(validated.columns) == ["row_id", *[f"f{i}" for i in range(6)], "label"]
+    assert validated["row_id"].tolist() == list(range(300))
+
+
+def test_non_numeric_column_is_named(labelled_table, params):
+    labelled_table["f2"] = "x"
+    with pytest.raises(InvalidDataError, match=r"non-numeric feature columns \[f2\]"):
+        validate_raw_data(labelled_table, params["data"], params["anomaly"])
+
+
+@pytest.mark.parametrize("bad_value", [np.nan, np.inf, -np.inf])
+def test_nan_or_infinite_values_are_named_with_counts(
+    labelled_table, params, bad_value
+):
+    labelled_table.loc[[3, 7], "f4"] = bad_value
+    with pytest.raises(InvalidDataError, match=r"NaN or infinite.*'f4': 2"):
+        validate_raw_data(labelled_table, params["data"], params["anomaly"])
+
+
+def test_constant_column_errors_drops_or_keeps_as_asked(labelled_table, params):
+    labelled_table["f5"] = 1.0
+    params["data"]["constant_columns"] = "error"
+    with pytest.raises(InvalidDataError, match=r"constant feature columns \[f5\]"):
+        validate_raw_data(labelled_table, params["data"], params["anomaly"])
+    params["data"]["constant_columns"] = "drop"
+    assert "f5" not in validate_raw_data(
+        labelled_table, params["data"], params["anomaly"]
+    )
+    params["data"]["constant_columns"] = "keep"
+    kept = validate_raw_data(labelled_table, params["data"], params["anomaly"])
+    train, *_ = split_data(kept, params["split"], params["data"], params["anomaly"])
+    scaled = normalize(
+        train,
+        fit_normalizer(train, params["normalization"], params["data"]),
+        params["data"],
+    )
+    assert (scaled["f5"] == 0).all()
+
+
+def test_missing_label_column_is_named(labelled_table, params):
+    params["data"]["label_column"] = "target"
+    with pytest.raises(InvalidDataError, match="data.label_column is 'target'"):
+        validate_raw_data(labelled_table, params["data"], params["anomaly"])
+
+
+def test_unknown_normal_label_is_named(labelled_table, params):
+    params["anomaly"]["normal_labels"] = [0, 7]
+    with pytest.raises(
+        InvalidDataError, match=r"normal_labels \[7\] do not occur in column 'label'"
+    ):
+        validate_raw_data(labelled_table, params["data"], params["anomaly"])
+
+
+def test_too_few_rows_for_the_split(labelled_table, params):
+    tiny = validate_raw_data(labelled_table.head(3), params["data"], params["anomaly"])
+    with pytest.raises(InvalidDataError, match="3 rows: too few"):
+        split_data(tiny, params["split"], params["data"], params["anomaly"])
+
+
+def test_too_few_rows_per_class_to_stratify(labelled_table, params):
+    table = validate_raw_data(
+        labelled_table.iloc[[0, 1, 2, 3, 4, 5, 6, 150, 299]],
+        params["data"],
+        params["anomaly"],
+    )
+    with pytest.raises(
+        InvalidDataError, match="stratified by column 'label'.*split.stratify"
+    ):
+        split_data(table, params["split"], params["data"], params["anomaly"])
+
+
+def test_split_is_stratified_disjoint_and_seeded(labelled_table, params):
+    table = validate_raw_data(labelled_table, params["data"], params["anomaly"])
+    splits = split_data(table, params["split"], params["data"], params["anomaly"])
+    assert [len(s) for s in splits] == [180, 60, 60]
+    ids = [set(s["row_id"]) for s in splits]
+    assert not (ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2])
+    for split in splits:
+        assert split["label"].value_counts().tolist() == [len(split) // 3] * 3
+    again = split_data(table, params["split"], params["data"], params["anomaly"])
+    assert all(a.equals(b) for a, b in zip(splits, again, strict=True))
+
+
+def test_anomalies_are_kept_out_of_train_and_validation(labelled_table, params):
+    params["anomaly"]["normal_labels"] = [0]
+    table = validate_raw_data(labelled_table, params["data"], params["anomaly"])
+    train, validation, test = split_data(
+        table, params["split"], params["data"], params["anomaly"]
+    )
+    assert set(train["label"]) == {0} and set(validation["label"]) == {0}
+    assert len(train) + len(validation) + len(test) == 300
+    assert set(test["label"]) == {0, 1, 2}
+
+
+@pytest.mark.parametrize("method", ["minmax", "standard"])
+def test_normalizer_is_fitted_on_train_only(labelled_table, params, method):
+    params["normalization"]["method"] = method
+    table = validate_raw_data(labelled_table, params["data"], params["anomaly"])
+    train, validation, _ = split_data(
+        table, params["split"], params["data"], params["anomaly"]
+    )
+    normalizer = fit_normalizer(train, params["normalization"], params["data"])
+    scaled_train = normalize(train, normalizer, params["data"])
+    features = [f"f{i}" for i in range(6)]
+    if method == "minmax":
+        assert scaled_train[features].min().min() == pytest.approx(0.0)
+        assert scaled_train[features].max().max() == pytest.approx(1.0)
+    else:
+        np.testing.assert_allclose(scaled_train[features].mean(), 0.0, atol=1e-5)
+    assert list(normalizer.feature_names_in_) == features
+    scaled_validation = normalize(validation, normalizer, params["data"])
+    assert (
+        scaled_validation["row_id"].to_numpy() == validation["row_id"].to_numpy()
+    ).all()
+    assert (scaled_validation[features].dtypes == np.float32).all()
+
+
+def test_own_id_column_is_carried_not_used_as_feature(labelled_table, params):
+    labelled_table.insert(0, "customer", [f"c{i}" for i in range(300)])
+    params["data"]["id_column"] = "customer"
+    validated = validate_raw_data(labelled_table, params["data"], params["anomaly"])
+    assert validated.columns[0] == "customer" and "row_id" not in validated
+    assert isinstance(validated, pd.DataFrame)

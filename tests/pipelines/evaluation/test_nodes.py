@@ -1,0 +1,63 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from sae_pipelines.pipelines.evaluation.nodes import (
+    anomaly_metrics,
+    score_anomalies,
+    sparsity_metrics,
+)
+
+
+def test_dead_units_and_l0_from_codes_tables(params):
+    codes = pd.DataFrame(
+        {
+            "row_id": [0, 1],
+            "code_000": [0.0, 0.0],
+            "code_001": [1.0, 0.0],
+            "code_002": [0.5, 2.0],
+        }
+    )
+    result = sparsity_metrics(
+        codes, codes, params["feature_extraction"], params["evaluation"]
+    )
+    assert result["test_l0"] == 1.5
+    assert result["dead_fraction"] == pytest.approx(1 / 3)
+
+
+def test_threshold_is_a_quantile_of_validation_scores_and_flags_above_it(params):
+    params["data"]["label_column"] = None
+    validation = pd.DataFrame({"row_id": range(100), "x": np.linspace(0, 1, 100)})
+    validation_reconstruction = validation.assign(x=0.0)
+    test = pd.DataFrame({"row_id": [0, 1], "x": [0.1, 2.0]})
+    scores = score_anomalies(
+        validation,
+        validation_reconstruction,
+        test,
+        test.assign(x=0.0),
+        params["data"],
+        params["anomaly"],
+    )
+    expected = np.quantile(
+        np.linspace(0, 1, 100) ** 2, params["anomaly"]["threshold_quantile"]
+    )
+    assert scores["threshold"].iloc[0] == pytest.approx(expected)
+    assert scores["is_flagged"].tolist() == [False, True]
+    assert "anomaly_roc_auc" not in anomaly_metrics(scores)
+
+
+def test_anomaly_metrics_with_labels_are_perfect_for_separated_scores():
+    scores = pd.DataFrame(
+        {
+            "anomaly_score": [0.1, 0.2, 0.9, 1.0],
+            "threshold": 0.5,
+            "is_flagged": [False, False, True, True],
+            "is_anomaly": [False, False, True, True],
+        }
+    )
+    result = anomaly_metrics(scores)
+    assert (
+        result["anomaly_roc_auc"] == 1.0
+        and result["anomaly_pr_auc"] == 1.0
+        and result["anomaly_f1"] == 1.0
+    )

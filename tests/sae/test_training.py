@@ -1,0 +1,134 @@
+import numpy as np
+import pytest
+
+from sae_pipelines.sae import (
+    ModelConfig,
+    TrainingConfig,
+    encoder_of,
+    fit_sparse_autoencoder,
+)
+from sae_pipelines.sae.metrics import dead_fraction, mean_l0
+
+
+@pytest.fixture(scope="module")
+def data():
+    """Rows mixing 3 of 12 random non-negative patterns: a sparse code exists."""
+    rng = np.random.default_rng(0)
+    atoms = rng.uniform(size=(12, 24))
+    weights = np.zeros((900, 12))
+    for row in weights:
+        row[rng.choice(12, 3, replace=False)] = rng.uniform(0.3, 1.0, 3)
+    x = (weights @ atoms / 3).astype("float32")
+    return x[:700], x[700:]
+
+
+def model_config(method, **settings):
+    sparsity = {
+        "method": method,
+        "l1": {"weight": 0.0},
+        "kl": {"rho": 0.05, "beta": 1.0},
+        "topk": {"k": 4},
+    }
+    for name, value in settings.items():
+        sparsity[name] = value
+    return ModelConfig.model_validate(
+        {
+            "encoder_units": [],
+            "code_size": 16,
+            "output_activation": "sigmoid",
+            "sparsity": sparsity,
+        }
+    )
+
+
+def training_config(**overrides):
+    settings = {
+        "learning_rate": 0.01,
+        "batch_size": 64,
+        "epochs": 40,
+        "early_stopping_patience": 100,
+        "resample_dead_units": {"every_epochs": 0, "until_epoch": 0},
+        "seed": 3,
+    } | overrides
+    return TrainingConfig.model_validate(settings)
+
+
+def codes_of(model, x):
+    return encoder_of(model).predict(x, verbose=0)
+
+
+def test_topk_gives_exactly_k_non_zero_codes_per_row(data):
+    train, validation = data
+    model, history = fit_sparse_autoencoder(
+        train, validation, model_config("topk"), training_config()
+    )
+    codes = codes_of(model, validation)
+    assert ((codes != 0).sum(axis=1) == 4).all()
+    assert history["val_loss"][-1] < history["val_loss"][0]
+
+
+def test_kl_brings_mean_activation_near_rho(data):
+    train, validation = data
+    config = model_config("kl", kl={"rho": 0.05, "beta": 3.0})
+    model, _ = fit_sparse_autoencoder(
+        train, validation, config, training_config(epochs=60)
+    )
+    mean_activation = codes_of(model, validation).mean()
+    assert abs(mean_activation - 0.05) < 0.03
+
+
+def test_l1_penalty_lowers_l0_against_the_same_model_without_it(data):
+    train, validation = data
+    plain, _ = fit_sparse_autoencoder(
+        train, validation, model_config("l1"), training_config()
+    )
+    penalised, _ = fit_sparse_autoencoder(
+        train, validation, model_config("l1", l1={"weight": 0.05}), training_config()
+    )
+    assert mean_l0(codes_of(penalised, validation)) < 0.7 * mean_l0(
+        codes_of(plain, validation)
+    )
+
+
+def test_same_seed_gives_identical_training(data):
+    train, validation = data
+    runs = [
+        fit_sparse_autoencoder(
+            train, validation, model_config("topk"), training_config(epochs=5)
+        )
+        for _ in range(2)
+    ]
+    assert runs[0][1] == runs[1][1]
+    for first, second in zip(
+        runs[0][0].get_weights(), runs[1][0].get_weights(), strict=True
+    ):
+        np.testing.assert_array_equal(first, second)
+
+
+def test_resampling_revives_dead_units(data):
+    train, validation = data
+    config = ModelConfig.model_validate(
+        {
+            **model_config("topk").model_dump(),
+            "code_size": 48,
+            "sparsity": {
+                **model_config("topk").sparsity.model_dump(),
+                "topk": {"k": 2},
+            },
+        }
+    )
+    without, _ = fit_sparse_autoencoder(
+        train, validation, config, training_config(epochs=30)
+    )
+    with_resampling, _ = fit_sparse_autoencoder(
+        train,
+        validation,
+        config,
+        training_config(
+            epochs=30, resample_dead_units={"every_epochs": 5, "until_epoch": 20}
+        ),
+    )
+    dead_without = dead_fraction(codes_of(without, train))
+    dead_with = dead_fraction(codes_of(with_resampling, train))
+    assert dead_without > 0.1
+    assert dead_with < dead_without
