@@ -2,6 +2,10 @@
 
 from pathlib import Path
 
+# Kedro configures logging when this module is first imported, and in doing so
+# closes every existing handler. Imported first, before TensorFlow brings in
+# absl, whose handler would otherwise close pytest's captured stderr with it.
+import kedro.framework.project  # noqa: F401
 import numpy as np
 import pandas as pd
 import pytest
