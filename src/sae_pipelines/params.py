@@ -10,7 +10,6 @@ from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     NonNegativeFloat,
     PositiveInt,
@@ -18,16 +17,12 @@ from pydantic import (
     model_validator,
 )
 
-from sae_pipelines.sae.config import ModelConfig, TrainingConfig
+from sae_pipelines.sae.config import ModelConfig, StrictSettings, TrainingConfig
 
 Label = int | str
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class DataParams(_Strict):
+class DataParams(StrictSettings):
     """Which columns of the raw table are what."""
 
     label_column: str | None = None
@@ -35,14 +30,14 @@ class DataParams(_Strict):
     constant_columns: Literal["error", "drop", "keep"] = "error"
 
 
-class AnomalyParams(_Strict):
+class AnomalyParams(StrictSettings):
     """Which labels are normal, and where the anomaly threshold sits."""
 
     normal_labels: list[Label] | None = None
     threshold_quantile: float = Field(0.95, gt=0.0, lt=1.0)
 
 
-class SplitParams(_Strict):
+class SplitParams(StrictSettings):
     """Fractions of the rows held out for validation and test."""
 
     validation_fraction: float = Field(gt=0.0, lt=1.0)
@@ -58,20 +53,20 @@ class SplitParams(_Strict):
         return self
 
 
-class NormalizationParams(_Strict):
+class NormalizationParams(StrictSettings):
     """How features are scaled, fitted on the training split only."""
 
     method: Literal["minmax", "standard"]
 
 
-class FeatureExtractionParams(_Strict):
+class FeatureExtractionParams(StrictSettings):
     """How codes are computed and named."""
 
     batch_size: PositiveInt
     column_prefix: str = "code_"
 
 
-class EvaluationParams(_Strict):
+class EvaluationParams(StrictSettings):
     """Settings of the evaluation metrics and plots."""
 
     active_threshold: NonNegativeFloat = 0.0

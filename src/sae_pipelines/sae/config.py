@@ -22,30 +22,32 @@ from pydantic import (
 SparsityMethod = Literal["l1", "kl", "topk"]
 
 
-class _Strict(BaseModel):
+class StrictSettings(BaseModel):
+    """Base of every settings group: unknown keys are errors, values are frozen."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class L1Settings(_Strict):
+class L1Settings(StrictSettings):
     """Settings of the L1 activity penalty."""
 
     weight: NonNegativeFloat = Field(description="λ, the weight of the L1 penalty.")
 
 
-class KLSettings(_Strict):
+class KLSettings(StrictSettings):
     """Settings of the KL-divergence penalty towards a target activation."""
 
     rho: float = Field(gt=0.0, lt=1.0, description="ρ, the target mean activation.")
     beta: NonNegativeFloat = Field(description="β, the weight of the KL penalty.")
 
 
-class TopKSettings(_Strict):
+class TopKSettings(StrictSettings):
     """Settings of the TopK activation."""
 
     k: PositiveInt = Field(description="Number of active codes per row.")
 
 
-class SparsityConfig(_Strict):
+class SparsityConfig(StrictSettings):
     """Which sparsity method to use, and the settings of each one."""
 
     method: SparsityMethod
@@ -54,7 +56,7 @@ class SparsityConfig(_Strict):
     topk: TopKSettings
 
 
-class ModelConfig(_Strict):
+class ModelConfig(StrictSettings):
     """Shape of the sparse autoencoder.
 
     The decoder mirrors ``encoder_units``; the code activation follows from the
@@ -78,7 +80,7 @@ class ModelConfig(_Strict):
         return self
 
 
-class ResamplingConfig(_Strict):
+class ResamplingConfig(StrictSettings):
     """Re-initialisation of dead code units during training.
 
     Units that were never active on the training split are pointed at badly
@@ -89,7 +91,7 @@ class ResamplingConfig(_Strict):
     until_epoch: NonNegativeInt
 
 
-class TrainingConfig(_Strict):
+class TrainingConfig(StrictSettings):
     """How the sparse autoencoder is fitted."""
 
     optimizer: Literal["adam", "adamw", "rmsprop", "sgd"] = "adam"
