@@ -21,6 +21,8 @@ import pandas as pd
 import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
+from kedro.io import Version
+from kedro_datasets.pandas import ParquetDataset
 from sklearn.decomposition import PCA
 
 from sae_pipelines.sae.metrics import fraction_of_variance_unexplained
@@ -112,9 +114,10 @@ def data_files(root: Path) -> dict[str, float]:
 
 
 def latest_version(root: Path, relative: str) -> pd.DataFrame:
-    folder = root / relative
-    newest = sorted(folder.iterdir())[-1]
-    return pd.read_parquet(newest / folder.name)
+    """Load the newest version of a versioned parquet dataset, as Kedro does."""
+    return ParquetDataset(
+        filepath=str(root / relative), version=Version(None, None)
+    ).load()
 
 
 def test_default_run_tracks_everything_and_beats_pca(project):
@@ -166,7 +169,7 @@ def test_same_data_and_parameters_give_the_same_metrics(project):
     assert first.data.metrics == second.data.metrics
 
 
-def test_one_class_digits_from_the_command_line(project, tmp_path):
+def test_one_class_digits_from_the_command_line(project):
     result = subprocess.run(
         [sys.executable, "-m", "kedro", "run", "--params", "anomaly.normal_labels=[0]"],
         cwd=project,
@@ -250,7 +253,7 @@ def assert_run_fails_and_keeps_outputs(
     root: Path, runtime_params: dict, message: str
 ) -> None:
     before = data_files(root)
-    with pytest.raises(Exception, match=message):
+    with pytest.raises(ProjectRunError, match=message):
         run_project(root, runtime_params)
     assert data_files(root) == before
 
