@@ -51,7 +51,6 @@ class DeadUnitResampler(keras.callbacks.Callback):
         self.every_epochs = every_epochs
         self.until_epoch = until_epoch
         self.rng = np.random.default_rng(seed)
-        self.resampled_total = 0
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         """Resample dead units when ``epoch`` is due."""
@@ -65,7 +64,6 @@ class DeadUnitResampler(keras.callbacks.Callback):
         if dead.size == 0:
             return
         self._point_units_at_bad_rows(dead)
-        self.resampled_total += dead.size
         logger.info("Epoch %d: resampled %d dead code units", epoch + 1, dead.size)
 
     def _point_units_at_bad_rows(self, dead: np.ndarray) -> None:
