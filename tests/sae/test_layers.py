@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from sae_pipelines.sae.layers import (
+    InputCorruption,
     ReLUWithL1Penalty,
     SigmoidWithKLPenalty,
     TopKActivation,
@@ -63,3 +64,24 @@ def test_models_with_each_piece_reload_in_safe_mode(tmp_path, piece):
     np.testing.assert_allclose(
         reloaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6
     )
+
+
+@pytest.mark.parametrize(
+    ("method", "settings"),
+    [("gaussian", {"noise_std": 0.5}), ("mask", {"mask_fraction": 0.3})],
+)
+def test_input_corruption_only_in_training(method, settings):
+    values = np.ones((400, 50), dtype="float32")
+    layer = InputCorruption(method, seed=0, **settings)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(values)), values)
+    corrupted = keras.ops.convert_to_numpy(layer(values, training=True))
+    if method == "gaussian":
+        assert np.std(corrupted - values) == pytest.approx(0.5, rel=0.05)
+    else:
+        assert set(np.unique(corrupted)) == {0.0, 1.0}
+        assert np.mean(corrupted == 0) == pytest.approx(0.3, abs=0.02)
+
+
+def test_unknown_corruption_is_named():
+    with pytest.raises(ValueError, match="'blur'"):
+        InputCorruption("blur")

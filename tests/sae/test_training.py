@@ -2,12 +2,14 @@ import numpy as np
 import pytest
 
 from sae_pipelines.sae import (
+    CorruptionConfig,
     ModelConfig,
     TrainingConfig,
     encoder_of,
     fit_sparse_autoencoder,
+    input_corruption,
 )
-from sae_pipelines.sae.metrics import dead_fraction, mean_l0
+from sae_pipelines.sae.metrics import dead_fraction, mean_l0, reconstruction_mse
 
 
 @pytest.fixture(scope="module")
@@ -132,3 +134,24 @@ def test_resampling_revives_dead_units(data):
     dead_with = dead_fraction(codes_of(with_resampling, train))
     assert dead_without > 0.1
     assert dead_with < dead_without
+
+
+def test_denoising_training_removes_noise_from_held_out_rows(data):
+    train, validation = data
+    corruption = {"method": "gaussian", "noise_std": 0.1}
+    model, _ = fit_sparse_autoencoder(
+        train,
+        validation,
+        model_config("topk"),
+        training_config(epochs=60, corruption=corruption),
+    )
+    noisy = np.asarray(
+        input_corruption(CorruptionConfig(**corruption), seed=1)(
+            validation, training=True
+        )
+    )
+    denoised = model.predict(noisy, verbose=0)
+    assert reconstruction_mse(validation, denoised) < 0.8 * reconstruction_mse(
+        validation, noisy
+    )
+    assert [layer.name for layer in model.layers if "corruption" in layer.name] == []

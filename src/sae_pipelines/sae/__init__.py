@@ -5,22 +5,33 @@ settings), ``model`` (building it), ``training`` (fitting it), ``metrics``
 (what its outputs are judged by).
 """
 
-from sae_pipelines.sae.config import ModelConfig, TrainingConfig
+from sae_pipelines.sae.config import CorruptionConfig, ModelConfig, TrainingConfig
 from sae_pipelines.sae.layers import (
+    InputCorruption,
     ReLUWithL1Penalty,
     SigmoidWithKLPenalty,
     TopKActivation,
 )
-from sae_pipelines.sae.model import build_sparse_autoencoder, encoder_of
-from sae_pipelines.sae.training import fit_sparse_autoencoder
+from sae_pipelines.sae.model import (
+    build_code_classifier,
+    build_sparse_autoencoder,
+    encoder_of,
+    input_corruption,
+)
+from sae_pipelines.sae.training import fit_code_classifier, fit_sparse_autoencoder
 
 __all__ = [
+    "CorruptionConfig",
+    "InputCorruption",
     "ModelConfig",
     "ReLUWithL1Penalty",
     "SigmoidWithKLPenalty",
     "TopKActivation",
     "TrainingConfig",
+    "build_code_classifier",
     "build_sparse_autoencoder",
     "encoder_of",
+    "fit_code_classifier",
     "fit_sparse_autoencoder",
+    "input_corruption",
 ]

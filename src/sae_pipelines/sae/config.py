@@ -6,6 +6,7 @@ pydantic error message names the parameter at fault.
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import (
@@ -20,6 +21,8 @@ from pydantic import (
 )
 
 SparsityMethod = Literal["l1", "kl", "topk"]
+CorruptionMethod = Literal["none", "gaussian", "mask"]
+AUTO = "auto"
 
 
 class StrictSettings(BaseModel):
@@ -44,7 +47,9 @@ class KLSettings(StrictSettings):
 class TopKSettings(StrictSettings):
     """Settings of the TopK activation."""
 
-    k: PositiveInt = Field(description="Number of active codes per row.")
+    k: PositiveInt | Literal["auto"] = Field(
+        description="Number of active codes per row; auto: ⌈√(input width)⌉."
+    )
 
 
 class SparsityConfig(StrictSettings):
@@ -61,23 +66,46 @@ class ModelConfig(StrictSettings):
 
     The decoder mirrors ``encoder_units``; the code activation follows from the
     sparsity method (ReLU for ``l1``, sigmoid for ``kl``, TopK for ``topk``).
+    ``code_size`` and ``sparsity.topk.k`` may be ``auto``: sized from the input
+    width by :meth:`for_input_width`, so the defaults carry over between data sets.
     """
 
     encoder_units: list[PositiveInt] = Field(default_factory=list)
-    code_size: PositiveInt
+    code_size: PositiveInt | Literal["auto"]
     hidden_activation: str = "relu"
     output_activation: str = "sigmoid"
     sparsity: SparsityConfig
 
     @model_validator(mode="after")
     def _k_fits_code(self) -> ModelConfig:
-        if self.sparsity.topk.k > self.code_size:
-            msg = (
-                f"sparsity.topk.k={self.sparsity.topk.k} is larger than "
-                f"code_size={self.code_size}"
-            )
+        k, code_size = self.sparsity.topk.k, self.code_size
+        if AUTO not in (k, code_size) and k > code_size:
+            msg = f"sparsity.topk.k={k} is larger than code_size={code_size}"
             raise ValueError(msg)
         return self
+
+    def for_input_width(self, width: int) -> ModelConfig:
+        """Resolve ``auto`` sizes for inputs of ``width`` features.
+
+        TopK keeps ``k = ⌈√width⌉`` codes per row (8 of 64 pixels, 28 of 784),
+        and the dictionary holds ``max(width, 4k)`` units: as wide as the input,
+        and at least four candidates per active code on narrow tables.
+
+        Raises:
+            ValueError: An explicit ``k`` is larger than the resolved code size.
+        """
+        k = self.sparsity.topk.k
+        if k == AUTO:
+            k = math.isqrt(width - 1) + 1 if width > 1 else 1
+        code_size = self.code_size
+        if code_size == AUTO:
+            code_size = max(width, 4 * k)
+        elif self.sparsity.topk.k == AUTO:
+            k = min(k, code_size)
+        sparsity = self.sparsity.model_copy(update={"topk": TopKSettings(k=k)})
+        return ModelConfig.model_validate(
+            {**self.model_dump(), "code_size": code_size, "sparsity": sparsity}
+        )
 
 
 class ResamplingConfig(StrictSettings):
@@ -91,6 +119,18 @@ class ResamplingConfig(StrictSettings):
     until_epoch: NonNegativeInt
 
 
+class CorruptionConfig(StrictSettings):
+    """Input corruption for denoising training: the target stays the clean row."""
+
+    method: CorruptionMethod = "none"
+    noise_std: NonNegativeFloat = Field(
+        0.2, description="σ of the Gaussian noise added to each input (gaussian)."
+    )
+    mask_fraction: float = Field(
+        0.25, ge=0.0, lt=1.0, description="Share of inputs set to 0 (mask)."
+    )
+
+
 class TrainingConfig(StrictSettings):
     """How the sparse autoencoder is fitted."""
 
@@ -100,4 +140,5 @@ class TrainingConfig(StrictSettings):
     epochs: PositiveInt
     early_stopping_patience: NonNegativeInt
     resample_dead_units: ResamplingConfig
+    corruption: CorruptionConfig = Field(default_factory=CorruptionConfig)
     seed: int

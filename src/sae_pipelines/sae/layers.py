@@ -105,3 +105,55 @@ class TopKActivation(keras.layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "k": self.k}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class InputCorruption(keras.layers.Layer):
+    """Corrupts its inputs in training only: the denoising autoencoder's noise.
+
+    ``gaussian`` adds ``N(0, noise_std²)`` to every input; ``mask`` sets a random
+    ``mask_fraction`` of the inputs to 0 without rescaling the rest (unlike
+    dropout), so a masked row looks like a row with missing values. At inference
+    (``training=False``) the inputs pass through unchanged.
+    """
+
+    def __init__(
+        self,
+        method: str,
+        noise_std: float = 0.0,
+        mask_fraction: float = 0.0,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if method not in ("gaussian", "mask"):
+            msg = f"corruption method must be 'gaussian' or 'mask', got {method!r}"
+            raise ValueError(msg)
+        self.method = method
+        self.noise_std = float(noise_std)
+        self.mask_fraction = float(mask_fraction)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs: Any, training: bool = False) -> Any:
+        if not training:
+            return inputs
+        if self.method == "gaussian":
+            noise = keras.random.normal(
+                ops.shape(inputs), stddev=self.noise_std, seed=self.seed_generator
+            )
+            return inputs + ops.cast(noise, inputs.dtype)
+        draws = keras.random.uniform(ops.shape(inputs), seed=self.seed_generator)
+        return inputs * ops.cast(draws >= self.mask_fraction, inputs.dtype)
+
+    def compute_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "method": self.method,
+            "noise_std": self.noise_std,
+            "mask_fraction": self.mask_fraction,
+            "seed": self.seed,
+        }

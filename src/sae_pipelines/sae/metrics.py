@@ -50,6 +50,17 @@ def mean_activation_per_unit(codes: np.ndarray) -> np.ndarray:
     return codes.mean(axis=0)
 
 
+def firing_frequency(codes: np.ndarray, threshold: float = 0.0) -> np.ndarray:
+    """Share of rows on which each code unit is active (0 for a dead unit)."""
+    return active_mask(codes, threshold).mean(axis=0)
+
+
+def mean_active_value(codes: np.ndarray, threshold: float = 0.0) -> np.ndarray:
+    """Mean of each unit's active values (0 for a dead unit)."""
+    active = active_mask(codes, threshold)
+    return np.where(active, codes, 0.0).sum(axis=0) / np.maximum(active.sum(axis=0), 1)
+
+
 def dead_units(codes: np.ndarray, threshold: float = 0.0) -> np.ndarray:
     """Boolean mask of the units that are never active on any row."""
     return ~active_mask(codes, threshold).any(axis=0)

@@ -6,15 +6,19 @@ Layout (``encoder_units=[h]``, input width ``d``, ``code_size=c``)::
               → Dense h → Dense d "reconstruction"
 
 The layer named ``codes`` is where sparsity lives: a ReLU with an L1 penalty, a
-sigmoid with a KL penalty, or a TopK activation.
+sigmoid with a KL penalty, or a TopK activation. Denoising training wraps the
+model in an :class:`InputCorruption` layer (:func:`with_input_corruption`), so the
+saved autoencoder itself never corrupts its inputs.
 """
 
 from __future__ import annotations
 
 import keras
+import numpy as np
 
-from sae_pipelines.sae.config import ModelConfig, SparsityConfig
+from sae_pipelines.sae.config import CorruptionConfig, ModelConfig, SparsityConfig
 from sae_pipelines.sae.layers import (
+    InputCorruption,
     ReLUWithL1Penalty,
     SigmoidWithKLPenalty,
     TopKActivation,
@@ -46,11 +50,13 @@ def build_sparse_autoencoder(input_dim: int, config: ModelConfig) -> keras.Model
 
     Args:
         input_dim: Number of input features.
-        config: Layer sizes, activations and sparsity method.
+        config: Layer sizes, activations and sparsity method; ``auto`` sizes are
+            resolved for ``input_dim`` (see :meth:`ModelConfig.for_input_width`).
 
     Returns:
         A functional Keras model mapping inputs to reconstructions.
     """
+    config = config.for_input_width(input_dim)
     inputs = keras.Input(shape=(input_dim,), name="features")
     hidden = inputs
     for index, units in enumerate(config.encoder_units):
@@ -88,3 +94,114 @@ def encoder_of(autoencoder: keras.Model) -> keras.Model:
 def code_size_of(autoencoder: keras.Model) -> int:
     """Number of code units of a sparse autoencoder."""
     return int(autoencoder.get_layer(CODES_LAYER).output.shape[-1])
+
+
+def input_corruption(
+    config: CorruptionConfig, seed: int | None = None
+) -> InputCorruption | None:
+    """The corruption layer for ``config``, or ``None`` when it is off."""
+    if config.method == "none":
+        return None
+    return InputCorruption(
+        config.method,
+        noise_std=config.noise_std,
+        mask_fraction=config.mask_fraction,
+        seed=seed,
+        name="input_corruption",
+    )
+
+
+def with_input_corruption(
+    autoencoder: keras.Model, config: CorruptionConfig, seed: int | None = None
+) -> keras.Model:
+    """The model to fit for denoising: corrupt the inputs, then reconstruct.
+
+    Returns:
+        ``autoencoder`` itself when corruption is off; otherwise a model sharing
+        its weights whose inputs are corrupted in training only.
+    """
+    corruption = input_corruption(config, seed)
+    if corruption is None:
+        return autoencoder
+    inputs = keras.Input(shape=autoencoder.input_shape[1:], name="clean_features")
+    return keras.Model(
+        inputs, autoencoder(corruption(inputs)), name="denoising_autoencoder"
+    )
+
+
+def build_code_classifier(
+    autoencoder: keras.Model, n_classes: int, pretrained: bool
+) -> keras.Model:
+    """A classifier made of the encoder and a softmax layer on the codes.
+
+    Args:
+        autoencoder: A trained sparse autoencoder; it is left unchanged.
+        n_classes: Number of classes of the softmax layer.
+        pretrained: Start the encoder from the autoencoder's weights (``True``)
+            or from a fresh random initialisation of the same layers (``False``).
+
+    Returns:
+        An uncompiled model mapping inputs to class probabilities.
+    """
+    encoder = encoder_of(autoencoder)
+    copy = keras.models.clone_model(encoder)
+    if pretrained:
+        copy.set_weights(encoder.get_weights())
+    probabilities = keras.layers.Dense(
+        n_classes, activation="softmax", name="class_probabilities"
+    )(copy.output)
+    return keras.Model(copy.inputs, probabilities, name="code_classifier")
+
+
+def decoder_of(autoencoder: keras.Model) -> keras.Model:
+    """Return the model that maps codes to reconstructions, sharing weights.
+
+    Args:
+        autoencoder: A model built by :func:`build_sparse_autoencoder`.
+
+    Returns:
+        The decoder half, whose input is a batch of codes.
+    """
+    codes = keras.Input(shape=(code_size_of(autoencoder),), name="codes_in")
+    layers = autoencoder.layers
+    hidden = codes
+    for layer in layers[layers.index(autoencoder.get_layer(CODES_LAYER)) + 1 :]:
+        hidden = layer(hidden)
+    return keras.Model(codes, hidden, name="decoder")
+
+
+def unit_directions(autoencoder: keras.Model, scales: np.ndarray) -> np.ndarray:
+    """What each code unit adds to a reconstruction when it fires alone.
+
+    Row ``j`` is ``decoder(s_j · e_j) − decoder(0)``, with ``s_j`` a typical
+    activation of unit ``j``. With a one-layer linear decoder this is row ``j``
+    of its weights; with deeper or saturating decoders it is the effect itself.
+
+    Args:
+        autoencoder: A model built by :func:`build_sparse_autoencoder`.
+        scales: One activation per code unit.
+
+    Returns:
+        An array of shape ``(code units, input features)``.
+    """
+    decoder = decoder_of(autoencoder)
+    codes = np.diag(np.asarray(scales, dtype=np.float32))
+    baseline = np.zeros((1, codes.shape[0]), dtype=np.float32)
+    return np.asarray(decoder(codes)) - np.asarray(decoder(baseline))
+
+
+def describe(autoencoder: keras.Model) -> str:
+    """One line on the model's shape and sparsity, e.g. ``64 → 64 codes, TopK k=8``."""
+    codes = autoencoder.get_layer(CODES_LAYER)
+    sparsity = {
+        TopKActivation: lambda: f"TopK k={codes.k}",
+        ReLUWithL1Penalty: lambda: f"ReLU + L1 λ={codes.weight:g}",
+        SigmoidWithKLPenalty: lambda: f"sigmoid + KL ρ={codes.rho:g} β={codes.beta:g}",
+    }[type(codes)]()
+    hidden = [
+        str(layer.units)
+        for layer in autoencoder.layers
+        if layer.name.startswith("encoder_")
+    ]
+    path = " → ".join([str(autoencoder.input_shape[-1]), *hidden])
+    return f"{path} → {code_size_of(autoencoder)} codes, {sparsity}"

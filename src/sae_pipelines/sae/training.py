@@ -17,6 +17,7 @@ from sae_pipelines.sae.model import (
     RECONSTRUCTION_LAYER,
     build_sparse_autoencoder,
     encoder_of,
+    with_input_corruption,
 )
 
 logger = logging.getLogger(__name__)
@@ -44,9 +45,16 @@ class DeadUnitResampler(keras.callbacks.Callback):
     """
 
     def __init__(
-        self, x_train: np.ndarray, every_epochs: int, until_epoch: int, seed: int
+        self,
+        autoencoder: keras.Model,
+        x_train: np.ndarray,
+        every_epochs: int,
+        until_epoch: int,
+        seed: int,
     ) -> None:
         super().__init__()
+        # Not ``self.model``: with denoising, Keras fits a wrapper around it.
+        self.autoencoder = autoencoder
         self.x_train = x_train
         self.every_epochs = every_epochs
         self.until_epoch = until_epoch
@@ -57,7 +65,7 @@ class DeadUnitResampler(keras.callbacks.Callback):
         due = self.every_epochs and (epoch + 1) % self.every_epochs == 0
         if not due or epoch >= self.until_epoch:
             return
-        codes = encoder_of(self.model).predict(
+        codes = encoder_of(self.autoencoder).predict(
             self.x_train, batch_size=INFERENCE_BATCH_SIZE, verbose=0
         )
         dead = np.flatnonzero(dead_units(codes))
@@ -69,15 +77,15 @@ class DeadUnitResampler(keras.callbacks.Callback):
     def _point_units_at_bad_rows(self, dead: np.ndarray) -> None:
         errors = row_squared_errors(
             self.x_train,
-            self.model.predict(
+            self.autoencoder.predict(
                 self.x_train, batch_size=INFERENCE_BATCH_SIZE, verbose=0
             ),
         )
         weights = np.square(errors) + 1e-12
         rows = self.rng.choice(len(self.x_train), dead.size, p=weights / weights.sum())
 
-        code_layer = self.model.get_layer(CODE_PREACTIVATION_LAYER)
-        trunk = keras.Model(self.model.inputs, code_layer.input)
+        code_layer = self.autoencoder.get_layer(CODE_PREACTIVATION_LAYER)
+        trunk = keras.Model(self.autoencoder.inputs, code_layer.input)
         trunk_out = trunk.predict(
             self.x_train, batch_size=INFERENCE_BATCH_SIZE, verbose=0
         )
@@ -90,8 +98,8 @@ class DeadUnitResampler(keras.callbacks.Callback):
         bias[dead] = 0.0
         code_layer.set_weights([kernel, bias])
 
-        decoder = self.model.get_layer(RECONSTRUCTION_LAYER)
-        if decoder.input is self.model.get_layer(CODES_LAYER).output:
+        decoder = self.autoencoder.get_layer(RECONSTRUCTION_LAYER)
+        if decoder.input is self.autoencoder.get_layer(CODES_LAYER).output:
             decoder_kernel, decoder_bias = (np.array(w) for w in decoder.get_weights())
             decoder_kernel[dead] = _unit_rows(
                 self.x_train[rows] - self.x_train.mean(axis=0)
@@ -131,7 +139,8 @@ def fit_sparse_autoencoder(
     """Build and train a sparse autoencoder to reconstruct its input.
 
     The loss is the mean squared reconstruction error plus the sparsity penalty
-    (none for TopK). Training stops early when the validation loss has not
+    (none for TopK). With ``training_config.corruption`` set, the model sees
+    corrupted inputs and learns to reconstruct the clean rows (denoising). Training stops early when the validation loss has not
     improved for ``early_stopping_patience`` epochs, keeping the best weights.
 
     Args:
@@ -146,13 +155,16 @@ def fit_sparse_autoencoder(
     """
     make_deterministic(training_config.seed)
     model = build_sparse_autoencoder(x_train.shape[1], model_config)
+    trained = with_input_corruption(
+        model, training_config.corruption, training_config.seed
+    )
     optimizer = keras.optimizers.get(
         {
             "class_name": training_config.optimizer,
             "config": {"learning_rate": training_config.learning_rate},
         }
     )
-    model.compile(
+    trained.compile(
         optimizer=optimizer,
         loss="mse",
         metrics=[keras.metrics.MeanSquaredError(name="reconstruction_mse")],
@@ -167,6 +179,7 @@ def fit_sparse_autoencoder(
             start_from_epoch=resampling.until_epoch if resampling.every_epochs else 0,
         ),
         DeadUnitResampler(
+            model,
             x_train,
             resampling.every_epochs,
             resampling.until_epoch,
@@ -174,7 +187,7 @@ def fit_sparse_autoencoder(
         ),
         EpochLogger(training_config.epochs),
     ]
-    history = model.fit(
+    history = trained.fit(
         x_train,
         x_train,
         validation_data=(x_validation, x_validation),
@@ -187,3 +200,41 @@ def fit_sparse_autoencoder(
     return model, {
         key: [float(v) for v in values] for key, values in history.history.items()
     }
+
+
+def fit_code_classifier(
+    classifier: keras.Model,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    epochs: int,
+    learning_rate: float,
+    batch_size: int,
+    seed: int,
+) -> keras.Model:
+    """Fine-tune a classifier from :func:`build_code_classifier` end to end.
+
+    A fixed budget of ``epochs`` with Adam and no early stopping, so that a
+    pretrained and a randomly initialised classifier get exactly the same
+    training. Any sparsity penalty of the encoder stays in the loss.
+
+    Args:
+        classifier: The model to fit, in place.
+        x_train: Labelled rows, ``float32``.
+        y_train: Integer class indices ``0 … n_classes − 1``.
+        epochs: Passes over the labelled rows.
+        learning_rate: Adam's step size.
+        batch_size: Rows per step.
+        seed: Seeds the shuffling.
+
+    Returns:
+        ``classifier``, fitted.
+    """
+    make_deterministic(seed)
+    classifier.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss="sparse_categorical_crossentropy",
+    )
+    classifier.fit(
+        x_train, y_train, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0
+    )
+    return classifier

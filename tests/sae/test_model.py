@@ -1,0 +1,84 @@
+import keras
+import numpy as np
+import pytest
+
+from sae_pipelines.sae import (
+    ModelConfig,
+    build_code_classifier,
+    build_sparse_autoencoder,
+)
+from sae_pipelines.sae.model import (
+    CODE_PREACTIVATION_LAYER,
+    RECONSTRUCTION_LAYER,
+    code_size_of,
+    describe,
+    unit_directions,
+)
+
+
+def config(code_size="auto", k="auto", encoder_units=()):
+    return ModelConfig.model_validate(
+        {
+            "encoder_units": list(encoder_units),
+            "code_size": code_size,
+            "output_activation": "linear",
+            "sparsity": {
+                "method": "topk",
+                "l1": {"weight": 0.0},
+                "kl": {"rho": 0.05, "beta": 1.0},
+                "topk": {"k": k},
+            },
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("width", "code_size", "k"),
+    [(64, 64, 8), (784, 784, 28), (6, 12, 3), (1, 4, 1), (30, 30, 6)],
+)
+def test_auto_sizes_follow_the_input_width(width, code_size, k):
+    resolved = config().for_input_width(width)
+    assert (resolved.code_size, resolved.sparsity.topk.k) == (code_size, k)
+
+
+def test_explicit_sizes_are_kept_and_auto_k_fits_an_explicit_code():
+    assert config(32, 5).for_input_width(784).sparsity.topk.k == 5
+    assert config(4).for_input_width(784).sparsity.topk.k == 4
+    assert config(k=100).for_input_width(64).code_size == 400
+
+
+def test_auto_model_is_built_for_the_input_width():
+    model = build_sparse_autoencoder(64, config())
+    assert code_size_of(model) == 64
+    assert describe(model) == "64 → 64 codes, TopK k=8"
+
+
+def test_pretrained_classifier_starts_from_the_encoder_and_scratch_does_not():
+    keras.utils.set_random_seed(0)
+    autoencoder = build_sparse_autoencoder(10, config(8, 2, encoder_units=[6]))
+    kernel = autoencoder.get_layer(CODE_PREACTIVATION_LAYER).get_weights()[0]
+    pretrained = build_code_classifier(autoencoder, 3, pretrained=True)
+    scratch = build_code_classifier(autoencoder, 3, pretrained=False)
+    assert pretrained.output_shape == (None, 3)
+    np.testing.assert_array_equal(
+        pretrained.get_layer(CODE_PREACTIVATION_LAYER).get_weights()[0], kernel
+    )
+    assert not np.allclose(
+        scratch.get_layer(CODE_PREACTIVATION_LAYER).get_weights()[0], kernel
+    )
+    # Fine-tuning a copy must leave the autoencoder alone.
+    pretrained.get_layer(CODE_PREACTIVATION_LAYER).set_weights(
+        [np.zeros_like(kernel), np.zeros(8)]
+    )
+    np.testing.assert_array_equal(
+        autoencoder.get_layer(CODE_PREACTIVATION_LAYER).get_weights()[0], kernel
+    )
+
+
+def test_unit_directions_of_a_linear_decoder_are_its_weight_rows():
+    autoencoder = build_sparse_autoencoder(10, config(8, 2))
+    kernel = autoencoder.get_layer(RECONSTRUCTION_LAYER).get_weights()[0]
+    scales = np.arange(1, 9, dtype="float32")
+    np.testing.assert_allclose(
+        unit_directions(autoencoder, scales), kernel * scales[:, None], atol=1e-5
+    )
