@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -64,4 +65,7 @@ class VersionedArtifactHooks:
             local_path = dataset._get_versioned_path(dataset.resolve_save_version())
         else:
             local_path = dataset._filepath
-        mlflow.log_artifact(str(local_path), artifact_path)
+        if Path(local_path).is_dir():
+            mlflow.log_artifacts(str(local_path), artifact_path)
+        else:
+            mlflow.log_artifact(str(local_path), artifact_path)

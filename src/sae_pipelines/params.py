@@ -12,6 +12,7 @@ from pydantic import (
     BaseModel,
     Field,
     NonNegativeFloat,
+    PositiveFloat,
     PositiveInt,
     ValidationError,
     model_validator,
@@ -66,11 +67,34 @@ class FeatureExtractionParams(StrictSettings):
     column_prefix: str = "code_"
 
 
+class ProbeParams(StrictSettings):
+    """The logistic-regression probe and its regularisation grid."""
+
+    inverse_regularization: list[PositiveFloat] = Field(
+        default_factory=lambda: [0.01, 0.1, 1.0, 10.0, 100.0], min_length=1
+    )
+    max_iter: PositiveInt = 2000
+
+
+class PretrainingParams(StrictSettings):
+    """Fine-tuning budget of the pretrained and the from-scratch classifier."""
+
+    labelled_fraction: float = Field(0.1, gt=0.0, le=1.0)
+    epochs: PositiveInt = 100
+    learning_rate: PositiveFloat = 0.001
+    batch_size: PositiveInt = 32
+
+
 class EvaluationParams(StrictSettings):
-    """Settings of the evaluation metrics and plots."""
+    """Settings of the evaluation metrics, baselines and plots."""
 
     active_threshold: NonNegativeFloat = 0.0
     reconstruction_samples: PositiveInt = 8
+    seed: int = 42
+    probe: ProbeParams = Field(default_factory=ProbeParams)
+    pretraining: PretrainingParams = Field(default_factory=PretrainingParams)
+    top_units: PositiveInt = 8
+    top_samples: PositiveInt = 8
 
 
 PARAMETER_GROUPS: dict[str, type[BaseModel]] = {

@@ -35,6 +35,7 @@ def test_threshold_is_a_quantile_of_validation_scores_and_flags_above_it(params)
         validation_reconstruction,
         test,
         test.assign(x=0.0),
+        pd.DataFrame({"pca_anomaly_score": [0.3, 0.4]}),
         params["data"],
         params["anomaly"],
     )
@@ -43,6 +44,7 @@ def test_threshold_is_a_quantile_of_validation_scores_and_flags_above_it(params)
     )
     assert scores["threshold"].iloc[0] == pytest.approx(expected)
     assert scores["is_flagged"].tolist() == [False, True]
+    assert scores["pca_anomaly_score"].tolist() == [0.3, 0.4]
     assert "anomaly_roc_auc" not in anomaly_metrics(scores)
 
 
@@ -50,6 +52,7 @@ def test_anomaly_metrics_with_labels_are_perfect_for_separated_scores():
     scores = pd.DataFrame(
         {
             "anomaly_score": [0.1, 0.2, 0.9, 1.0],
+            "pca_anomaly_score": [0.1, 0.9, 0.2, 1.0],
             "threshold": 0.5,
             "is_flagged": [False, False, True, True],
             "is_anomaly": [False, False, True, True],
@@ -61,3 +64,4 @@ def test_anomaly_metrics_with_labels_are_perfect_for_separated_scores():
         and result["anomaly_pr_auc"] == 1.0
         and result["anomaly_f1"] == 1.0
     )
+    assert result["pca_anomaly_roc_auc"] == 0.75

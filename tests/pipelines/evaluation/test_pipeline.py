@@ -3,14 +3,18 @@ from kedro.framework.project import configure_project
 from matplotlib.figure import Figure
 
 from sae_pipelines.pipeline_registry import register_pipelines
+from sae_pipelines.pipelines.evaluation.pipeline import PLOTS
 from tests.pipelines.conftest import run_in_memory
 
-PLOTS = (
-    "plot_codes_2d",
-    "plot_mean_activation",
-    "plot_reconstructions",
-    "plot_anomaly_scores",
-)
+LABEL_METRICS = {
+    "probe_accuracy",
+    "probe_accuracy_raw",
+    "probe_accuracy_pca",
+    "cluster_nmi",
+    "cluster_nmi_raw",
+    "pretrained_accuracy",
+    "scratch_accuracy",
+}
 
 
 @pytest.mark.parametrize("normal_labels", [None, [0]])
@@ -31,9 +35,13 @@ def test_default_pipeline_end_to_end_in_memory(
     assert report["test_fvu"] > 0.0
     assert 0.0 <= report["dead_fraction"] <= 1.0
     assert for_mlflow["test_mse"] == {"value": report["test_mse"], "step": 0}
+    assert 0.0 <= report["pca_test_fvu"]
+    assert "denoise_mse" not in report  # trained without corruption
     if normal_labels is None:
         assert report["test_fvu"] < 1.0
         assert "anomaly_roc_auc" not in report
+        assert LABEL_METRICS <= set(report)
+        assert report["probe_accuracy_raw"] > 0.8  # three well separated classes
     else:
         # Classes are shifted Gaussians: class 0 rows reconstruct best.
         assert report["anomaly_roc_auc"] > 0.7
@@ -42,9 +50,17 @@ def test_default_pipeline_end_to_end_in_memory(
             "anomaly_f1",
             "anomaly_precision",
             "anomaly_recall",
+            "pca_anomaly_roc_auc",
+            "iforest_anomaly_roc_auc",
         } <= set(report)
-    for name in PLOTS:
-        assert isinstance(catalog.load(name), Figure)
+        # One class in training: no probe can be fitted, so none is reported.
+        assert not LABEL_METRICS & set(report)
+    plots = catalog.load("evaluation_plots")
+    assert set(plots) == {f"{name}.png" for name in PLOTS}
+    assert all(isinstance(figure, Figure) for figure in plots.values())
+    html = catalog.load("evaluation_report")
+    assert html.count("data:image/png;base64,") == len(PLOTS)
+    assert "Dimensionality reduction" in html
     scores = catalog.load("anomaly_scores_test")
     assert len(scores) == len(catalog.load("model_input_test"))
     assert scores["is_flagged"].dtype == bool

@@ -14,7 +14,8 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from sae_pipelines.sae import metrics
+from sae_pipelines.sae import CorruptionConfig, input_corruption, metrics
+from sae_pipelines.sae.training import INFERENCE_BATCH_SIZE
 from sae_pipelines.tables import (
     carried_columns,
     code_matrix,
@@ -23,6 +24,8 @@ from sae_pipelines.tables import (
 )
 
 logger = logging.getLogger(__name__)
+
+SCORE_SUFFIX = "anomaly_score"
 
 
 def reconstruct(
@@ -87,6 +90,7 @@ def score_anomalies(
     reconstruction_validation: pd.DataFrame,
     model_input_test: pd.DataFrame,
     reconstruction_test: pd.DataFrame,
+    baseline_anomaly_scores: pd.DataFrame,
     data_params: dict[str, Any],
     anomaly_params: dict[str, Any],
 ) -> pd.DataFrame:
@@ -97,7 +101,8 @@ def score_anomalies(
 
     Returns:
         The id (and label) of each test row with ``anomaly_score``,
-        ``threshold``, ``is_flagged`` and, with anomaly labels, ``is_anomaly``.
+        ``threshold``, ``is_flagged``, the baselines' scores and, with anomaly
+        labels, ``is_anomaly``.
     """
     validation_scores = metrics.row_squared_errors(
         feature_matrix(model_input_validation, data_params),
@@ -113,6 +118,7 @@ def score_anomalies(
     )
     scores["threshold"] = threshold
     scores["is_flagged"] = scores["anomaly_score"] > threshold
+    scores[list(baseline_anomaly_scores.columns)] = baseline_anomaly_scores.to_numpy()
     normal_labels = anomaly_params.get("normal_labels")
     if normal_labels is not None:
         label = data_params["label_column"]
@@ -123,10 +129,15 @@ def score_anomalies(
 def anomaly_metrics(anomaly_scores: pd.DataFrame) -> dict[str, float]:
     """Detection quality against the anomaly labels, when there are any.
 
+    Every score column ``<model>anomaly_score`` of the table (the SAE's, and
+    the baselines' ``pca_`` and ``iforest_``) is judged the same way.
+
     Returns:
-        ``anomaly_roc_auc``, ``anomaly_pr_auc`` (average precision), and
-        ``anomaly_precision``, ``anomaly_recall``, ``anomaly_f1`` at the
-        threshold; always ``anomaly_threshold`` and ``anomaly_flagged_fraction``.
+        Always ``anomaly_threshold`` and ``anomaly_flagged_fraction``. With
+        anomaly labels of both kinds in the test split: ``<model>anomaly_roc_auc``
+        and ``<model>anomaly_pr_auc`` (average precision) of each score, and the
+        SAE's ``anomaly_precision``, ``anomaly_recall``, ``anomaly_f1`` at its
+        threshold.
     """
     result = {
         "anomaly_threshold": float(anomaly_scores["threshold"].iloc[0]),
@@ -139,7 +150,12 @@ def anomaly_metrics(anomaly_scores: pd.DataFrame) -> dict[str, float]:
     if truth.all() or not truth.any():
         logger.warning("The test split holds only one class: no anomaly AUCs")
         return result
-    score = anomaly_scores["anomaly_score"].to_numpy()
+    for column in anomaly_scores.columns:
+        if column.endswith(SCORE_SUFFIX):
+            name = column.removesuffix("score")
+            score = anomaly_scores[column].to_numpy()
+            result[f"{name}roc_auc"] = float(roc_auc_score(truth, score))
+            result[f"{name}pr_auc"] = float(average_precision_score(truth, score))
     precision, recall, f1, _ = precision_recall_fscore_support(
         truth,
         anomaly_scores["is_flagged"].to_numpy(),
@@ -148,11 +164,41 @@ def anomaly_metrics(anomaly_scores: pd.DataFrame) -> dict[str, float]:
     )
     return {
         **result,
-        "anomaly_roc_auc": float(roc_auc_score(truth, score)),
-        "anomaly_pr_auc": float(average_precision_score(truth, score)),
         "anomaly_precision": float(precision),
         "anomaly_recall": float(recall),
         "anomaly_f1": float(f1),
+    }
+
+
+def denoising_metrics(
+    sae_model: keras.Model,
+    model_input_test: pd.DataFrame,
+    data_params: dict[str, Any],
+    training_params: dict[str, Any],
+    evaluation_params: dict[str, Any],
+) -> dict[str, float]:
+    """How well the model removes the corruption it was trained against.
+
+    The test split is corrupted as in training (``training.corruption``), with
+    the evaluation seed.
+
+    Returns:
+        ``denoise_mse`` (clean rows vs reconstructions of the corrupted rows) and
+        ``noisy_mse`` (clean vs corrupted rows); nothing without corruption.
+    """
+    corruption = input_corruption(
+        CorruptionConfig.model_validate(training_params.get("corruption", {})),
+        seed=evaluation_params["seed"],
+    )
+    if corruption is None:
+        logger.info("training.corruption.method is none: no denoising metrics")
+        return {}
+    clean = feature_matrix(model_input_test, data_params)
+    corrupted = np.asarray(corruption(clean, training=True))
+    denoised = sae_model.predict(corrupted, batch_size=INFERENCE_BATCH_SIZE, verbose=0)
+    return {
+        "denoise_mse": metrics.reconstruction_mse(clean, denoised),
+        "noisy_mse": metrics.reconstruction_mse(clean, corrupted),
     }
 
 

@@ -1,10 +1,17 @@
-"""Model, inputs and codes → metrics, anomaly scores and plots."""
+"""Model, inputs and codes → metrics beside baselines, anomaly scores, plots, report."""
 
 from kedro.pipeline import Node, Pipeline
 
+from sae_pipelines.pipelines.evaluation.baselines import (
+    baseline_anomaly_scores,
+    fit_pca_baseline,
+    pca_reconstruction_metrics,
+)
+from sae_pipelines.pipelines.evaluation.feature_quality import label_metrics
 from sae_pipelines.pipelines.evaluation.nodes import (
     anomaly_metrics,
     collect_metrics,
+    denoising_metrics,
     reconstruct,
     reconstruction_metrics,
     score_anomalies,
@@ -13,9 +20,58 @@ from sae_pipelines.pipelines.evaluation.nodes import (
 from sae_pipelines.pipelines.evaluation.plots import (
     plot_anomaly_scores,
     plot_codes_2d,
+    plot_decoder_tiles,
+    plot_feature_density,
     plot_mean_activation,
     plot_reconstructions,
+    plot_top_activating,
 )
+from sae_pipelines.pipelines.evaluation.report import render_report
+from sae_pipelines.tables import SPLITS
+
+PLOTS = {
+    "reconstructions": (
+        plot_reconstructions,
+        [
+            "model_input_test",
+            "reconstruction_test",
+            "params:data",
+            "params:evaluation",
+        ],
+    ),
+    "codes_2d": (
+        plot_codes_2d,
+        ["codes_test", "params:data", "params:feature_extraction"],
+    ),
+    "mean_activation": (
+        plot_mean_activation,
+        ["codes_test", "params:feature_extraction"],
+    ),
+    "feature_density": (
+        plot_feature_density,
+        ["codes_test", "params:feature_extraction", "params:evaluation"],
+    ),
+    "decoder_tiles": (
+        plot_decoder_tiles,
+        [
+            "sae_model",
+            "codes_test",
+            "params:feature_extraction",
+            "params:evaluation",
+        ],
+    ),
+    "top_activating": (
+        plot_top_activating,
+        [
+            "codes_test",
+            "model_input_test",
+            "params:data",
+            "params:feature_extraction",
+            "params:evaluation",
+        ],
+    ),
+    "anomaly_scores": (plot_anomaly_scores, ["anomaly_scores_test"]),
+}
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -54,12 +110,37 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="sparsity_metrics",
             ),
             Node(
+                fit_pca_baseline,
+                inputs=["model_input_train", "sparsity_metrics", "params:data"],
+                outputs="pca_baseline",
+                name="fit_pca_baseline",
+            ),
+            Node(
+                pca_reconstruction_metrics,
+                inputs=["pca_baseline", "model_input_test", "params:data"],
+                outputs="pca_reconstruction_metrics",
+                name="pca_reconstruction_metrics",
+            ),
+            Node(
+                baseline_anomaly_scores,
+                inputs=[
+                    "pca_baseline",
+                    "model_input_train",
+                    "model_input_test",
+                    "params:data",
+                    "params:evaluation",
+                ],
+                outputs="baseline_anomaly_scores",
+                name="baseline_anomaly_scores",
+            ),
+            Node(
                 score_anomalies,
                 inputs=[
                     "model_input_validation",
                     "reconstruction_validation",
                     "model_input_test",
                     "reconstruction_test",
+                    "baseline_anomaly_scores",
                     "params:data",
                     "params:anomaly",
                 ],
@@ -73,43 +154,62 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="anomaly_metrics",
             ),
             Node(
+                denoising_metrics,
+                inputs=[
+                    "sae_model",
+                    "model_input_test",
+                    "params:data",
+                    "params:training",
+                    "params:evaluation",
+                ],
+                outputs="denoising_metrics",
+                name="denoising_metrics",
+            ),
+            Node(
+                label_metrics,
+                inputs=[
+                    "sae_model",
+                    *(f"codes_{split}" for split in SPLITS),
+                    *(f"model_input_{split}" for split in SPLITS),
+                    "pca_baseline",
+                    "params:data",
+                    "params:feature_extraction",
+                    "params:evaluation",
+                ],
+                outputs="label_metrics",
+                name="label_metrics",
+            ),
+            Node(
                 collect_metrics,
                 inputs=[
                     "reconstruction_metrics",
+                    "pca_reconstruction_metrics",
                     "sparsity_metrics",
                     "anomaly_metrics",
+                    "denoising_metrics",
+                    "label_metrics",
                 ],
                 outputs=["evaluation_metrics", "evaluation_metrics_mlflow"],
                 name="collect_metrics",
             ),
-            Node(
-                plot_codes_2d,
-                inputs=["codes_test", "params:data", "params:feature_extraction"],
-                outputs="plot_codes_2d",
-                name="plot_codes_2d",
+            *(
+                Node(
+                    function,
+                    inputs=inputs,
+                    outputs=f"figure_{name}",
+                    name=f"plot_{name}",
+                )
+                for name, (function, inputs) in PLOTS.items()
             ),
             Node(
-                plot_mean_activation,
-                inputs=["codes_test", "params:feature_extraction"],
-                outputs="plot_mean_activation",
-                name="plot_mean_activation",
-            ),
-            Node(
-                plot_reconstructions,
-                inputs=[
-                    "model_input_test",
-                    "reconstruction_test",
-                    "params:data",
-                    "params:evaluation",
-                ],
-                outputs="plot_reconstructions",
-                name="plot_reconstructions",
-            ),
-            Node(
-                plot_anomaly_scores,
-                inputs="anomaly_scores_test",
-                outputs="plot_anomaly_scores",
-                name="plot_anomaly_scores",
+                render_report,
+                inputs={
+                    "evaluation_metrics": "evaluation_metrics",
+                    "sae_model": "sae_model",
+                    **{name: f"figure_{name}" for name in PLOTS},
+                },
+                outputs=["evaluation_report", "evaluation_plots"],
+                name="render_report",
             ),
         ]
     )

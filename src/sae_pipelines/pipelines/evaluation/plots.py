@@ -9,12 +9,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import keras
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.decomposition import PCA
 
-from sae_pipelines.sae.metrics import mean_activation_per_unit
+from sae_pipelines.sae import metrics
+from sae_pipelines.sae.model import unit_directions
 from sae_pipelines.tables import code_matrix, feature_matrix
 
 
@@ -59,7 +61,7 @@ def plot_mean_activation(
     codes = code_matrix(codes_test, feature_extraction_params["column_prefix"])
     figure = Figure(figsize=(max(6, codes.shape[1] * 0.12), 4), layout="constrained")
     ax = figure.subplots()
-    ax.bar(np.arange(codes.shape[1]), mean_activation_per_unit(codes))
+    ax.bar(np.arange(codes.shape[1]), metrics.mean_activation_per_unit(codes))
     ax.set(
         xlabel="code unit", ylabel="mean activation", title="Mean activation per unit"
     )
@@ -76,7 +78,7 @@ def plot_reconstructions(
     originals = feature_matrix(model_input_test, data_params)
     reconstructions = feature_matrix(reconstruction_test, data_params)
     count = min(evaluation_params["reconstruction_samples"], len(originals))
-    side = math.isqrt(originals.shape[1])
+    side = _image_side(originals.shape[1])
     figure = Figure(figsize=(1.6 * count, 3.6), layout="constrained")
     axes = figure.subplots(2, count, squeeze=False)
     for column in range(count):
@@ -84,7 +86,7 @@ def plot_reconstructions(
             ((originals, "original"), (reconstructions, "reconstructed"))
         ):
             ax = axes[row, column]
-            if side * side == originals.shape[1]:
+            if side:
                 ax.imshow(values[column].reshape(side, side), cmap="gray_r")
                 ax.set_xticks([])
                 ax.set_yticks([])
@@ -112,3 +114,123 @@ def plot_anomaly_scores(anomaly_scores: pd.DataFrame) -> Figure:
     ax.set(xlabel="anomaly score (row MSE)", ylabel="rows", title="Anomaly scores")
     ax.legend()
     return figure
+
+
+def plot_decoder_tiles(
+    sae_model: keras.Model,
+    codes_test: pd.DataFrame,
+    feature_extraction_params: dict[str, Any],
+    evaluation_params: dict[str, Any],
+) -> Figure:
+    """Each code unit's decoder direction: image tiles, else a units × features map.
+
+    A unit's direction is what it adds to a reconstruction when it fires alone
+    at its mean active value on the test split (see :func:`unit_directions`).
+    """
+    codes = code_matrix(codes_test, feature_extraction_params["column_prefix"])
+    threshold = evaluation_params["active_threshold"]
+    scales = metrics.mean_active_value(codes, threshold)
+    directions = unit_directions(sae_model, np.where(scales > 0, scales, 1.0))
+    side = _image_side(directions.shape[1])
+    figure = Figure(figsize=(8, 8), layout="constrained")
+    ax = figure.subplots()
+    limit = float(np.abs(directions).max()) or 1.0
+    if side:
+        columns = math.ceil(math.sqrt(len(directions)))
+        image = ax.imshow(
+            _mosaic(directions.reshape(-1, side, side), columns),
+            cmap="RdBu_r",
+            vmin=-limit,
+            vmax=limit,
+        )
+        ax.set_axis_off()
+        title = f"Decoder directions of the {len(directions)} code units"
+    else:
+        image = ax.imshow(
+            directions, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit
+        )
+        ax.set(xlabel="input feature", ylabel="code unit")
+        title = "Decoder directions (rows: code units)"
+    figure.colorbar(image, ax=ax, shrink=0.8, label="change in reconstruction")
+    ax.set_title(title)
+    return figure
+
+
+def plot_top_activating(
+    codes_test: pd.DataFrame,
+    model_input_test: pd.DataFrame,
+    data_params: dict[str, Any],
+    feature_extraction_params: dict[str, Any],
+    evaluation_params: dict[str, Any],
+) -> Figure:
+    """For the most often active units, the test rows that activate them most."""
+    codes = code_matrix(codes_test, feature_extraction_params["column_prefix"])
+    rows = feature_matrix(model_input_test, data_params)
+    frequency = metrics.firing_frequency(codes, evaluation_params["active_threshold"])
+    units = np.argsort(-frequency, kind="stable")[: evaluation_params["top_units"]]
+    count = min(evaluation_params["top_samples"], len(rows))
+    side = _image_side(rows.shape[1])
+    figure = Figure(
+        figsize=(1.2 * count + 1.5 if side else 8, 1.2 * len(units) + 0.8),
+        layout="constrained",
+    )
+    axes = figure.subplots(len(units), count if side else 1, squeeze=False)
+    for ax_row, unit in zip(axes, units, strict=True):
+        top = np.argsort(-codes[:, unit], kind="stable")[:count]
+        if side:
+            for ax, row in zip(ax_row, top, strict=True):
+                ax.imshow(rows[row].reshape(side, side), cmap="gray_r")
+                ax.set_xticks([])
+                ax.set_yticks([])
+        else:
+            ax_row[0].imshow(rows[top], aspect="auto", cmap="viridis")
+            ax_row[0].set_yticks([])
+        ax_row[0].set_ylabel(f"unit {unit}\n{frequency[unit]:.0%}", fontsize=8)
+    figure.suptitle("Top-activating test rows of the most used units (share active)")
+    return figure
+
+
+def plot_feature_density(
+    codes_test: pd.DataFrame,
+    feature_extraction_params: dict[str, Any],
+    evaluation_params: dict[str, Any],
+) -> Figure:
+    """Histogram of log10 firing frequency per unit; dead units counted apart."""
+    codes = code_matrix(codes_test, feature_extraction_params["column_prefix"])
+    frequency = metrics.firing_frequency(codes, evaluation_params["active_threshold"])
+    alive = frequency[frequency > 0]
+    dead = int((frequency == 0).sum())
+    figure = Figure(figsize=(7, 4), layout="constrained")
+    ax = figure.subplots()
+    if alive.size:
+        ax.hist(np.log10(alive), bins=30, label=f"active units ({alive.size})")
+    ax.axvline(
+        math.log10(1 / len(codes)), color="grey", linestyle=":", label="once in test"
+    )
+    ax.set(
+        xlabel="log10(share of test rows on which the unit fires)",
+        ylabel="code units",
+        title=f"Feature density: {alive.size} active units, {dead} dead",
+    )
+    ax.legend()
+    return figure
+
+
+def _image_side(width: int) -> int | None:
+    """The side of the square image a row of ``width`` pixels is, if it is one."""
+    side = math.isqrt(width)
+    return side if side > 1 and side * side == width else None
+
+
+def _mosaic(tiles: np.ndarray, columns: int) -> np.ndarray:
+    """Lay ``(n, h, w)`` tiles out on a grid with one blank pixel between them."""
+    count, height, width = tiles.shape
+    rows = math.ceil(count / columns)
+    sheet = np.full((rows * (height + 1) - 1, columns * (width + 1) - 1), np.nan)
+    for index, tile in enumerate(tiles):
+        top, left = divmod(index, columns)
+        sheet[
+            top * (height + 1) : top * (height + 1) + height,
+            left * (width + 1) : left * (width + 1) + width,
+        ] = tile
+    return sheet

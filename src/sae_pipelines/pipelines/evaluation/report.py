@@ -1,0 +1,168 @@
+"""The one page a person reads first: SAE vs baselines, every metric, every plot."""
+
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass, field
+
+import keras
+from jinja2 import Environment, PackageLoader, select_autoescape
+from matplotlib.figure import Figure
+
+from sae_pipelines.sae.model import describe
+
+SAE = "sparse autoencoder"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One use of the codes: the SAE's metric and the baselines' metrics."""
+
+    use: str
+    measure: str
+    higher_is_better: bool
+    sae_metric: str
+    baseline_metrics: dict[str, str] = field(default_factory=dict)
+
+
+COMPARISONS = (
+    Comparison(
+        "Feature learning",
+        "linear probe accuracy",
+        True,
+        "probe_accuracy",
+        {"raw inputs": "probe_accuracy_raw", "PCA": "probe_accuracy_pca"},
+    ),
+    Comparison(
+        "Clustering",
+        "k-means NMI",
+        True,
+        "cluster_nmi",
+        {"raw inputs": "cluster_nmi_raw"},
+    ),
+    Comparison(
+        "Dimensionality reduction",
+        "test FVU",
+        False,
+        "test_fvu",
+        {"PCA": "pca_test_fvu"},
+    ),
+    Comparison(
+        "Anomaly detection",
+        "ROC-AUC",
+        True,
+        "anomaly_roc_auc",
+        {"PCA": "pca_anomaly_roc_auc", "IsolationForest": "iforest_anomaly_roc_auc"},
+    ),
+    Comparison(
+        "Denoising",
+        "MSE to the clean rows",
+        False,
+        "denoise_mse",
+        {"noisy input": "noisy_mse"},
+    ),
+    Comparison(
+        "Pretraining",
+        "accuracy with few labels",
+        True,
+        "pretrained_accuracy",
+        {"from scratch": "scratch_accuracy"},
+    ),
+)
+
+PLOT_CAPTIONS = {
+    "reconstructions": "test rows and their reconstructions",
+    "codes_2d": "test codes projected to 2-D, coloured by label",
+    "mean_activation": "mean activation of each code unit",
+    "feature_density": "how often each unit fires; dead units are counted apart",
+    "decoder_tiles": "what each code unit adds to a reconstruction",
+    "top_activating": "test rows that activate the most used units most",
+    "anomaly_scores": "test anomaly scores and the threshold",
+}
+
+
+def comparison_rows(metrics: dict[str, float]) -> tuple[list[dict], list[str]]:
+    """The comparisons this run measured, each with its winner.
+
+    Returns:
+        One row per comparison with the SAE's figure and at least one
+        baseline's, and the names of the comparisons left out.
+    """
+    rows, skipped = [], []
+    for comparison in COMPARISONS:
+        baselines = {
+            name: metrics[key]
+            for name, key in comparison.baseline_metrics.items()
+            if key in metrics
+        }
+        if comparison.sae_metric not in metrics or not baselines:
+            skipped.append(comparison.use.lower())
+            continue
+        sae = metrics[comparison.sae_metric]
+        rows.append(
+            {
+                "use": comparison.use,
+                "measure": comparison.measure,
+                "higher_is_better": comparison.higher_is_better,
+                "sae": sae,
+                "baselines": baselines,
+                "winner": _winner({SAE: sae, **baselines}, comparison.higher_is_better),
+            }
+        )
+    return rows, skipped
+
+
+def _winner(values: dict[str, float], higher_is_better: bool) -> str:
+    best = max(values.values()) if higher_is_better else min(values.values())
+    winners = [name for name, value in values.items() if value == best]
+    return winners[0] if len(winners) == 1 else "tie: " + ", ".join(winners)
+
+
+def render_report(
+    evaluation_metrics: dict[str, float], sae_model: keras.Model, **figures: Figure
+) -> tuple[str, dict[str, Figure]]:
+    """Render the HTML report and hand on the plots to be saved as files.
+
+    Args:
+        evaluation_metrics: Every metric of the run.
+        sae_model: The trained model, described in the report's header.
+        **figures: The plots, by name (see ``PLOT_CAPTIONS``).
+
+    Returns:
+        A self-contained HTML page (plots embedded as PNG), and the plots as
+        ``{"<name>.png": figure}``.
+    """
+    comparisons, skipped = comparison_rows(evaluation_metrics)
+    html = (
+        _environment()
+        .get_template("report.html.j2")
+        .render(
+            model=describe(sae_model),
+            comparisons=comparisons,
+            skipped=skipped,
+            metrics=dict(sorted(evaluation_metrics.items())),
+            plots=[
+                {
+                    "name": name,
+                    "caption": PLOT_CAPTIONS.get(name, ""),
+                    "png": _png_base64(figure),
+                }
+                for name, figure in figures.items()
+            ],
+        )
+    )
+    return html, {f"{name}.png": figure for name, figure in figures.items()}
+
+
+def _environment() -> Environment:
+    return Environment(
+        loader=PackageLoader("sae_pipelines.pipelines.evaluation"),
+        autoescape=select_autoescape(["html", "j2"]),
+    )
+
+
+def _png_base64(figure: Figure) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
