@@ -1,7 +1,5 @@
 """Shared fixtures: the project's own parameters, and small tables."""
 
-from pathlib import Path
-
 # Kedro configures logging when this module is first imported, and in doing so
 # closes every existing handler. Imported first, before TensorFlow brings in
 # absl, whose handler would otherwise close pytest's captured stderr with it.
@@ -13,8 +11,10 @@ import yaml
 from kedro.config import OmegaConfigLoader
 
 from sae_pipelines.settings import CONFIG_LOADER_ARGS
+from tests.project_runs import PROJECT_ROOT
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# The `project` fixture: a copy of the whole project to run with Kedro.
+pytest_plugins = ["tests.project_runs"]
 
 
 @pytest.fixture(scope="session")

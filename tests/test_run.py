@@ -1,107 +1,57 @@
-"""Whole-project runs through a KedroSession, read back from MLflow.
-
-Each test works on a copy of the project in a temporary folder, with its own
-MLflow store, so the repository's data/ and mlflow.db are never touched.
-"""
+"""Whole-project runs through a KedroSession, read back from MLflow."""
 
 import math
-import multiprocessing
 import os
-import shutil
 import socket
 import subprocess
 import sys
 import time
-import traceback
 from pathlib import Path
 
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
 from kedro.io import Version
 from kedro_datasets.pandas import ParquetDataset
 from sklearn.decomposition import PCA
 
 from sae_pipelines.sae.metrics import fraction_of_variance_unexplained
-from tests.conftest import PROJECT_ROOT
+from tests.project_runs import ProjectRunError, latest_run, run_project
 
 pytestmark = pytest.mark.slow
 
-REQUIRED_METRICS = {"test_mse", "test_fvu", "test_l0", "dead_fraction"}
-ANOMALY_METRICS = {"anomaly_roc_auc", "anomaly_pr_auc", "anomaly_f1"}
+REQUIRED_METRICS = {
+    "test_mse",
+    "test_fvu",
+    "test_l0",
+    "dead_fraction",
+    "pca_test_fvu",
+    "probe_accuracy",
+    "probe_accuracy_raw",
+    "probe_accuracy_pca",
+    "cluster_nmi",
+    "cluster_nmi_raw",
+    "pretrained_accuracy",
+    "scratch_accuracy",
+}
+ANOMALY_METRICS = {
+    "anomaly_roc_auc",
+    "anomaly_pr_auc",
+    "anomaly_f1",
+    "pca_anomaly_roc_auc",
+    "iforest_anomaly_roc_auc",
+}
+PLOTS = {
+    "codes_2d",
+    "mean_activation",
+    "reconstructions",
+    "anomaly_scores",
+    "feature_density",
+    "decoder_tiles",
+    "top_activating",
+}
 SHORT_TRAINING = {"training": {"epochs": 15}}
-
-
-def copy_project(destination: Path) -> Path:
-    """Copy what `kedro run` needs: pyproject, conf/base, data folders, raw data."""
-    destination.mkdir()
-    (destination / "src").mkdir()  # the package itself is installed
-    for name in ("pyproject.toml", ".telemetry"):
-        shutil.copy(PROJECT_ROOT / name, destination / name)
-    shutil.copytree(PROJECT_ROOT / "conf" / "base", destination / "conf" / "base")
-    (destination / "conf" / "local").mkdir()
-    for layer in sorted((PROJECT_ROOT / "data").iterdir()):
-        (destination / "data" / layer.name).mkdir(parents=True)
-    shutil.copy(
-        PROJECT_ROOT / "data/01_raw/digits.csv", destination / "data/01_raw/digits.csv"
-    )
-    return destination
-
-
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    """A fresh project copy, the working directory, with a SQLite MLflow store."""
-    root = copy_project(tmp_path / "project")
-    monkeypatch.chdir(root)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    return root
-
-
-class ProjectRunError(RuntimeError):
-    """A run in the child process failed; the message holds its traceback."""
-
-
-def _run_session(root: Path, runtime_params: dict | None, errors) -> None:
-    try:
-        bootstrap_project(root)
-        with KedroSession.create(
-            project_path=root, runtime_params=runtime_params
-        ) as session:
-            session.run()
-    except Exception:  # noqa: BLE001 - reported to the parent test
-        errors.put(traceback.format_exc())
-    else:
-        errors.put(None)
-
-
-def run_project(root: Path, runtime_params: dict | None = None) -> mlflow.entities.Run:
-    """Run the default pipeline through a KedroSession; return its MLflow run.
-
-    Each session runs in a fresh process, as each `kedro run` does: kedro-mlflow
-    keeps its run in process-wide MLflow state that a second session would reuse.
-    """
-    context = multiprocessing.get_context("spawn")
-    errors = context.Queue()
-    child = context.Process(target=_run_session, args=(root, runtime_params, errors))
-    child.start()
-    error = errors.get(timeout=600)
-    child.join(timeout=60)
-    if error is not None:
-        raise ProjectRunError(error)
-    return latest_run()
-
-
-def latest_run() -> mlflow.entities.Run:
-    mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
-    runs = mlflow.search_runs(
-        experiment_names=["sae_pipelines"],
-        order_by=["start_time DESC"],
-        output_format="list",
-    )
-    return runs[0]
 
 
 def data_files(root: Path) -> dict[str, float]:
@@ -120,7 +70,7 @@ def latest_version(root: Path, relative: str) -> pd.DataFrame:
     ).load()
 
 
-def test_default_run_tracks_everything_and_beats_pca(project):
+def test_default_run_tracks_everything_and_beats_its_baselines(project):
     run = run_project(project)
     client = mlflow.MlflowClient()
     metrics = run.data.metrics
@@ -133,10 +83,17 @@ def test_default_run_tracks_everything_and_beats_pca(project):
     assert len(train_loss) == len(val_loss) > 10
     assert [m.step for m in train_loss] == list(range(len(train_loss)))
     plots = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
-    assert plots == {
-        f"plots/{n}.png"
-        for n in ("codes_2d", "mean_activation", "reconstructions", "anomaly_scores")
+    assert plots == {f"plots/{name}.png" for name in PLOTS}
+    reports = {a.path for a in client.list_artifacts(run.info.run_id, "reports")}
+    assert reports == {
+        "reports/evaluation_metrics.json",
+        "reports/evaluation_report.html",
     }
+    html = Path(
+        client.download_artifacts(run.info.run_id, "reports/evaluation_report.html")
+    ).read_text()
+    assert html.count("data:image/png;base64,") == len(PLOTS)
+    assert "★ sparse autoencoder" in html
     models = mlflow.search_logged_models(
         experiment_ids=[run.info.experiment_id], output_format="list"
     )
@@ -146,9 +103,16 @@ def test_default_run_tracks_everything_and_beats_pca(project):
         64,
     )
 
-    # Quality on digits: truly sparse, few dead units, better than PCA with as many components.
+    # Quality on digits: truly sparse, few dead units, and ahead of each baseline.
     assert metrics["test_l0"] <= 16
     assert metrics["dead_fraction"] < 0.05
+    assert metrics["test_fvu"] < metrics["pca_test_fvu"]
+    assert metrics["probe_accuracy"] >= metrics["probe_accuracy_raw"]
+    assert metrics["probe_accuracy"] > metrics["probe_accuracy_pca"]
+    assert metrics["pretrained_accuracy"] > metrics["scratch_accuracy"]
+    assert 0.0 < metrics["cluster_nmi"] <= 1.0
+
+    # pca_test_fvu, recomputed here from the run's own versioned splits.
     train = latest_version(project, "data/05_model_input/model_input_train.parquet")
     test = latest_version(project, "data/05_model_input/model_input_test.parquet")
     pixels = [c for c in train.columns if c.startswith("pixel_")]
@@ -157,9 +121,10 @@ def test_default_run_tracks_everything_and_beats_pca(project):
     pca_fvu = fraction_of_variance_unexplained(
         x_test, pca.inverse_transform(pca.transform(x_test))
     )
-    assert metrics["test_fvu"] < pca_fvu
-    summary = f"test_l0={metrics['test_l0']} test_fvu={metrics['test_fvu']:.4f} pca_fvu={pca_fvu:.4f}"
-    print(summary)  # noqa: T201
+    assert metrics["pca_test_fvu"] == pytest.approx(pca_fvu, abs=1e-5)
+    print(  # noqa: T201
+        {name: round(metrics[name], 4) for name in sorted(REQUIRED_METRICS)}
+    )
 
 
 def test_same_data_and_parameters_give_the_same_metrics(project):
@@ -177,12 +142,25 @@ def test_one_class_digits_from_the_command_line(project):
         text=True,
         timeout=600,
         check=False,
+        env=os.environ | {"COLUMNS": "400"},  # one log record per line
     )
     assert result.returncode == 0, result.stderr[-3000:]
     run = latest_run()
     assert run.data.params["anomaly.normal_labels"] == "[0]"
     assert ANOMALY_METRICS <= set(run.data.metrics)
     assert run.data.metrics["anomaly_roc_auc"] >= 0.99
+    # One class in training: no probe can be fitted, and none is reported.
+    assert "probe_accuracy" not in run.data.metrics
+    assert "the training split holds 1 class" in result.stderr + result.stdout
+
+
+def test_denoising_run_beats_the_noisy_input(project):
+    run = run_project(
+        project, {"training": {"epochs": 60, "corruption": {"method": "gaussian"}}}
+    )
+    metrics = run.data.metrics
+    assert run.data.params["training.corruption.method"] == "gaussian"
+    assert metrics["denoise_mse"] < metrics["noisy_mse"]
 
 
 def free_port() -> int:
@@ -238,7 +216,7 @@ def test_run_against_a_real_mlflow_server(project, mlflow_server, monkeypatch):
     assert run.info.status == "FINISHED"
     assert REQUIRED_METRICS <= set(run.data.metrics)
     client = mlflow.MlflowClient(tracking_uri=mlflow_server)
-    assert len(client.list_artifacts(run.info.run_id, "plots")) == 4
+    assert len(client.list_artifacts(run.info.run_id, "plots")) == len(PLOTS)
     assert len(client.get_metric_history(run.info.run_id, "val_loss")) == 15
 
 
@@ -274,7 +252,7 @@ def test_missing_raw_file_is_named(trained_project):
 
 
 def test_bad_parameter_stops_before_anything_is_written(trained_project):
-    params = {"model": {"sparsity": {"topk": {"k": 100}}}}
+    params = {"model": {"code_size": 64, "sparsity": {"topk": {"k": 100}}}}
     assert_run_fails_and_keeps_outputs(
         trained_project, params, "larger than code_size=64"
     )

@@ -1,0 +1,91 @@
+"""Run a copy of the whole project through a KedroSession, as `kedro run` does.
+
+Each test works on a copy of the project in a temporary folder, with its own
+MLflow store, so the repository's data/ and mlflow.db are never touched.
+"""
+
+import multiprocessing
+import os
+import shutil
+import traceback
+from pathlib import Path
+
+import mlflow
+import pytest
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def copy_project(destination: Path) -> Path:
+    """Copy what `kedro run` needs, and the notebooks.
+
+    That is pyproject.toml, conf/base, the data folders and the raw data.
+    """
+    destination.mkdir()
+    (destination / "src").mkdir()  # the package itself is installed
+    for name in ("pyproject.toml", ".telemetry"):
+        shutil.copy(PROJECT_ROOT / name, destination / name)
+    shutil.copytree(PROJECT_ROOT / "conf" / "base", destination / "conf" / "base")
+    shutil.copytree(PROJECT_ROOT / "notebooks", destination / "notebooks")
+    (destination / "conf" / "local").mkdir()
+    for layer in sorted((PROJECT_ROOT / "data").iterdir()):
+        (destination / "data" / layer.name).mkdir(parents=True)
+    shutil.copy(
+        PROJECT_ROOT / "data/01_raw/digits.csv", destination / "data/01_raw/digits.csv"
+    )
+    return destination
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A fresh project copy, the working directory, with a SQLite MLflow store."""
+    root = copy_project(tmp_path / "project")
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    return root
+
+
+class ProjectRunError(RuntimeError):
+    """A run in the child process failed; the message holds its traceback."""
+
+
+def _run_session(root: Path, runtime_params: dict | None, errors) -> None:
+    try:
+        bootstrap_project(root)
+        with KedroSession.create(
+            project_path=root, runtime_params=runtime_params
+        ) as session:
+            session.run()
+    except Exception:  # noqa: BLE001 - reported to the parent test
+        errors.put(traceback.format_exc())
+    else:
+        errors.put(None)
+
+
+def run_project(root: Path, runtime_params: dict | None = None) -> mlflow.entities.Run:
+    """Run the default pipeline through a KedroSession; return its MLflow run.
+
+    Each session runs in a fresh process, as each `kedro run` does: kedro-mlflow
+    keeps its run in process-wide MLflow state that a second session would reuse.
+    """
+    context = multiprocessing.get_context("spawn")
+    errors = context.Queue()
+    child = context.Process(target=_run_session, args=(root, runtime_params, errors))
+    child.start()
+    error = errors.get(timeout=600)
+    child.join(timeout=60)
+    if error is not None:
+        raise ProjectRunError(error)
+    return latest_run()
+
+
+def latest_run() -> mlflow.entities.Run:
+    mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
+    runs = mlflow.search_runs(
+        experiment_names=["sae_pipelines"],
+        order_by=["start_time DESC"],
+        output_format="list",
+    )
+    return runs[0]
