@@ -17,7 +17,7 @@ SCORES = ("anomaly_roc_auc", "pca_anomaly_roc_auc", "iforest_anomaly_roc_auc")
 
 def run_one_class(digit: int) -> dict[str, float]:
     """Run the project with ``digit`` as the normal class; return its ROC-AUCs."""
-    subprocess.run(
+    result = subprocess.run(
         [
             sys.executable,
             "-m",
@@ -26,9 +26,12 @@ def run_one_class(digit: int) -> dict[str, float]:
             "--params",
             f"anomaly.normal_labels=[{digit}]",
         ],
-        check=True,
-        stdout=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
     )
+    if result.returncode != 0:
+        sys.exit(f"kedro run failed for digit {digit}:\n{result.stderr[-3000:]}")
     run = mlflow.search_runs(
         experiment_names=["sae_pipelines"],
         order_by=["start_time DESC"],

@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from sae_pipelines.preprocessing import OutOfRange
 from sae_pipelines.sae.config import ModelConfig, StrictSettings, TrainingConfig
 
 Label = int | str
@@ -58,6 +59,7 @@ class NormalizationParams(StrictSettings):
     """How features are scaled, fitted on the training split only."""
 
     method: Literal["minmax", "standard"]
+    out_of_range: OutOfRange = "compress"
 
 
 class FeatureExtractionParams(StrictSettings):

@@ -10,8 +10,10 @@ import numpy as np
 import pandas as pd
 from sklearn.base import TransformerMixin
 from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
+from sae_pipelines.preprocessing import OutOfRangeCompressor
 from sae_pipelines.tables import DEFAULT_ID_COLUMN, feature_columns, id_column
 
 logger = logging.getLogger(__name__)
@@ -249,14 +251,20 @@ def fit_normalizer(
 
     Args:
         train: The training split.
-        normalization_params: ``normalization.method``: ``minmax`` or ``standard``.
+        normalization_params: ``method`` (``minmax`` or ``standard``) and
+            ``out_of_range`` (what becomes of values beyond the training range,
+            see :class:`OutOfRangeCompressor`).
         data_params: ``data`` parameters, to tell features from id and label.
 
     Returns:
-        A fitted scikit-learn scaler that knows its feature names.
+        A fitted scikit-learn pipeline (scaler, then out-of-range handling) that
+        knows its feature names.
     """
-    scaler = NORMALIZERS[normalization_params["method"]]()
-    return scaler.fit(train[feature_columns(train, data_params)])
+    normalizer = make_pipeline(
+        NORMALIZERS[normalization_params["method"]](),
+        OutOfRangeCompressor(normalization_params.get("out_of_range", "compress")),
+    )
+    return normalizer.fit(train[feature_columns(train, data_params)])
 
 
 def normalize(

@@ -1,0 +1,46 @@
+"""Scikit-learn transformers of the normalisation step."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+
+OutOfRange = Literal["keep", "compress", "clip"]
+
+
+class OutOfRangeCompressor(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Tames values beyond the range each feature had in the fitted rows.
+
+    A scaler fitted on few training rows sees a narrow range for rare features,
+    so one unusual but normal value can land far outside it and dominate a
+    squared reconstruction error. With ``compress``, the distance ``d`` beyond
+    the fitted range becomes ``log(1 + d)``: order is kept and extreme values
+    still stand out, but by their order of magnitude. ``clip`` cuts them at the
+    range; ``keep`` passes everything through.
+
+    Args:
+        mode: ``keep``, ``compress`` or ``clip``.
+    """
+
+    def __init__(self, mode: OutOfRange = "compress") -> None:
+        self.mode = mode
+
+    def fit(self, x: np.ndarray, y: None = None) -> OutOfRangeCompressor:
+        """Learn each feature's minimum and maximum."""
+        x = np.asarray(x, dtype=np.float64)
+        self.low_, self.high_ = x.min(axis=0), x.max(axis=0)
+        self.n_features_in_ = x.shape[1]
+        return self
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        """Apply ``mode`` to the values outside the fitted range."""
+        x = np.asarray(x, dtype=np.float64)
+        if self.mode == "keep":
+            return x
+        if self.mode == "clip":
+            return np.clip(x, self.low_, self.high_)
+        above = np.log1p(np.maximum(x - self.high_, 0.0))
+        below = np.log1p(np.maximum(self.low_ - x, 0.0))
+        return np.clip(x, self.low_, self.high_) + above - below

@@ -1,0 +1,27 @@
+import numpy as np
+import pytest
+
+from sae_pipelines.preprocessing import OutOfRangeCompressor
+
+TRAIN = np.array([[0.0, -1.0], [1.0, 1.0]])
+NEW = np.array([[0.5, 0.0], [3.0, -2.0], [1.0 + np.e - 1.0, 1.0]])
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("keep", NEW),
+        ("clip", [[0.5, 0.0], [1.0, -1.0], [1.0, 1.0]]),
+        ("compress", [[0.5, 0.0], [1.0 + np.log(3.0), -1.0 - np.log(2.0)], [2.0, 1.0]]),
+    ],
+)
+def test_values_beyond_the_training_range(mode, expected):
+    compressor = OutOfRangeCompressor(mode).fit(TRAIN)
+    np.testing.assert_allclose(compressor.transform(NEW), expected)
+
+
+def test_compression_keeps_order_and_the_training_rows():
+    compressor = OutOfRangeCompressor().fit(TRAIN)
+    np.testing.assert_array_equal(compressor.transform(TRAIN), TRAIN)
+    column = compressor.transform(np.c_[np.linspace(-5, 5, 50), np.zeros(50)])[:, 0]
+    assert np.all(np.diff(column) > 0)
