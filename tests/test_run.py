@@ -102,6 +102,11 @@ def test_default_run_tracks_everything_and_beats_its_baselines(project):
         None,
         64,
     )
+    production = client.get_model_version_by_alias("sae_pipelines", "production")
+    assert (production.version, production.run_id) == (1, run.info.run_id)
+    assert run.data.tags["registered_model_version"] == "1"
+    artifacts = client.list_artifacts(run.info.run_id, "normalizer")
+    assert [a.path for a in artifacts] == ["normalizer/normalizer.pkl"]
 
     # Quality on digits: truly sparse, few dead units, and ahead of each baseline.
     assert metrics["test_l0"] <= 16
@@ -133,17 +138,33 @@ def test_same_data_and_parameters_give_the_same_metrics(project):
     assert first.info.run_id != second.info.run_id
     assert first.data.metrics == second.data.metrics
 
+    # Each run registers a new version; `production` stays until it is moved.
+    client = mlflow.MlflowClient()
+    assert second.data.tags["registered_model_version"] == "2"
+    assert client.get_model_version_by_alias("sae_pipelines", "production").version == 1
+    moved = kedro_cli(project, "promote", "--version", "2")
+    assert moved.returncode == 0, moved.stderr[-3000:]
+    assert client.get_model_version_by_alias("sae_pipelines", "production").version == 2
+    missing = kedro_cli(project, "promote", "--version", "9")
+    assert missing.returncode != 0
+    assert "has version 1, version 2 (production)" in missing.stderr
 
-def test_one_class_digits_from_the_command_line(project):
-    result = subprocess.run(
-        [sys.executable, "-m", "kedro", "run", "--params", "anomaly.normal_labels=[0]"],
+
+def kedro_cli(project: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run ``kedro ARGS`` in the project copy, one log record per line."""
+    return subprocess.run(
+        [sys.executable, "-m", "kedro", *args],
         cwd=project,
         capture_output=True,
         text=True,
         timeout=600,
         check=False,
-        env=os.environ | {"COLUMNS": "400"},  # one log record per line
+        env=os.environ | {"COLUMNS": "400"},
     )
+
+
+def test_one_class_digits_from_the_command_line(project):
+    result = kedro_cli(project, "run", "--params", "anomaly.normal_labels=[0]")
     assert result.returncode == 0, result.stderr[-3000:]
     run = latest_run()
     assert run.data.params["anomaly.normal_labels"] == "[0]"

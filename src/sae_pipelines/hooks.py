@@ -12,6 +12,7 @@ from kedro.io import AbstractVersionedDataset, DataCatalog
 from kedro.pipeline import Pipeline
 
 from sae_pipelines.params import validate_parameters
+from sae_pipelines.registry import PRODUCTION_ALIAS
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +34,19 @@ class ParameterValidationHooks:
         validate_parameters(catalog.load("parameters"))
 
 
-class VersionedArtifactHooks:
+class _CatalogHooks:
+    """Keeps the run's catalog, to look at a dataset once it is saved."""
+
+    def __init__(self) -> None:
+        self._catalog: DataCatalog | None = None
+
+    @hook_impl
+    def after_catalog_created(self, catalog: DataCatalog) -> None:
+        """Keep the catalog."""
+        self._catalog = catalog
+
+
+class VersionedArtifactHooks(_CatalogHooks):
     """Logs the file of a versioned dataset to the active MLflow run once saved.
 
     A catalog entry opts in with ``metadata: {mlflow_artifact_path: <folder>}``.
@@ -41,14 +54,6 @@ class VersionedArtifactHooks:
     Kedro 1.x's lazy catalog (the inner dataset gets its own save version), so
     the versioned file is kept by Kedro and copied to MLflow here.
     """
-
-    def __init__(self) -> None:
-        self._catalog: DataCatalog | None = None
-
-    @hook_impl
-    def after_catalog_created(self, catalog: DataCatalog) -> None:
-        """Keep the catalog to find datasets' files after they are saved."""
-        self._catalog = catalog
 
     @hook_impl
     def after_dataset_saved(self, dataset_name: str, data: Any, node: Any) -> None:
@@ -69,3 +74,52 @@ class VersionedArtifactHooks:
             mlflow.log_artifacts(str(local_path), artifact_path)
         else:
             mlflow.log_artifact(str(local_path), artifact_path)
+
+
+class ModelRegistryHooks(_CatalogHooks):
+    """Gives the alias ``production`` to a registered model's first version.
+
+    Training registers every model it logs (``registered_model_name`` in the
+    catalog's ``save_args``). Until some version holds the alias, the new one
+    takes it, so a fresh project can run batch extraction right after training;
+    after that, moving the alias is a deliberate act (see the README).
+    """
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str, data: Any, node: Any) -> None:
+        """Set the alias after the registered model's version is created."""
+        run = mlflow.active_run()
+        name = self._registered_name(dataset_name)
+        if run is None or name is None:
+            return
+        client = mlflow.MlflowClient()
+        versions = client.search_model_versions(
+            f"name = '{name}' and run_id = '{run.info.run_id}'"
+        )
+        if not versions:
+            return
+        version = max(int(v.version) for v in versions)
+        client.set_tag(run.info.run_id, "registered_model_version", str(version))
+        aliases = client.get_registered_model(name).aliases
+        if PRODUCTION_ALIAS in aliases:
+            logger.info(
+                "Registered %s version %d; '%s' stays on version %s",
+                name,
+                version,
+                PRODUCTION_ALIAS,
+                aliases[PRODUCTION_ALIAS],
+            )
+            return
+        client.set_registered_model_alias(name, PRODUCTION_ALIAS, str(version))
+        logger.info(
+            "Registered %s version %d and gave it the alias '%s'",
+            name,
+            version,
+            PRODUCTION_ALIAS,
+        )
+
+    def _registered_name(self, dataset_name: str) -> str | None:
+        if self._catalog is None:
+            return None
+        save_args = getattr(self._catalog.get(dataset_name), "_save_args", None) or {}
+        return save_args.get("registered_model_name")

@@ -8,12 +8,16 @@ import os
 from kedro.config import OmegaConfigLoader
 from omegaconf.resolvers import oc
 
-from sae_pipelines.hooks import ParameterValidationHooks, VersionedArtifactHooks
+from sae_pipelines.hooks import (
+    ModelRegistryHooks,
+    ParameterValidationHooks,
+    VersionedArtifactHooks,
+)
 
 # TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notices) hides Kedro's log.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-HOOKS = (ParameterValidationHooks(), VersionedArtifactHooks())
+HOOKS = (ParameterValidationHooks(), VersionedArtifactHooks(), ModelRegistryHooks())
 
 # Telemetry tries the network; this project runs offline.
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro-telemetry",)
