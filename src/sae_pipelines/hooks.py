@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+from filelock import FileLock, Timeout
 from kedro.framework.hooks import hook_impl
 from kedro.io import AbstractVersionedDataset, DataCatalog
 from kedro.pipeline import Pipeline
@@ -123,3 +124,55 @@ class ModelRegistryHooks(_CatalogHooks):
             return None
         save_args = getattr(self._catalog.get(dataset_name), "_save_args", None) or {}
         return save_args.get("registered_model_name")
+
+
+class BatchLockHooks(_CatalogHooks):
+    """Lets one batch extraction run at a time on an output folder.
+
+    A second run started while one holds the lock stops at once with a clear
+    message, before it reads or writes anything.
+    """
+
+    PIPELINE = "batch_extraction"
+    OUTPUT_DATASET = "extracted_partitions"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock: FileLock | None = None
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
+        """Take the lock when the batch extraction pipeline is about to run.
+
+        Raises:
+            RuntimeError: Another batch extraction holds the lock.
+        """
+        if self.PIPELINE not in (run_params.get("pipeline_names") or []):
+            return
+        folder = Path(self._catalog.get(self.OUTPUT_DATASET)._path)
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(folder / ".lock", blocking=False)
+        try:
+            lock.acquire()
+        except Timeout as error:
+            msg = (
+                f"Another batch extraction is running on {folder} (lock file "
+                f"{lock.lock_file}); this run stops without reading or writing"
+            )
+            raise RuntimeError(msg) from error
+        self._lock = lock
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        """Release the lock after a successful run."""
+        self._release()
+
+    @hook_impl
+    def on_pipeline_error(self) -> None:
+        """Release the lock after a failed run."""
+        self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None

@@ -9,6 +9,7 @@ from kedro.config import OmegaConfigLoader
 from omegaconf.resolvers import oc
 
 from sae_pipelines.hooks import (
+    BatchLockHooks,
     ModelRegistryHooks,
     ParameterValidationHooks,
     VersionedArtifactHooks,
@@ -17,7 +18,12 @@ from sae_pipelines.hooks import (
 # TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notices) hides Kedro's log.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-HOOKS = (ParameterValidationHooks(), VersionedArtifactHooks(), ModelRegistryHooks())
+HOOKS = (
+    ParameterValidationHooks(),
+    BatchLockHooks(),
+    VersionedArtifactHooks(),
+    ModelRegistryHooks(),
+)
 
 # Telemetry tries the network; this project runs offline.
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro-telemetry",)

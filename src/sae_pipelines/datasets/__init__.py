@@ -1,0 +1,1 @@
+"""Kedro datasets of this project: streamed partitions and registered models."""

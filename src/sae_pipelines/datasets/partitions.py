@@ -1,0 +1,196 @@
+"""Partitions read and written in chunks, exactly once, with atomic writes.
+
+``IncomingPartitionsDataset`` lists the CSV and parquet files of a folder and
+reads each lazily, in chunks. ``ExtractedPartitionsDataset`` writes one parquet
+file per partition from an iterable of chunks: first to a temporary file, then
+renamed into place, and only then recorded in its checkpoint. A run killed at
+any point leaves complete outputs and a checkpoint that lists exactly them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from kedro.io import AbstractDataset, DatasetError
+
+logger = logging.getLogger(__name__)
+
+SUFFIXES = (".csv", ".parquet")
+CHECKPOINT_FILE = "_checkpoint.json"
+
+
+class CorruptPartitionError(DatasetError):
+    """A partition file cannot be read as CSV or parquet."""
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One input file, read in chunks of ``chunk_rows`` rows."""
+
+    name: str
+    path: Path
+    chunk_rows: int
+
+    @property
+    def rows(self) -> int | None:
+        """Row count from parquet metadata; ``None`` for CSV (unknown until read)."""
+        if self.path.suffix == ".parquet":
+            return self._parquet().metadata.num_rows
+        return None
+
+    def chunks(self) -> Iterator[pd.DataFrame]:
+        """The partition's rows, ``chunk_rows`` at a time."""
+        try:
+            if self.path.suffix == ".parquet":
+                for batch in self._parquet().iter_batches(batch_size=self.chunk_rows):
+                    yield batch.to_pandas()
+            else:
+                yield from pd.read_csv(self.path, chunksize=self.chunk_rows)
+        except (
+            OSError,
+            pa.ArrowException,
+            pd.errors.ParserError,
+            UnicodeDecodeError,
+        ) as error:
+            msg = f"Partition '{self.name}' ({self.path}) cannot be read: {error}"
+            raise CorruptPartitionError(msg) from error
+
+    def _parquet(self) -> pq.ParquetFile:
+        try:
+            return pq.ParquetFile(self.path)
+        except (OSError, pa.ArrowException) as error:
+            msg = f"Partition '{self.name}' ({self.path}) is not a readable parquet file: {error}"
+            raise CorruptPartitionError(msg) from error
+
+
+class IncomingPartitionsDataset(AbstractDataset[None, dict[str, Partition]]):
+    """The CSV and parquet files of a folder, by name (file name without suffix)."""
+
+    def __init__(
+        self, path: str, chunk_rows: int = 100_000, metadata: dict | None = None
+    ):
+        self._path = Path(path)
+        self._chunk_rows = chunk_rows
+        self.metadata = metadata
+
+    def load(self) -> dict[str, Partition]:
+        """List the partitions, sorted by name; nothing is read yet.
+
+        Raises:
+            DatasetError: Two files share a name (``a.csv`` and ``a.parquet``).
+        """
+        if not self._path.is_dir():
+            return {}
+        partitions: dict[str, Partition] = {}
+        for path in sorted(self._path.iterdir()):
+            if path.suffix not in SUFFIXES or not path.is_file():
+                continue
+            if path.stem in partitions:
+                msg = f"Two incoming files are named '{path.stem}': {partitions[path.stem].path.name} and {path.name}"
+                raise DatasetError(msg)
+            partitions[path.stem] = Partition(path.stem, path, self._chunk_rows)
+        return partitions
+
+    def save(self, data: None) -> None:
+        """Incoming data is written by whoever delivers it, not by the pipeline."""
+        msg = "IncomingPartitionsDataset is read-only"
+        raise DatasetError(msg)
+
+    def _describe(self) -> dict[str, Any]:
+        return {"path": str(self._path), "chunk_rows": self._chunk_rows}
+
+
+class ExtractedPartitionsDataset(AbstractDataset[dict[str, Any], dict[str, dict]]):
+    """One parquet file per partition, and a checkpoint of those fully written.
+
+    ``save`` takes ``{name: chunks}``, ``chunks`` a (lazy) iterable of the
+    DataFrames of batch extraction (with ``is_flagged`` and ``l0`` columns).
+    Partitions are written in the order given. ``load`` returns the checkpoint:
+    ``{name: {"rows", "file", "anomaly_rate", "mean_l0", "sequence",
+    "written_at"}}``.
+    """
+
+    def __init__(self, path: str, metadata: dict | None = None):
+        self._path = Path(path)
+        self.metadata = metadata
+
+    @property
+    def checkpoint_path(self) -> Path:
+        """Where the record of fully written partitions lives."""
+        return self._path / CHECKPOINT_FILE
+
+    def load(self) -> dict[str, dict]:
+        """The checkpoint: every partition written so far."""
+        if not self.checkpoint_path.exists():
+            return {}
+        return json.loads(self.checkpoint_path.read_text())
+
+    def save(self, data: dict[str, Any]) -> None:
+        """Write each partition atomically, then record it in the checkpoint."""
+        self._path.mkdir(parents=True, exist_ok=True)
+        for name, chunks in data.items():
+            summary = self._write(name, chunks)
+            self._record(name, summary)
+
+    def _write(self, name: str, chunks: Iterable[pd.DataFrame]) -> dict[str, Any]:
+        final = self._path / f"{name}.parquet"
+        temporary = self._path / f".{name}.parquet.{os.getpid()}.tmp"
+        rows, flagged, active = 0, 0, 0
+        writer: pq.ParquetWriter | None = None
+        try:
+            for chunk in chunks:
+                table = pa.Table.from_pandas(chunk, preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(temporary, table.schema)
+                writer.write_table(table)
+                rows += len(chunk)
+                flagged += int(chunk["is_flagged"].sum())
+                active += int(chunk["l0"].sum())
+                logger.info("Partition '%s': %d rows encoded", name, rows)
+            if writer is None:
+                msg = f"Partition '{name}' has no rows"
+                raise DatasetError(msg)
+            writer.close()
+            writer = None
+            _fsync(temporary)
+            os.replace(temporary, final)
+        finally:
+            if writer is not None:
+                writer.close()
+            temporary.unlink(missing_ok=True)
+        return {
+            "rows": rows,
+            "file": final.name,
+            "anomaly_rate": flagged / rows,
+            "mean_l0": active / rows,
+        }
+
+    def _record(self, name: str, summary: dict[str, Any]) -> None:
+        checkpoint = self.load()
+        checkpoint[name] = {
+            **summary,
+            "sequence": len(checkpoint),
+            "written_at": datetime.now(UTC).isoformat(),
+        }
+        temporary = self.checkpoint_path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(checkpoint, indent=2))
+        _fsync(temporary)
+        os.replace(temporary, self.checkpoint_path)
+
+    def _describe(self) -> dict[str, Any]:
+        return {"path": str(self._path)}
+
+
+def _fsync(path: Path) -> None:
+    with path.open("rb") as file:
+        os.fsync(file.fileno())

@@ -1,0 +1,118 @@
+"""Encode the incoming partitions not yet processed, chunk by chunk."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pandas as pd
+
+from sae_pipelines.datasets.partitions import Partition
+from sae_pipelines.pipelines.feature_extraction.nodes import code_column_names
+from sae_pipelines.sae.model import code_size_of
+from sae_pipelines.serving import ServingModel, extract_chunks
+from sae_pipelines.tables import id_column
+
+logger = logging.getLogger(__name__)
+
+
+def pending_partitions(
+    incoming_partitions: dict[str, Partition], extraction_checkpoint: dict[str, dict]
+) -> list[str]:
+    """Names of the incoming partitions that have no complete output yet, sorted."""
+    pending = sorted(set(incoming_partitions) - set(extraction_checkpoint))
+    if not incoming_partitions:
+        logger.info("No incoming partitions: nothing to do")
+    elif not pending:
+        logger.info(
+            "All %d incoming partitions were processed before: nothing to do",
+            len(incoming_partitions),
+        )
+    else:
+        logger.info(
+            "%d new partitions to encode (%d done before): %s",
+            len(pending),
+            len(extraction_checkpoint),
+            ", ".join(pending),
+        )
+    return pending
+
+
+def extract_partitions(
+    incoming_partitions: dict[str, Partition],
+    pending: list[str],
+    serving_model: ServingModel,
+    data_params: dict[str, Any],
+    feature_extraction_params: dict[str, Any],
+) -> tuple[dict[str, Iterator[pd.DataFrame]], dict[str, Any]]:
+    """Lazy output chunks (id, codes, anomaly score and flag, L0) per partition.
+
+    Nothing is read here: the catalog's writer pulls each partition's chunks,
+    so memory holds one chunk at a time whatever the partition size.
+
+    Returns:
+        The chunks by partition, and which model encodes them (``source``,
+        ``version``).
+    """
+    logger.info("Encoding with %s", serving_model.source)
+    names = code_column_names(
+        code_size_of(serving_model.autoencoder),
+        feature_extraction_params["column_prefix"],
+    )
+    chunks = {
+        name: extract_chunks(
+            name,
+            incoming_partitions[name].chunks(),
+            serving_model,
+            id_column(data_params),
+            names,
+        )
+        for name in pending
+    }
+    return chunks, {"source": serving_model.source, "version": serving_model.version}
+
+
+def summarize_batch(
+    extracted_partitions: dict[str, dict],
+    pending: list[str],
+    model_used: dict[str, Any],
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """What this run wrote, for people and for MLflow.
+
+    Returns:
+        A table of the partitions written in this run (rows, anomaly rate, mean
+        L0, model), and MLflow metrics: ``batch_partitions``, ``batch_rows``,
+        ``model_version``, and per partition ``partition_rows``,
+        ``partition_anomaly_rate`` and ``partition_mean_l0`` with the
+        partition's sequence number (across runs) as step, so drift shows over
+        time.
+    """
+    written = [
+        {"partition": name, **extracted_partitions[name], "model": model_used["source"]}
+        for name in pending
+    ]
+    summary = pd.DataFrame(
+        written,
+        columns=[
+            "partition",
+            "rows",
+            "anomaly_rate",
+            "mean_l0",
+            "sequence",
+            "file",
+            "written_at",
+            "model",
+        ],
+    )
+    metrics: dict[str, Any] = {
+        "batch_partitions": {"value": len(written), "step": 0},
+        "batch_rows": {"value": int(summary["rows"].sum()), "step": 0},
+    }
+    if model_used["version"] is not None:
+        metrics["model_version"] = {"value": model_used["version"], "step": 0}
+    for key in ("rows", "anomaly_rate", "mean_l0"):
+        metrics[f"partition_{key}"] = [
+            {"value": float(row[key]), "step": int(row["sequence"])} for row in written
+        ]
+    return summary, metrics
