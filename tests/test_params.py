@@ -23,6 +23,7 @@ def test_project_parameters_are_valid(params):
         (("normalization", "method"), "robust", "normalization.method"),
         (("data", "constant_columns"), "ignore", "data.constant_columns"),
         (("anomaly", "threshold_quantile"), 1.0, "anomaly.threshold_quantile"),
+        (("batch_extraction", "engine"), "dask", "batch_extraction.engine"),
     ],
 )
 def test_bad_parameter_is_named(params, path, value, named):

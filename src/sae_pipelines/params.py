@@ -99,6 +99,12 @@ class EvaluationParams(StrictSettings):
     top_samples: PositiveInt = 8
 
 
+class BatchExtractionParams(StrictSettings):
+    """Which engine encodes the incoming partitions."""
+
+    engine: Literal["pandas", "spark"] = "pandas"
+
+
 PARAMETER_GROUPS: dict[str, type[BaseModel]] = {
     "data": DataParams,
     "anomaly": AnomalyParams,
@@ -108,6 +114,7 @@ PARAMETER_GROUPS: dict[str, type[BaseModel]] = {
     "training": TrainingConfig,
     "feature_extraction": FeatureExtractionParams,
     "evaluation": EvaluationParams,
+    "batch_extraction": BatchExtractionParams,
 }
 
 

@@ -45,11 +45,13 @@ def extract_partitions(
     serving_model: ServingModel,
     data_params: dict[str, Any],
     feature_extraction_params: dict[str, Any],
+    batch_extraction_params: dict[str, Any],
 ) -> tuple[dict[str, Iterator[pd.DataFrame]], dict[str, Any]]:
     """Lazy output chunks (id, codes, anomaly score and flag, L0) per partition.
 
     Nothing is read here: the catalog's writer pulls each partition's chunks,
-    so memory holds one chunk at a time whatever the partition size.
+    so memory holds one chunk at a time whatever the partition size. With
+    ``engine: spark`` a local Spark session encodes them with the same code.
 
     Returns:
         The chunks by partition, and which model encodes them (``source``,
@@ -60,17 +62,46 @@ def extract_partitions(
         code_size_of(serving_model.autoencoder),
         feature_extraction_params["column_prefix"],
     )
-    chunks = {
-        name: extract_chunks(
-            name,
-            incoming_partitions[name].chunks(),
-            serving_model,
-            id_column(data_params),
-            names,
-        )
-        for name in pending
-    }
+    ids = id_column(data_params)
+    if batch_extraction_params["engine"] == "spark":
+        partitions = {name: incoming_partitions[name] for name in pending}
+        chunks = _spark_chunks(partitions, serving_model, ids, names)
+    else:
+        chunks = {
+            name: extract_chunks(
+                name, incoming_partitions[name].chunks(), serving_model, ids, names
+            )
+            for name in pending
+        }
     return chunks, {"source": serving_model.source, "version": serving_model.version}
+
+
+def _spark_chunks(
+    partitions: dict[str, Partition],
+    serving_model: ServingModel,
+    ids: str,
+    code_names: list[str],
+) -> dict[str, Iterator[pd.DataFrame]]:
+    """The partitions' output chunks, encoded on a local Spark session.
+
+    Raises:
+        ImportError: PySpark is not installed.
+    """
+    try:
+        from sae_pipelines import spark  # noqa: PLC0415 - PySpark is optional
+    except ModuleNotFoundError as error:
+        if (error.name or "").partition(".")[0] not in {"pyspark", "py4j"}:
+            raise
+        msg = 'batch_extraction.engine=spark needs PySpark: pip install -e ".[spark]"'
+        raise ImportError(msg) from error
+    if not partitions:
+        return {}
+    logger.info("Encoding %d partitions on Spark", len(partitions))
+    result = spark.encode_with_spark(
+        spark.local_session(), partitions, serving_model, ids, code_names
+    )
+    chunk_rows = min(partition.chunk_rows for partition in partitions.values())
+    return spark.spark_partition_chunks(result, sorted(partitions), chunk_rows)
 
 
 def summarize_batch(

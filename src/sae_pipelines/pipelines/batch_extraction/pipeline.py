@@ -27,6 +27,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "serving_model",
                     "params:data",
                     "params:feature_extraction",
+                    "params:batch_extraction",
                 ],
                 outputs=["extracted_partitions", "model_used"],
                 name="extract_partitions",
