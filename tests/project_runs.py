@@ -7,6 +7,8 @@ MLflow store, so the repository's data/ and mlflow.db are never touched.
 import multiprocessing
 import os
 import shutil
+import subprocess
+import sys
 import traceback
 from pathlib import Path
 
@@ -89,3 +91,16 @@ def latest_run() -> mlflow.entities.Run:
         output_format="list",
     )
     return runs[0]
+
+
+def kedro_cli(project: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run ``kedro ARGS`` in the project copy, one log record per line."""
+    return subprocess.run(
+        [sys.executable, "-m", "kedro", *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env=os.environ | {"COLUMNS": "400"},
+    )

@@ -1,7 +1,6 @@
 """Whole-project runs through a KedroSession, read back from MLflow."""
 
 import math
-import os
 import socket
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from kedro_datasets.pandas import ParquetDataset
 from sklearn.decomposition import PCA
 
 from sae_pipelines.sae.metrics import fraction_of_variance_unexplained
-from tests.project_runs import ProjectRunError, latest_run, run_project
+from tests.project_runs import ProjectRunError, kedro_cli, latest_run, run_project
 
 pytestmark = pytest.mark.slow
 
@@ -148,19 +147,6 @@ def test_same_data_and_parameters_give_the_same_metrics(project):
     missing = kedro_cli(project, "promote", "--version", "9")
     assert missing.returncode != 0
     assert "has version 1, version 2 (production)" in missing.stderr
-
-
-def kedro_cli(project: Path, *args: str) -> subprocess.CompletedProcess:
-    """Run ``kedro ARGS`` in the project copy, one log record per line."""
-    return subprocess.run(
-        [sys.executable, "-m", "kedro", *args],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        env=os.environ | {"COLUMNS": "400"},
-    )
 
 
 def test_one_class_digits_from_the_command_line(project):

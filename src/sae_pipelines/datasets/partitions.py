@@ -77,7 +77,7 @@ class IncomingPartitionsDataset(AbstractDataset[None, dict[str, Partition]]):
     """The CSV and parquet files of a folder, by name (file name without suffix)."""
 
     def __init__(
-        self, path: str, chunk_rows: int = 100_000, metadata: dict | None = None
+        self, path: str, chunk_rows: int = 25_000, metadata: dict | None = None
     ):
         self._path = Path(path)
         self._chunk_rows = chunk_rows
@@ -136,8 +136,15 @@ class ExtractedPartitionsDataset(AbstractDataset[dict[str, Any], dict[str, dict]
         return json.loads(self.checkpoint_path.read_text())
 
     def save(self, data: dict[str, Any]) -> None:
-        """Write each partition atomically, then record it in the checkpoint."""
+        """Write each partition atomically, then record it in the checkpoint.
+
+        Temporary files left by a killed run are removed first; batch
+        extraction holds a lock, so no other writer can own them.
+        """
         self._path.mkdir(parents=True, exist_ok=True)
+        for leftover in self._path.glob(".*.tmp"):
+            logger.info("Removing %s, left by an interrupted run", leftover.name)
+            leftover.unlink()
         for name, chunks in data.items():
             summary = self._write(name, chunks)
             self._record(name, summary)
@@ -182,7 +189,7 @@ class ExtractedPartitionsDataset(AbstractDataset[dict[str, Any], dict[str, dict]
             "sequence": len(checkpoint),
             "written_at": datetime.now(UTC).isoformat(),
         }
-        temporary = self.checkpoint_path.with_suffix(f".{os.getpid()}.tmp")
+        temporary = self._path / f".{CHECKPOINT_FILE}.{os.getpid()}.tmp"
         temporary.write_text(json.dumps(checkpoint, indent=2))
         _fsync(temporary)
         os.replace(temporary, self.checkpoint_path)

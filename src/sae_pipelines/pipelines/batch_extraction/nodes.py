@@ -143,7 +143,9 @@ def summarize_batch(
     if model_used["version"] is not None:
         metrics["model_version"] = {"value": model_used["version"], "step": 0}
     for key in ("rows", "anomaly_rate", "mean_l0"):
-        metrics[f"partition_{key}"] = [
-            {"value": float(row[key]), "step": int(row["sequence"])} for row in written
-        ]
+        if written:
+            metrics[f"partition_{key}"] = [
+                {"value": float(row[key]), "step": int(row["sequence"])}
+                for row in written
+            ]
     return summary, metrics

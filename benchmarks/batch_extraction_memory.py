@@ -1,0 +1,134 @@
+"""Peak memory of batch extraction on one large partition, streamed vs loaded whole.
+
+Trains a model in a temporary copy of the project (its own SQLite MLflow store),
+drops one parquet partition of ``--rows`` × 64 pixel columns into its incoming
+folder, and measures, each in a fresh process:
+
+- ``streamed``: ``kedro run --pipeline batch_extraction`` (the project's path);
+- ``whole``: the same model and code on the partition read into memory at once.
+
+Usage: ``python benchmarks/batch_extraction_memory.py [--rows 2000000]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+WHOLE = """
+import sys, mlflow, pandas as pd
+from sae_pipelines.datasets.registry import RegisteredModelDataset
+from sae_pipelines.pipelines.feature_extraction.nodes import code_column_names
+from sae_pipelines.serving import extract_chunks
+mlflow.set_tracking_uri(sys.argv[2])
+serving = RegisteredModelDataset("sae_pipelines").load()
+table = pd.read_parquet(sys.argv[1])
+names = code_column_names(64, "code_")
+out = next(extract_chunks("big", [table], serving, "row_id", names))
+out.to_parquet(sys.argv[3], index=False)
+"""
+
+
+def copy_project(destination: Path) -> None:
+    """The files `kedro run` needs, with empty data folders."""
+    destination.mkdir(parents=True)
+    (destination / "src").mkdir()
+    for name in ("pyproject.toml", ".telemetry"):
+        shutil.copy(PROJECT_ROOT / name, destination / name)
+    shutil.copytree(PROJECT_ROOT / "conf/base", destination / "conf/base")
+    (destination / "conf/local").mkdir()
+    for layer in sorted((PROJECT_ROOT / "data").iterdir()):
+        (destination / "data" / layer.name).mkdir(parents=True)
+    shutil.copy(PROJECT_ROOT / "data/01_raw/digits.csv", destination / "data/01_raw")
+
+
+def write_partition(path: Path, rows: int) -> None:
+    """Digit rows repeated to ``rows``, written 100 000 rows at a time."""
+    pixels = pd.read_csv(PROJECT_ROOT / "data/01_raw/digits.csv").drop(columns="label")
+    writer = None
+    for start in range(0, rows, 100_000):
+        index = np.arange(start, min(rows, start + 100_000)) % len(pixels)
+        table = pa.Table.from_pandas(pixels.iloc[index], preserve_index=False)
+        writer = writer or pq.ParquetWriter(path, table.schema)
+        writer.write_table(table)
+    writer.close()
+
+
+def measure(command: list[str], cwd: Path, env: dict) -> tuple[float, float]:
+    """Run ``command``; return its wall time (s) and peak resident memory (MiB)."""
+    start = time.perf_counter()
+    child = subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    _, status, usage = os.wait4(child.pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"{' '.join(command)} failed:\n{child.stderr.read().decode()[-3000:]}")
+    return elapsed, usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
+
+
+def main() -> None:
+    """Train, then time and measure both ways, and print the comparison."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=2_000_000)
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument(
+        "--chunk-rows", type=int, help="override the catalog's chunk_rows"
+    )
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        project = Path(folder) / "project"
+        copy_project(project)
+        uri = f"sqlite:///{Path(folder) / 'mlflow.db'}"
+        env = os.environ | {"MLFLOW_TRACKING_URI": uri}
+        kedro = [sys.executable, "-m", "kedro", "run"]
+        measure([*kedro, "--params", f"training.epochs={args.epochs}"], project, env)
+        if args.chunk_rows:
+            (project / "conf/local/catalog.yml").write_text(
+                "incoming_partitions:\n"
+                "  type: sae_pipelines.datasets.partitions.IncomingPartitionsDataset\n"
+                "  path: data/01_raw/incoming\n"
+                f"  chunk_rows: {args.chunk_rows}\n"
+            )
+        partition = project / "data/01_raw/incoming/big.parquet"
+        partition.parent.mkdir(parents=True, exist_ok=True)
+        write_partition(partition, args.rows)
+        streamed = measure([*kedro, "--pipeline", "batch_extraction"], project, env)
+        whole_out = Path(folder) / "whole.parquet"
+        whole = measure(
+            [sys.executable, "-c", WHOLE, str(partition), uri, str(whole_out)],
+            project,
+            env,
+        )
+        written = pq.ParquetFile(project / "data/07_model_output/batch/big.parquet")
+        assert written.metadata.num_rows == args.rows
+    print(
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    )
+    chunks = args.chunk_rows or "catalog default"
+    print(
+        f"Partition: {args.rows:,} rows × 64 columns (parquet), chunk_rows {chunks}\n"
+    )
+    print("| path | wall time (s) | rows/s | peak memory (MiB) |")
+    print("| --- | --- | --- | --- |")
+    for name, (seconds, mib) in (("streamed (kedro run)", streamed), ("whole", whole)):
+        print(f"| {name} | {seconds:.1f} | {args.rows / seconds:,.0f} | {mib:,.0f} |")
+    print(f"\nstreamed / whole peak memory: {streamed[1] / whole[1]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from kedro.io import DatasetError
+
+from sae_pipelines.datasets.partitions import (
+    CorruptPartitionError,
+    ExtractedPartitionsDataset,
+    IncomingPartitionsDataset,
+)
+
+
+def table(rows, start=0):
+    return pd.DataFrame({"a": np.arange(start, start + rows, dtype=float), "b": 1.0})
+
+
+def test_incoming_lists_csv_and_parquet_by_name_and_reads_in_chunks(tmp_path):
+    table(25).to_csv(tmp_path / "b.csv", index=False)
+    table(25).to_parquet(tmp_path / "a.parquet")
+    (tmp_path / "notes.txt").write_text("not a partition")
+    partitions = IncomingPartitionsDataset(str(tmp_path), chunk_rows=10).load()
+    assert list(partitions) == ["a", "b"]
+    for partition in partitions.values():
+        sizes = [len(chunk) for chunk in partition.chunks()]
+        assert sizes == [10, 10, 5]
+    assert partitions["a"].rows == 25
+
+
+def test_incoming_missing_folder_is_empty_and_duplicate_names_are_refused(tmp_path):
+    assert IncomingPartitionsDataset(str(tmp_path / "none")).load() == {}
+    table(3).to_csv(tmp_path / "a.csv", index=False)
+    table(3).to_parquet(tmp_path / "a.parquet")
+    with pytest.raises(DatasetError, match="Two incoming files are named 'a'"):
+        IncomingPartitionsDataset(str(tmp_path)).load()
+
+
+def test_corrupt_parquet_is_named(tmp_path):
+    (tmp_path / "broken.parquet").write_bytes(b"PAR1 this is not parquet")
+    partition = IncomingPartitionsDataset(str(tmp_path)).load()["broken"]
+    with pytest.raises(CorruptPartitionError, match="Partition 'broken'"):
+        list(partition.chunks())
+
+
+def output_chunks(rows, fail_after=None):
+    for start in range(0, rows, 10):
+        if fail_after is not None and start >= fail_after:
+            raise RuntimeError("killed mid-partition")
+        chunk = table(min(10, rows - start), start)
+        yield chunk.assign(is_flagged=chunk["a"] > 20, l0=3)
+
+
+def test_partitions_are_written_whole_then_recorded(tmp_path):
+    dataset = ExtractedPartitionsDataset(str(tmp_path))
+    dataset.save({"p1": output_chunks(25), "p2": output_chunks(5)})
+    checkpoint = dataset.load()
+    assert list(checkpoint) == ["p1", "p2"]
+    assert checkpoint["p1"]["rows"] == 25 and checkpoint["p1"]["sequence"] == 0
+    assert checkpoint["p1"]["anomaly_rate"] == pytest.approx(4 / 25)
+    assert checkpoint["p1"]["mean_l0"] == 3
+    assert len(pd.read_parquet(tmp_path / "p1.parquet")) == 25
+
+
+def test_a_failure_mid_partition_leaves_no_file_and_keeps_the_checkpoint(tmp_path):
+    dataset = ExtractedPartitionsDataset(str(tmp_path))
+    dataset.save({"p1": output_chunks(25)})
+    before = json.loads(dataset.checkpoint_path.read_text())
+    mtime = (tmp_path / "p1.parquet").stat().st_mtime_ns
+    with pytest.raises(DatasetError, match="killed mid-partition"):
+        dataset.save({"p2": output_chunks(40, fail_after=20)})
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "_checkpoint.json",
+        "p1.parquet",
+    ]
+    assert dataset.load() == before
+    assert (tmp_path / "p1.parquet").stat().st_mtime_ns == mtime
+
+
+def test_an_empty_partition_is_refused(tmp_path):
+    with pytest.raises(DatasetError, match="Partition 'p' has no rows"):
+        ExtractedPartitionsDataset(str(tmp_path)).save({"p": iter([])})
+    assert not (tmp_path / "p.parquet").exists()
+
+
+def test_leftovers_of_a_killed_run_are_removed_on_the_next_save(tmp_path):
+    (tmp_path / ".p1.parquet.1234.tmp").write_bytes(b"half a file")
+    ExtractedPartitionsDataset(str(tmp_path)).save({"p1": output_chunks(5)})
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "_checkpoint.json",
+        "p1.parquet",
+    ]

@@ -1,0 +1,166 @@
+"""Batch extraction on a trained project copy: incremental, exactly once, restartable."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from sae_pipelines.datasets.partitions import IncomingPartitionsDataset
+from sae_pipelines.datasets.registry import RegisteredModelDataset
+from sae_pipelines.pipelines.feature_extraction.nodes import code_column_names
+from sae_pipelines.serving import extract_chunks
+from tests.project_runs import kedro_cli, latest_run, run_project
+
+pytestmark = pytest.mark.slow
+
+BATCH = ("run", "--pipeline", "batch_extraction")
+OUTPUT = "data/07_model_output/batch"
+
+
+@pytest.fixture
+def trained(project):
+    """A project copy with one registered model (version 1, `production`)."""
+    run_project(project, {"training": {"epochs": 15}})
+    (project / "data/01_raw/incoming").mkdir(parents=True, exist_ok=True)
+    return project
+
+
+def digits(rows: int, start: int = 0) -> pd.DataFrame:
+    """``rows`` unlabelled digit rows (repeated when more than 1797 are asked)."""
+    pixels = pd.read_csv("data/01_raw/digits.csv").drop(columns="label")
+    return pixels.iloc[np.arange(start, start + rows) % len(pixels)].reset_index(
+        drop=True
+    )
+
+
+def drop(project: Path, name: str, table: pd.DataFrame) -> None:
+    """Deliver a partition as CSV or parquet (by the name's suffix)."""
+    path = project / "data/01_raw/incoming" / name
+    if path.suffix == ".csv":
+        table.to_csv(path, index=False)
+    else:
+        table.to_parquet(path, index=False)
+
+
+def outputs(project: Path) -> dict[str, int]:
+    """Output file name → modification time (ns)."""
+    return {p.name: p.stat().st_mtime_ns for p in (project / OUTPUT).glob("*.parquet")}
+
+
+def checkpoint(project: Path) -> dict:
+    return json.loads((project / OUTPUT / "_checkpoint.json").read_text())
+
+
+def run_batch(project: Path, *args: str) -> subprocess.CompletedProcess:
+    result = kedro_cli(project, *BATCH, *args)
+    return result
+
+
+def test_new_partitions_are_encoded_once_and_bad_input_changes_nothing(trained):
+    nothing = run_batch(trained)
+    assert nothing.returncode == 0, nothing.stderr[-3000:]
+    assert "No incoming partitions: nothing to do" in nothing.stdout + nothing.stderr
+
+    for index, name in enumerate(["d1.csv", "d2.parquet", "d3.csv"]):
+        drop(trained, name, digits(100 + index, start=100 * index))
+    first = run_batch(trained)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert set(outputs(trained)) == {"d1.parquet", "d2.parquet", "d3.parquet"}
+    before = outputs(trained)
+
+    drop(trained, "d4.parquet", digits(50, start=900))
+    drop(trained, "d5.csv", digits(60, start=950))
+    second = run_batch(trained)
+    assert second.returncode == 0, second.stderr[-3000:]
+    after = outputs(trained)
+    assert len(after) == 5
+    assert {name: after[name] for name in before} == before  # not rewritten
+    rows = {n: len(pd.read_parquet(trained / OUTPUT / n)) for n in after}
+    assert rows == {
+        "d1.parquet": 100,
+        "d2.parquet": 101,
+        "d3.parquet": 102,
+        "d4.parquet": 50,
+        "d5.parquet": 60,
+    }
+    table = pd.read_parquet(trained / OUTPUT / "d4.parquet")
+    assert table.columns[0] == "row_id" and "code_063" in table
+    assert {"anomaly_score", "is_flagged", "l0"} <= set(table.columns)
+    assert (table["l0"] == 8).all()
+
+    run = latest_run()
+    assert run.data.metrics["batch_partitions"] == 2
+    assert run.data.metrics["batch_rows"] == 110
+    assert run.data.metrics["model_version"] == 1
+    history = mlflow.MlflowClient().get_metric_history(
+        run.info.run_id, "partition_rows"
+    )
+    assert sorted((m.step, m.value) for m in history) == [(3, 50.0), (4, 60.0)]
+
+    # A partition with a missing column stops the run; nothing of it is written.
+    state = (outputs(trained), checkpoint(trained))
+    drop(trained, "d6.csv", digits(10).drop(columns="pixel_0_3"))
+    bad = run_batch(trained)
+    assert bad.returncode != 0
+    assert "Partition 'd6'" in bad.stderr and "pixel_0_3" in bad.stderr
+    assert (outputs(trained), checkpoint(trained)) == state
+    (trained / "data/01_raw/incoming/d6.csv").unlink()
+
+    unknown = run_batch(trained, "--params", "model_version=9")
+    assert unknown.returncode != 0
+    assert "has version 1 (production)" in unknown.stderr
+
+
+def test_a_killed_run_resumes_with_exactly_the_missing_partitions(trained):
+    conf = trained / "conf/local/catalog.yml"
+    conf.write_text(
+        "incoming_partitions:\n"
+        "  type: sae_pipelines.datasets.partitions.IncomingPartitionsDataset\n"
+        "  path: data/01_raw/incoming\n"
+        "  chunk_rows: 2000\n"
+    )
+    drop(trained, "a.parquet", digits(4000))
+    drop(trained, "b.parquet", digits(400_000))
+    child = subprocess.Popen(
+        [sys.executable, "-m", "kedro", *BATCH],
+        cwd=trained,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=os.environ | {"COLUMNS": "400", "PYTHONUNBUFFERED": "1"},
+        start_new_session=True,
+    )
+    for line in child.stdout:
+        if "Partition 'b': 20000 rows" in line:
+            os.killpg(child.pid, signal.SIGKILL)
+            break
+    child.wait(timeout=60)
+    assert child.returncode == -signal.SIGKILL
+    assert set(outputs(trained)) == {"a.parquet"}
+    assert list(checkpoint(trained)) == ["a"]
+    a_written = outputs(trained)["a.parquet"]
+
+    rerun = run_batch(trained)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert outputs(trained)["a.parquet"] == a_written
+    assert list(checkpoint(trained)) == ["a", "b"]
+    assert not list((trained / OUTPUT).glob(".*.tmp"))
+
+    # The resumed partition equals an uninterrupted encoding of it.
+    mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
+    serving = RegisteredModelDataset("sae_pipelines").load()
+    partition = IncomingPartitionsDataset(str(trained / "data/01_raw/incoming"), 50_000)
+    names = code_column_names(64, "code_")
+    expected = pd.concat(
+        extract_chunks("b", partition.load()["b"].chunks(), serving, "row_id", names)
+    )
+    written = pd.read_parquet(trained / OUTPUT / "b.parquet")
+    assert len(written) == 400_000
+    np.testing.assert_allclose(written[names], expected[names], atol=1e-5)

@@ -1,0 +1,81 @@
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from sae_pipelines.pipelines.data_processing.nodes import fit_normalizer
+from sae_pipelines.sae import ModelConfig, build_sparse_autoencoder, encoder_of
+from sae_pipelines.serving import (
+    PartitionSchemaError,
+    ServingModel,
+    check_columns,
+    extract_chunks,
+    feature_values,
+)
+
+FEATURES = ["f0", "f1", "f2", "f3"]
+
+
+@pytest.fixture(scope="module")
+def serving():
+    rng = np.random.default_rng(0)
+    train = pd.DataFrame(rng.uniform(size=(50, 4)), columns=FEATURES)
+    normalizer = fit_normalizer(
+        train, {"method": "minmax"}, {"label_column": None, "id_column": None}
+    )
+    keras.utils.set_random_seed(0)
+    model = build_sparse_autoencoder(
+        4,
+        ModelConfig.model_validate(
+            {
+                "code_size": 6,
+                "sparsity": {
+                    "method": "topk",
+                    "l1": {"weight": 0.0},
+                    "kl": {"rho": 0.05, "beta": 1.0},
+                    "topk": {"k": 2},
+                },
+            }
+        ),
+    )
+    return ServingModel(model, normalizer, threshold=0.1, source="test model")
+
+
+@pytest.mark.parametrize(
+    ("columns", "message"),
+    [
+        (["f0", "f1", "f2"], r"missing columns \['f3'\]"),
+        ([*FEATURES, "extra"], r"unexpected columns \['extra'\]"),
+        (["f1", "f0", "f2", "f3"], "columns out of order"),
+    ],
+)
+def test_columns_must_match_the_training_features(columns, message):
+    with pytest.raises(PartitionSchemaError, match=f"Partition 'day1'.*{message}"):
+        check_columns("day1", columns, FEATURES, "row_id")
+    check_columns("day1", ["row_id", *FEATURES], FEATURES, "row_id")
+
+
+def test_text_and_missing_values_are_named():
+    chunk = pd.DataFrame({"f0": ["x", "y"], "f1": [1.0, np.nan], "f2": 0.0, "f3": 0.0})
+    with pytest.raises(
+        PartitionSchemaError, match=r"non-numeric values in columns \['f0'\]"
+    ):
+        feature_values("day1", chunk, FEATURES)
+    with pytest.raises(
+        PartitionSchemaError, match=r"NaN or infinite values in columns \['f1'\]"
+    ):
+        feature_values("day1", chunk.assign(f0=1.0), FEATURES)
+
+
+def test_chunks_are_encoded_like_the_model_does(serving):
+    rng = np.random.default_rng(1)
+    rows = pd.DataFrame(rng.uniform(size=(30, 4)), columns=FEATURES)
+    chunks = [rows.iloc[:20], rows.iloc[20:]]
+    names = [f"code_{i}" for i in range(6)]
+    out = pd.concat(extract_chunks("day1", chunks, serving, "row_id", names))
+    assert out["row_id"].tolist() == list(range(30))
+    scaled = serving.normalizer.transform(rows).astype("float32")
+    expected = encoder_of(serving.autoencoder).predict(scaled, verbose=0)
+    np.testing.assert_allclose(out[names].to_numpy(), expected, atol=1e-6)
+    assert (out["l0"] == 2).all()
+    assert (out["is_flagged"] == (out["anomaly_score"] > 0.1)).all()
