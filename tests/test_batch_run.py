@@ -11,6 +11,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from filelock import FileLock
 
 from sae_pipelines.datasets.partitions import IncomingPartitionsDataset
 from sae_pipelines.datasets.registry import RegisteredModelDataset
@@ -112,6 +113,11 @@ def test_new_partitions_are_encoded_once_and_bad_input_changes_nothing(trained):
     assert "Partition 'd6'" in bad.stderr and "pixel_0_3" in bad.stderr
     assert (outputs(trained), checkpoint(trained)) == state
     (trained / "data/01_raw/incoming/d6.csv").unlink()
+
+    with FileLock(trained / OUTPUT / ".lock"):
+        second_at_once = run_batch(trained)
+    assert second_at_once.returncode != 0
+    assert "Another batch extraction is running" in second_at_once.stderr
 
     unknown = run_batch(trained, "--params", "model_version=9")
     assert unknown.returncode != 0

@@ -18,7 +18,8 @@ THRESHOLD_METRIC = "anomaly_threshold"
 class RegisteredModelDataset(AbstractDataset[None, ServingModel]):
     """Loads a registered model version with its run's normaliser and threshold.
 
-    The version is ``version`` when given, else the one holding ``alias``.
+    The version is ``model_version`` when given, else the one holding ``alias``
+    (``version`` is a reserved word in Kedro's catalog).
     Training logs all three to the same MLflow run (see ``conf/base/catalog.yml``).
     """
 
@@ -26,12 +27,14 @@ class RegisteredModelDataset(AbstractDataset[None, ServingModel]):
         self,
         model_name: str,
         alias: str = PRODUCTION_ALIAS,
-        version: int | str | None = None,
+        model_version: int | str | None = None,
         metadata: dict | None = None,
     ):
         self._model_name = model_name
         self._alias = alias
-        self._version = None if version in (None, "", "null") else str(version)
+        self._version = (
+            None if model_version in (None, "", "null") else str(model_version)
+        )
         self.metadata = metadata
 
     def load(self) -> ServingModel:
