@@ -23,13 +23,15 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 def copy_project(destination: Path) -> Path:
     """Copy what `kedro run` needs, and the notebooks.
 
-    That is pyproject.toml, conf/base, the data folders and the raw data.
+    That is pyproject.toml, conf/base and conf/pinned, the data folders and the
+    raw data.
     """
     destination.mkdir()
     (destination / "src").mkdir()  # the package itself is installed
     for name in ("pyproject.toml", ".telemetry"):
         shutil.copy(PROJECT_ROOT / name, destination / name)
-    shutil.copytree(PROJECT_ROOT / "conf" / "base", destination / "conf" / "base")
+    for env in ("base", "pinned"):
+        shutil.copytree(PROJECT_ROOT / "conf" / env, destination / "conf" / env)
     shutil.copytree(PROJECT_ROOT / "notebooks", destination / "notebooks")
     (destination / "conf" / "local").mkdir()
     for layer in sorted((PROJECT_ROOT / "data").iterdir()):

@@ -123,6 +123,16 @@ def test_new_partitions_are_encoded_once_and_bad_input_changes_nothing(trained):
     assert unknown.returncode != 0
     assert "has version 1 (production)" in unknown.stderr
 
+    # Or a model pinned by its Kedro version, from the project's own files.
+    [version] = [p.name for p in (trained / "data/06_models/sae_model.keras").iterdir()]
+    drop(trained, "d7.csv", digits(20))
+    pinned = run_batch(
+        trained, "--env", "pinned", "--load-versions", f"serving_model:{version}"
+    )
+    assert pinned.returncode == 0, pinned.stderr[-3000:]
+    assert f"Encoding with Kedro version {version}" in pinned.stdout + pinned.stderr
+    assert len(pd.read_parquet(trained / OUTPUT / "d7.parquet")) == 20
+
 
 def test_a_killed_run_resumes_with_exactly_the_missing_partitions(trained):
     conf = trained / "conf/local/catalog.yml"
