@@ -4,12 +4,14 @@
 # closes every existing handler. Imported first, before TensorFlow brings in
 # absl, whose handler would otherwise close pytest's captured stderr with it.
 import kedro.framework.project  # noqa: F401
+import keras
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 from kedro.config import OmegaConfigLoader
 
+from sae_pipelines.sae import ModelConfig, build_sparse_autoencoder
 from sae_pipelines.settings import CONFIG_LOADER_ARGS
 from tests.project_runs import PROJECT_ROOT
 
@@ -44,3 +46,20 @@ def labelled_table() -> pd.DataFrame:
     table = pd.DataFrame(features, columns=[f"f{i}" for i in range(6)])
     table["label"] = labels
     return table
+
+
+def topk_autoencoder(width: int, code_size: int, k: int) -> keras.Model:
+    """An untrained, seeded TopK autoencoder for tests that only need a model."""
+    config = ModelConfig.model_validate(
+        {
+            "code_size": code_size,
+            "sparsity": {
+                "method": "topk",
+                "l1": {"weight": 0.0},
+                "kl": {"rho": 0.05, "beta": 1.0},
+                "topk": {"k": k},
+            },
+        }
+    )
+    keras.utils.set_random_seed(0)
+    return build_sparse_autoencoder(width, config)

@@ -1,10 +1,9 @@
-import keras
 import numpy as np
 import pandas as pd
 import pytest
 
 from sae_pipelines.pipelines.data_processing.nodes import fit_normalizer
-from sae_pipelines.sae import ModelConfig, build_sparse_autoencoder, encoder_of
+from sae_pipelines.sae import encoder_of
 from sae_pipelines.serving import (
     PartitionSchemaError,
     ServingModel,
@@ -12,6 +11,7 @@ from sae_pipelines.serving import (
     extract_chunks,
     feature_values,
 )
+from tests.conftest import topk_autoencoder
 
 FEATURES = ["f0", "f1", "f2", "f3"]
 
@@ -23,21 +23,7 @@ def serving():
     normalizer = fit_normalizer(
         train, {"method": "minmax"}, {"label_column": None, "id_column": None}
     )
-    keras.utils.set_random_seed(0)
-    model = build_sparse_autoencoder(
-        4,
-        ModelConfig.model_validate(
-            {
-                "code_size": 6,
-                "sparsity": {
-                    "method": "topk",
-                    "l1": {"weight": 0.0},
-                    "kl": {"rho": 0.05, "beta": 1.0},
-                    "topk": {"k": 2},
-                },
-            }
-        ),
-    )
+    model = topk_autoencoder(4, 6, 2)
     return ServingModel(model, normalizer, threshold=0.1, source="test model")
 
 

@@ -1,6 +1,5 @@
 """The Spark path of batch extraction gives what the pandas path gives."""
 
-import keras
 import numpy as np
 import pandas as pd
 import pytest
@@ -8,11 +7,11 @@ import pytest
 from sae_pipelines.datasets.partitions import ExtractedPartitionsDataset, Partition
 from sae_pipelines.pipelines.batch_extraction.nodes import extract_partitions
 from sae_pipelines.pipelines.data_processing.nodes import fit_normalizer
-from sae_pipelines.sae import ModelConfig, build_sparse_autoencoder
 from sae_pipelines.serving import PartitionSchemaError, ServingModel, extract_chunks
 
 pyspark = pytest.importorskip("pyspark")
 from sae_pipelines import spark as spark_engine  # noqa: E402
+from tests.conftest import topk_autoencoder  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -37,19 +36,7 @@ def serving():
     rng = np.random.default_rng(0)
     train = pd.DataFrame(rng.normal(size=(300, 6)), columns=FEATURES)
     normalizer = fit_normalizer(train, {"method": "standard"}, {})
-    config = ModelConfig.model_validate(
-        {
-            "code_size": len(CODES),
-            "sparsity": {
-                "method": "topk",
-                "l1": {"weight": 0.0},
-                "kl": {"rho": 0.05, "beta": 1.0},
-                "topk": {"k": 3},
-            },
-        }
-    )
-    keras.utils.set_random_seed(0)
-    model = build_sparse_autoencoder(len(FEATURES), config)
+    model = topk_autoencoder(len(FEATURES), len(CODES), 3)
     serving = ServingModel(model, normalizer, 0.0, "tiny test model")
     _, scores = serving.encode(table(1).to_numpy(np.float32))
     serving.threshold = float(np.median(scores))  # about half the rows flagged

@@ -1,6 +1,5 @@
 import logging
 
-import keras
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,7 +13,7 @@ from sae_pipelines.pipelines.evaluation.feature_quality import (
     pretraining_accuracies,
     probe_accuracy,
 )
-from sae_pipelines.sae import ModelConfig, build_sparse_autoencoder
+from tests.conftest import topk_autoencoder
 
 
 def blobs(separation, rows=90, seed=0):
@@ -45,27 +44,11 @@ def test_labelled_subset_keeps_every_class():
     assert np.array_equal(subset, np.unique(subset))
 
 
-def tiny_autoencoder(width):
-    config = ModelConfig.model_validate(
-        {
-            "code_size": 8,
-            "sparsity": {
-                "method": "topk",
-                "l1": {"weight": 0.0},
-                "kl": {"rho": 0.05, "beta": 1.0},
-                "topk": {"k": 3},
-            },
-        }
-    )
-    keras.utils.set_random_seed(0)
-    return build_sparse_autoencoder(width, config)
-
-
 def test_pretraining_reports_both_accuracies_in_range(params):
     features, labels = blobs(separation=4.0)
     pretraining = params["evaluation"]["pretraining"] | {"epochs": 5}
     result = pretraining_accuracies(
-        tiny_autoencoder(4), features, labels, pretraining, seed=0
+        topk_autoencoder(4, 8, 3), features, labels, pretraining, seed=0
     )
     assert set(result) == {"pretrained_accuracy", "scratch_accuracy"}
     assert all(0.0 <= value <= 1.0 for value in result.values())
@@ -81,7 +64,7 @@ def split_tables(labels_per_split):
 
 
 def run_label_metrics(params, tables):
-    model = tiny_autoencoder(4)
+    model = topk_autoencoder(4, 8, 3)
     codes = [t[["row_id"]].assign(code_000=0.0, code_001=1.0) for t in tables]
     pca = PCA(1).fit(tables[0][list("abcd")])
     return label_metrics(
