@@ -15,6 +15,7 @@ from kedro.io import Version
 from kedro_datasets.pandas import ParquetDataset
 from sklearn.decomposition import PCA
 
+from sae_pipelines.provenance import file_sha256
 from sae_pipelines.sae.metrics import fraction_of_variance_unexplained
 from tests.project_runs import ProjectRunError, kedro_cli, latest_run, run_project
 
@@ -101,6 +102,17 @@ def test_default_run_tracks_everything_and_beats_its_baselines(project):
         None,
         64,
     )
+    # What is needed to repeat the run.
+    tags = run.data.tags
+    assert tags["raw_data_sha256"] == file_sha256(project / "data/01_raw/digits.csv")
+    assert tags["git_commit"] == "unknown"  # the project copy is not a git checkout
+    assert tags["kedro_save_version"] in {
+        p.name for p in (project / "data/06_models/sae_model.keras").iterdir()
+    }
+    requirements = mlflow.artifacts.load_text(
+        f"runs:/{run.info.run_id}/environment/requirements.txt"
+    )
+    assert "kedro==1.7.0" in requirements.splitlines()
     production = client.get_model_version_by_alias("sae_pipelines", "production")
     assert (production.version, production.run_id) == (1, run.info.run_id)
     assert run.data.tags["registered_model_version"] == "1"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from kedro.io import AbstractVersionedDataset, DataCatalog
 from kedro.pipeline import Pipeline
 
 from sae_pipelines.params import validate_parameters
+from sae_pipelines.provenance import file_sha256, git_state, installed_packages
 from sae_pipelines.registry import PRODUCTION_ALIAS
 
 logger = logging.getLogger(__name__)
@@ -176,3 +178,53 @@ class BatchLockHooks(_CatalogHooks):
         if self._lock is not None:
             self._lock.release()
             self._lock = None
+
+
+class ProvenanceHooks(_CatalogHooks):
+    """Logs to each MLflow run what is needed to repeat it.
+
+    Tags: ``git_commit`` and ``git_dirty`` of the project, ``kedro_save_version``
+    (the version of every file the run saves), ``kedro_load_versions``,
+    ``kedro_env``, and ``raw_data_sha256`` of the raw file read. Artifact:
+    ``environment/requirements.txt`` with every installed package version.
+    Parameters and seeds are logged by kedro-mlflow.
+    """
+
+    RAW_DATASET = "raw_data"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._run_params: dict[str, Any] | None = None
+        self._logged_run: str | None = None
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
+        """Keep the run's parameters (project path, versions, environment)."""
+        self._run_params = run_params
+
+    @hook_impl
+    def after_dataset_loaded(self, dataset_name: str, data: Any, node: Any) -> None:
+        """Log the run's provenance once, and the raw data's hash when it is read."""
+        run = mlflow.active_run()
+        if run is None or self._run_params is None:
+            return
+        if self._logged_run != run.info.run_id:
+            self._logged_run = run.info.run_id
+            params = self._run_params
+            mlflow.set_tags(
+                {
+                    **git_state(Path(params["project_path"])),
+                    "kedro_save_version": params["run_id"],
+                    "kedro_load_versions": json.dumps(
+                        params.get("load_versions") or {}
+                    ),
+                    # No --env means the project's default run environment.
+                    "kedro_env": params.get("env") or "local",
+                }
+            )
+            mlflow.log_text(installed_packages(), "environment/requirements.txt")
+        if dataset_name == self.RAW_DATASET and self._catalog is not None:
+            path = Path(str(self._catalog.get(dataset_name)._filepath))
+            mlflow.set_tags(
+                {"raw_data_path": str(path), "raw_data_sha256": file_sha256(path)}
+            )

@@ -12,6 +12,7 @@ from sae_pipelines.hooks import (
     BatchLockHooks,
     ModelRegistryHooks,
     ParameterValidationHooks,
+    ProvenanceHooks,
     VersionedArtifactHooks,
 )
 
@@ -23,6 +24,7 @@ HOOKS = (
     BatchLockHooks(),
     VersionedArtifactHooks(),
     ModelRegistryHooks(),
+    ProvenanceHooks(),
 )
 
 # Telemetry tries the network; this project runs offline.
