@@ -14,9 +14,12 @@ import keras
 import numpy as np
 import pandas as pd
 
-from sae_pipelines.sae.metrics import active_mask
+from sae_pipelines.sae.metrics import active_mask, row_squared_errors
 from sae_pipelines.sae.model import CODES_LAYER
 from sae_pipelines.sae.training import INFERENCE_BATCH_SIZE
+
+# The run metric that holds a trained model's anomaly threshold (see evaluation).
+THRESHOLD_METRIC = "anomaly_threshold"
 
 
 class PartitionSchemaError(ValueError):
@@ -70,9 +73,7 @@ class ServingModel:
                 batch, training=False
             )
             codes.append(np.asarray(batch_codes))
-            errors.append(
-                np.mean(np.square(batch - np.asarray(reconstruction)), axis=1)
-            )
+            errors.append(row_squared_errors(batch, np.asarray(reconstruction)))
         if not codes:
             width = int(self.autoencoder.get_layer(CODES_LAYER).output.shape[-1])
             return np.zeros((0, width), np.float32), np.zeros(0, np.float32)

@@ -10,9 +10,7 @@ from typing import Any
 import keras
 from kedro.io import AbstractVersionedDataset, DatasetError, Version
 
-from sae_pipelines.serving import ServingModel
-
-THRESHOLD_METRIC = "anomaly_threshold"
+from sae_pipelines.serving import THRESHOLD_METRIC, ServingModel
 
 
 class PinnedModelDataset(AbstractVersionedDataset[None, ServingModel]):

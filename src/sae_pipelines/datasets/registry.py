@@ -9,10 +9,9 @@ import mlflow
 from kedro.io import AbstractDataset, DatasetError
 
 from sae_pipelines.registry import PRODUCTION_ALIAS, find_version
-from sae_pipelines.serving import ServingModel
+from sae_pipelines.serving import THRESHOLD_METRIC, ServingModel
 
 NORMALIZER_ARTIFACT = "normalizer/normalizer.pkl"
-THRESHOLD_METRIC = "anomaly_threshold"
 
 
 class RegisteredModelDataset(AbstractDataset[None, ServingModel]):
