@@ -11,11 +11,17 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from kedro.io import Version
 from kedro_datasets.pandas import ParquetDataset
 from sklearn.decomposition import PCA
 
-from sae_pipelines.provenance import file_sha256
+from sae_pipelines.provenance import (
+    DATASETS_ARTIFACT,
+    PARAMETERS_ARTIFACT,
+    REQUIREMENTS_ARTIFACT,
+    file_sha256,
+)
 from sae_pipelines.sae.metrics import fraction_of_variance_unexplained
 from tests.project_runs import ProjectRunError, kedro_cli, latest_run, run_project
 
@@ -102,17 +108,7 @@ def test_default_run_tracks_everything_and_beats_its_baselines(project):
         None,
         64,
     )
-    # What is needed to repeat the run.
-    tags = run.data.tags
-    assert tags["raw_data_sha256"] == file_sha256(project / "data/01_raw/digits.csv")
-    assert tags["git_commit"] == "unknown"  # the project copy is not a git checkout
-    assert tags["kedro_save_version"] in {
-        p.name for p in (project / "data/06_models/sae_model.keras").iterdir()
-    }
-    requirements = mlflow.artifacts.load_text(
-        f"runs:/{run.info.run_id}/environment/requirements.txt"
-    )
-    assert "kedro==1.7.0" in requirements.splitlines()
+    assert_provenance(run, project)
     production = client.get_model_version_by_alias("sae_pipelines", "production")
     assert (production.version, production.run_id) == (1, run.info.run_id)
     assert run.data.tags["registered_model_version"] == "1"
@@ -141,6 +137,30 @@ def test_default_run_tracks_everything_and_beats_its_baselines(project):
     print(  # noqa: T201
         {name: round(metrics[name], 4) for name in sorted(REQUIRED_METRICS)}
     )
+
+
+def assert_provenance(run: mlflow.entities.Run, project: Path) -> None:
+    """The run records what is needed to repeat it."""
+    tags = run.data.tags
+    assert tags["raw_data_sha256"] == file_sha256(project / "data/01_raw/digits.csv")
+    assert tags["git_commit"] == "unknown"  # the project copy is not a git checkout
+    assert tags["kedro_save_version"] in {
+        p.name for p in (project / "data/06_models/sae_model.keras").iterdir()
+    }
+    requirements = mlflow.artifacts.load_text(
+        f"runs:/{run.info.run_id}/{REQUIREMENTS_ARTIFACT}"
+    )
+    assert "kedro==1.7.0" in requirements.splitlines()
+    parameters = yaml.safe_load(
+        mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/{PARAMETERS_ARTIFACT}")
+    )
+    assert parameters["training"]["seed"] == parameters["split"]["seed"] == 42
+    datasets = mlflow.artifacts.load_dict(
+        f"runs:/{run.info.run_id}/{DATASETS_ARTIFACT}"
+    )
+    snapshot = datasets["saved"]["validated_data"]
+    assert snapshot["version"] == tags["kedro_save_version"]
+    assert pd.read_parquet(project / snapshot["path"]).shape == (1797, 66)
 
 
 def test_same_data_and_parameters_give_the_same_metrics(project):

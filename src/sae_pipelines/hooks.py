@@ -8,13 +8,21 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import yaml
 from filelock import FileLock, Timeout
 from kedro.framework.hooks import hook_impl
 from kedro.io import AbstractVersionedDataset, DataCatalog
 from kedro.pipeline import Pipeline
 
 from sae_pipelines.params import validate_parameters
-from sae_pipelines.provenance import file_sha256, git_state, installed_packages
+from sae_pipelines.provenance import (
+    DATASETS_ARTIFACT,
+    PARAMETERS_ARTIFACT,
+    REQUIREMENTS_ARTIFACT,
+    file_sha256,
+    git_state,
+    installed_packages,
+)
 from sae_pipelines.registry import PRODUCTION_ALIAS
 
 logger = logging.getLogger(__name__)
@@ -185,9 +193,10 @@ class ProvenanceHooks(_CatalogHooks):
 
     Tags: ``git_commit`` and ``git_dirty`` of the project, ``kedro_save_version``
     (the version of every file the run saves), ``kedro_load_versions``,
-    ``kedro_env``, and ``raw_data_sha256`` of the raw file read. Artifact:
-    ``environment/requirements.txt`` with every installed package version.
-    Parameters and seeds are logged by kedro-mlflow.
+    ``kedro_env``, ``kedro_pipelines``, and ``raw_data_path`` and
+    ``raw_data_sha256`` of the raw file read. Artifacts (see ``provenance.py``):
+    the resolved parameters, seeds included; the version and path of every
+    versioned dataset the run loaded and saved; every installed package version.
     """
 
     RAW_DATASET = "raw_data"
@@ -196,35 +205,76 @@ class ProvenanceHooks(_CatalogHooks):
         super().__init__()
         self._run_params: dict[str, Any] | None = None
         self._logged_run: str | None = None
+        self._datasets: dict[str, dict[str, dict[str, str]]] = {}
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
         """Keep the run's parameters (project path, versions, environment)."""
         self._run_params = run_params
+        self._logged_run = None
+        self._datasets = {"loaded": {}, "saved": {}}
 
     @hook_impl
     def after_dataset_loaded(self, dataset_name: str, data: Any, node: Any) -> None:
-        """Log the run's provenance once, and the raw data's hash when it is read."""
-        run = mlflow.active_run()
-        if run is None or self._run_params is None:
+        """Record a loaded dataset's version, and the raw data's hash."""
+        if not self._start_logging():
             return
-        if self._logged_run != run.info.run_id:
-            self._logged_run = run.info.run_id
-            params = self._run_params
-            mlflow.set_tags(
-                {
-                    **git_state(Path(params["project_path"])),
-                    "kedro_save_version": params["run_id"],
-                    "kedro_load_versions": json.dumps(
-                        params.get("load_versions") or {}
-                    ),
-                    # No --env means the project's default run environment.
-                    "kedro_env": params.get("env") or "local",
-                }
-            )
-            mlflow.log_text(installed_packages(), "environment/requirements.txt")
-        if dataset_name == self.RAW_DATASET and self._catalog is not None:
+        self._record_version("loaded", dataset_name)
+        if dataset_name == self.RAW_DATASET:
             path = Path(str(self._catalog.get(dataset_name)._filepath))
             mlflow.set_tags(
                 {"raw_data_path": str(path), "raw_data_sha256": file_sha256(path)}
             )
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str, data: Any, node: Any) -> None:
+        """Record a saved dataset's version."""
+        if self._start_logging():
+            self._record_version("saved", dataset_name)
+
+    def _start_logging(self) -> bool:
+        """Log the run-wide provenance once per MLflow run; False without a run."""
+        run = mlflow.active_run()
+        if run is None or self._run_params is None or self._catalog is None:
+            return False
+        if self._logged_run == run.info.run_id:
+            return True
+        self._logged_run = run.info.run_id
+        params = self._run_params
+        mlflow.set_tags(
+            {
+                **git_state(Path(params["project_path"])),
+                "kedro_save_version": params["run_id"],
+                "kedro_load_versions": json.dumps(params.get("load_versions") or {}),
+                # No --env means the project's default run environment.
+                "kedro_env": params.get("env") or "local",
+                "kedro_pipelines": json.dumps(
+                    params.get("pipeline_names") or ["__default__"]
+                ),
+            }
+        )
+        mlflow.log_text(
+            yaml.safe_dump(self._catalog.load("parameters"), sort_keys=False),
+            PARAMETERS_ARTIFACT,
+        )
+        mlflow.log_text(installed_packages(), REQUIREMENTS_ARTIFACT)
+        return True
+
+    def _record_version(self, kind: str, dataset_name: str) -> None:
+        dataset = self._catalog.get(dataset_name)
+        if not (isinstance(dataset, AbstractVersionedDataset) and dataset._version):
+            return
+        if kind == "loaded":
+            version = dataset.resolve_load_version()
+        else:
+            version = dataset.resolve_save_version()
+        path = Path(str(dataset._get_versioned_path(version)))
+        project = Path(self._run_params["project_path"])
+        self._datasets[kind][dataset_name] = {
+            "version": version,
+            # Relative to the project, so the record holds when it moves.
+            "path": str(
+                path.relative_to(project) if path.is_relative_to(project) else path
+            ),
+        }
+        mlflow.log_dict(self._datasets, DATASETS_ARTIFACT)

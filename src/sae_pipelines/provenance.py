@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import subprocess
 from importlib import metadata
 from pathlib import Path
 
 UNKNOWN = "unknown"
+
+# Artifacts every tracked run holds (see hooks.ProvenanceHooks).
+PARAMETERS_ARTIFACT = "provenance/parameters.yml"
+DATASETS_ARTIFACT = "provenance/datasets.json"
+REQUIREMENTS_ARTIFACT = "provenance/requirements.txt"
 
 
 def git_state(path: Path) -> dict[str, str]:
@@ -48,3 +54,29 @@ def installed_packages() -> str:
         if dist.metadata["Name"]
     }
     return "\n".join(sorted(lines, key=str.lower)) + "\n"
+
+
+def package_differences(recorded: str, installed: str) -> list[str]:
+    """How two ``name==version`` listings (as :func:`installed_packages`) differ.
+
+    Returns:
+        One line per package that differs, e.g. ``tensorflow 2.21.0 (run) → 2.20.0
+        (now)``, sorted by name; empty when both list the same versions.
+    """
+    before, after = _versions(recorded), _versions(installed)
+    return [
+        f"{name} {before.get(name, 'not installed')} (run) → "
+        f"{after.get(name, 'not installed')} (now)"
+        for name in sorted(before.keys() | after.keys())
+        if before.get(name) != after.get(name)
+    ]
+
+
+def _versions(listing: str) -> dict[str, str]:
+    pairs = (line.split("==", 1) for line in listing.splitlines() if "==" in line)
+    return {_canonical(name): version for name, version in pairs}
+
+
+def _canonical(name: str) -> str:
+    """PyPA's normalised name: case and runs of ``-_.`` do not matter."""
+    return re.sub(r"[-_.]+", "-", name).lower()
