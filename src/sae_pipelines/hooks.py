@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,41 @@ class ParameterValidationHooks:
             ValueError: A parameter is missing or out of range; the message names it.
         """
         validate_parameters(catalog.load("parameters"))
+
+
+class NodeTimingHooks:
+    """Logs how long each node's function ran, and all of them together.
+
+    Kedro logs when a node starts and ends, not for how long it computed; the
+    gap between a run's wall time and this total is the pipeline's overhead
+    (start-up, catalog I/O, tracking).
+    """
+
+    def __init__(self) -> None:
+        self._started: dict[str, float] = {}
+        self._total = 0.0
+
+    @hook_impl
+    def before_pipeline_run(self) -> None:
+        """Start the total from zero."""
+        self._total = 0.0
+
+    @hook_impl
+    def before_node_run(self, node: Any) -> None:
+        """Note when the node's function starts."""
+        self._started[node.name] = time.perf_counter()
+
+    @hook_impl
+    def after_node_run(self, node: Any) -> None:
+        """Log the node's time."""
+        elapsed = time.perf_counter() - self._started.pop(node.name)
+        self._total += elapsed
+        logger.info("Node '%s' ran in %.2f s", node.name, elapsed)
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        """Log the nodes' total."""
+        logger.info("Nodes ran for %.2f s in all", self._total)
 
 
 class _CatalogHooks:

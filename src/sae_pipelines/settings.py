@@ -4,6 +4,7 @@ See https://docs.kedro.org/en/stable/kedro_project_setup/settings.html.
 """
 
 import os
+from importlib import metadata
 
 from kedro.config import OmegaConfigLoader
 from omegaconf.resolvers import oc
@@ -11,6 +12,7 @@ from omegaconf.resolvers import oc
 from sae_pipelines.hooks import (
     BatchLockHooks,
     ModelRegistryHooks,
+    NodeTimingHooks,
     ParameterValidationHooks,
     ProvenanceHooks,
     VersionedArtifactHooks,
@@ -20,6 +22,7 @@ from sae_pipelines.hooks import (
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 HOOKS = (
+    NodeTimingHooks(),
     ParameterValidationHooks(),
     BatchLockHooks(),
     VersionedArtifactHooks(),
@@ -30,10 +33,16 @@ HOOKS = (
 # Telemetry tries the network; this project runs offline.
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro-telemetry",)
 
+
+def installed_requirement(package: str) -> str:
+    """``package==<installed version>``: ``${installed:tensorflow}`` in configuration."""
+    return f"{package}=={metadata.version(package)}"
+
+
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
     # Lets mlflow.yml read MLFLOW_TRACKING_URI (Kedro allows oc.env in credentials only).
-    "custom_resolvers": {"oc.env": oc.env},
+    "custom_resolvers": {"oc.env": oc.env, "installed": installed_requirement},
 }
