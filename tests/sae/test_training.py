@@ -155,3 +155,21 @@ def test_denoising_training_removes_noise_from_held_out_rows(data):
         validation, noisy
     )
     assert [layer.name for layer in model.layers if "corruption" in layer.name] == []
+
+
+@pytest.mark.parametrize(
+    ("rows", "batch_size"),
+    [(700, 64), (1_077, 64), (48_000, 512), (10_000_000, 1024)],
+)
+def test_auto_batch_grows_with_the_rows_and_the_step_with_its_root(rows, batch_size):
+    config = training_config(batch_size="auto", learning_rate="auto")
+    resolved = config.for_rows(rows)
+    assert resolved.batch_size == batch_size
+    assert resolved.learning_rate == pytest.approx(0.003 * (batch_size / 64) ** 0.5)
+
+
+def test_explicit_batch_and_learning_rate_are_kept():
+    config = training_config(batch_size=100, learning_rate=0.01)
+    assert config.for_rows(48_000) == config
+    auto_rate = training_config(batch_size=100, learning_rate="auto").for_rows(10)
+    assert auto_rate.learning_rate == pytest.approx(0.003 * (100 / 64) ** 0.5)

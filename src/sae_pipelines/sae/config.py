@@ -23,6 +23,11 @@ from pydantic import (
 SparsityMethod = Literal["l1", "kl", "topk"]
 CorruptionMethod = Literal["none", "gaussian", "mask"]
 AUTO = "auto"
+# ``auto`` training: the batch grows with the data, the step size with √batch.
+REFERENCE_BATCH_SIZE = 64
+REFERENCE_LEARNING_RATE = 0.003
+MAX_AUTO_BATCH_SIZE = 1024
+ROWS_PER_AUTO_BATCH = 100
 
 
 class StrictSettings(BaseModel):
@@ -135,10 +140,32 @@ class TrainingConfig(StrictSettings):
     """How the sparse autoencoder is fitted."""
 
     optimizer: Literal["adam", "adamw", "rmsprop", "sgd"] = "adam"
-    learning_rate: PositiveFloat
-    batch_size: PositiveInt
+    learning_rate: PositiveFloat | Literal["auto"]
+    batch_size: PositiveInt | Literal["auto"]
     epochs: PositiveInt
     early_stopping_patience: NonNegativeInt
     resample_dead_units: ResamplingConfig
     corruption: CorruptionConfig = Field(default_factory=CorruptionConfig)
     seed: int
+
+    def for_rows(self, rows: int) -> TrainingConfig:
+        """Resolve ``auto`` batch size and learning rate for ``rows`` training rows.
+
+        The batch is the power of two nearest ``rows / 100``, within 64 … 1024:
+        about a hundred steps per epoch, and batches large enough to keep the
+        matrix units busy on big tables (64 rows for digits, 512 for 48 000).
+        The learning rate follows Adam's square-root scaling rule (Malladi et
+        al., 2022): ``0.003 · √(batch / 64)``. Explicit numbers are kept.
+        """
+        batch_size = self.batch_size
+        if batch_size == AUTO:
+            nearest = 2 ** round(math.log2(max(rows / ROWS_PER_AUTO_BATCH, 1)))
+            batch_size = min(max(nearest, REFERENCE_BATCH_SIZE), MAX_AUTO_BATCH_SIZE)
+        learning_rate = self.learning_rate
+        if learning_rate == AUTO:
+            learning_rate = REFERENCE_LEARNING_RATE * math.sqrt(
+                batch_size / REFERENCE_BATCH_SIZE
+            )
+        return self.model_copy(
+            update={"batch_size": batch_size, "learning_rate": learning_rate}
+        )

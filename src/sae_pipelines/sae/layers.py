@@ -95,10 +95,12 @@ class TopKActivation(keras.layers.Layer):
         self.k = int(k)
 
     def call(self, inputs: Any) -> Any:
-        _, indices = ops.top_k(inputs, self.k)
-        # One-hot rows summed over the k picks: a 0/1 mask with exactly k ones.
-        mask = ops.sum(ops.one_hot(indices, ops.shape(inputs)[-1]), axis=-2)
-        return inputs * ops.cast(mask, inputs.dtype)
+        # Keep what reaches the k-th largest value: one comparison per code,
+        # where a one-hot mask of the k indices would cost k per code. Exact
+        # ties at the k-th value would keep more than k; continuous
+        # pre-activations of distinct units do not tie.
+        kth_largest = ops.min(ops.top_k(inputs, self.k, sorted=False)[0], axis=-1)
+        return ops.where(inputs >= kth_largest[..., None], inputs, 0.0)
 
     def compute_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         return input_shape

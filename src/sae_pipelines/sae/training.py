@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import keras
@@ -82,7 +83,13 @@ class DeadUnitResampler(keras.callbacks.Callback):
             ),
         )
         weights = np.square(errors) + 1e-12
-        rows = self.rng.choice(len(self.x_train), dead.size, p=weights / weights.sum())
+        # Distinct rows, so no two units get the same weights (and tie in TopK).
+        rows = self.rng.choice(
+            len(self.x_train),
+            dead.size,
+            replace=dead.size > len(self.x_train),
+            p=weights / weights.sum(),
+        )
 
         code_layer = self.autoencoder.get_layer(CODE_PREACTIVATION_LAYER)
         trunk = keras.Model(self.autoencoder.inputs, code_layer.input)
@@ -130,11 +137,52 @@ class EpochLogger(keras.callbacks.Callback):
             )
 
 
+def shuffled_batches(
+    x: np.ndarray, y: np.ndarray, batch_size: int, seed: int
+) -> tf.data.Dataset:
+    """Endless ``(x, y)`` batches, in a new seeded order every pass over the rows.
+
+    The rows are copied to tensors once; each pass shuffles only row indices
+    and gathers each batch. Fit it with ``steps_per_epoch=``
+    :func:`steps_per_epoch`: Keras then keeps one iterator for the whole fit
+    instead of building one per epoch (milliseconds each, hundreds of epochs).
+    """
+    features, targets = tf.constant(x), tf.constant(y)
+    return (
+        tf.data.Dataset.range(len(x))
+        .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+        .batch(batch_size)
+        .map(lambda index: (tf.gather(features, index), tf.gather(targets, index)))
+        .repeat()
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
+def fixed_batches(x: np.ndarray) -> tf.data.Dataset:
+    """``(x, x)`` in large cached batches: validation rows, read every epoch.
+
+    Finite on purpose: an endless one would be read ``steps_per_execution``
+    batches per evaluation, cycling over the rows.
+    """
+    return (
+        tf.data.Dataset.from_tensor_slices((x, x))
+        .batch(INFERENCE_BATCH_SIZE)
+        .cache()
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
+def steps_per_epoch(rows: int, batch_size: int) -> int:
+    """Batches in one pass over ``rows`` rows, the last one partial."""
+    return math.ceil(rows / batch_size)
+
+
 def fit_sparse_autoencoder(
     x_train: np.ndarray,
     x_validation: np.ndarray,
     model_config: ModelConfig,
     training_config: TrainingConfig,
+    callbacks: list[keras.callbacks.Callback] | None = None,
 ) -> tuple[keras.Model, dict[str, list[float]]]:
     """Build and train a sparse autoencoder to reconstruct its input.
 
@@ -148,12 +196,20 @@ def fit_sparse_autoencoder(
         x_validation: Validation rows, same width.
         model_config: Architecture and sparsity method.
         training_config: Optimiser, schedule and seed.
+        callbacks: More Keras callbacks, e.g. to time the epochs.
 
     Returns:
         The trained model and its per-epoch history (``loss``, ``val_loss``,
         ``reconstruction_mse``, ``val_reconstruction_mse``).
     """
     make_deterministic(training_config.seed)
+    training_config = training_config.for_rows(len(x_train))
+    logger.info(
+        "Training on %d rows in batches of %d, learning rate %.5f",
+        len(x_train),
+        training_config.batch_size,
+        training_config.learning_rate,
+    )
     model = build_sparse_autoencoder(x_train.shape[1], model_config)
     trained = with_input_corruption(
         model, training_config.corruption, training_config.seed
@@ -168,6 +224,10 @@ def fit_sparse_autoencoder(
         optimizer=optimizer,
         loss="mse",
         metrics=[keras.metrics.MeanSquaredError(name="reconstruction_mse")],
+        # A whole epoch per call into the compiled loop: per-step Python and
+        # dispatch overhead dominates on narrow tables. Callbacks here are
+        # per epoch only.
+        steps_per_execution=steps_per_epoch(len(x_train), training_config.batch_size),
     )
     resampling = training_config.resample_dead_units
     callbacks = [
@@ -186,14 +246,15 @@ def fit_sparse_autoencoder(
             training_config.seed,
         ),
         EpochLogger(training_config.epochs),
+        *(callbacks or []),
     ]
     history = trained.fit(
-        x_train,
-        x_train,
-        validation_data=(x_validation, x_validation),
-        batch_size=training_config.batch_size,
+        shuffled_batches(
+            x_train, x_train, training_config.batch_size, training_config.seed
+        ),
+        steps_per_epoch=steps_per_epoch(len(x_train), training_config.batch_size),
+        validation_data=fixed_batches(x_validation),
         epochs=training_config.epochs,
-        shuffle=True,
         verbose=0,
         callbacks=callbacks,
     )
@@ -233,8 +294,12 @@ def fit_code_classifier(
     classifier.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss="sparse_categorical_crossentropy",
+        steps_per_execution=steps_per_epoch(len(x_train), batch_size),
     )
     classifier.fit(
-        x_train, y_train, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0
+        shuffled_batches(x_train, y_train, batch_size, seed),
+        steps_per_epoch=steps_per_epoch(len(x_train), batch_size),
+        epochs=epochs,
+        verbose=0,
     )
     return classifier
