@@ -25,3 +25,10 @@ def test_compression_keeps_order_and_the_training_rows():
     np.testing.assert_array_equal(compressor.transform(TRAIN), TRAIN)
     column = compressor.transform(np.c_[np.linspace(-5, 5, 50), np.zeros(50)])[:, 0]
     assert np.all(np.diff(column) > 0)
+
+
+def test_float32_stays_float32_and_matches_float64():
+    compressor = OutOfRangeCompressor().fit(TRAIN)
+    single = compressor.transform(NEW.astype(np.float32))
+    assert single.dtype == np.float32
+    np.testing.assert_allclose(single, compressor.transform(NEW), rtol=1e-6)

@@ -35,12 +35,24 @@ class OutOfRangeCompressor(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
         return self
 
     def transform(self, x: np.ndarray) -> np.ndarray:
-        """Apply ``mode`` to the values outside the fitted range."""
-        x = np.asarray(x, dtype=np.float64)
-        if self.mode == "keep":
+        """Apply ``mode`` to the values outside the fitted range.
+
+        Float32 input stays float32; other input becomes float64. Columns whose
+        values all lie in the range are found with one min and one max per
+        column and left as they are, so in-range tables are not copied.
+        """
+        x = np.asarray(x, dtype=np.result_type(np.asarray(x).dtype, np.float32))
+        if self.mode == "keep" or len(x) == 0:
             return x
-        if self.mode == "clip":
-            return np.clip(x, self.low_, self.high_)
-        above = np.log1p(np.maximum(x - self.high_, 0.0))
-        below = np.log1p(np.maximum(self.low_ - x, 0.0))
-        return np.clip(x, self.low_, self.high_) + above - below
+        low, high = self.low_.astype(x.dtype), self.high_.astype(x.dtype)
+        outside = np.flatnonzero((x.min(axis=0) < low) | (x.max(axis=0) > high))
+        if outside.size == 0:
+            return x
+        x = x.copy()
+        columns, low, high = x[:, outside], low[outside], high[outside]
+        clipped = np.clip(columns, low, high)
+        if self.mode == "compress":
+            clipped += np.log1p(np.maximum(columns - high, 0))
+            clipped -= np.log1p(np.maximum(low - columns, 0))
+        x[:, outside] = clipped
+        return x
