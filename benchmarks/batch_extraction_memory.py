@@ -7,7 +7,7 @@ folder, and measures, each in a fresh process:
 - ``streamed``: ``kedro run --pipeline batch_extraction`` (the project's path);
 - ``whole``: the same model and code on the partition read into memory at once.
 
-Usage: ``python benchmarks/batch_extraction_memory.py [--rows 2000000]``.
+Usage: ``python -m benchmarks.batch_extraction_memory [--rows 2000000]``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+from benchmarks.project import PROJECT_ROOT, copy_project
 
 WHOLE = """
 import sys, mlflow, pandas as pd
@@ -41,19 +40,6 @@ names = code_column_names(64, "code_")
 out = next(extract_chunks("big", [table], serving, "row_id", names))
 out.to_parquet(sys.argv[3], index=False)
 """
-
-
-def copy_project(destination: Path) -> None:
-    """The files `kedro run` needs, with empty data folders."""
-    destination.mkdir(parents=True)
-    (destination / "src").mkdir()
-    for name in ("pyproject.toml", ".telemetry"):
-        shutil.copy(PROJECT_ROOT / name, destination / name)
-    shutil.copytree(PROJECT_ROOT / "conf/base", destination / "conf/base")
-    (destination / "conf/local").mkdir()
-    for layer in sorted((PROJECT_ROOT / "data").iterdir()):
-        (destination / "data" / layer.name).mkdir(parents=True)
-    shutil.copy(PROJECT_ROOT / "data/01_raw/digits.csv", destination / "data/01_raw")
 
 
 def write_partition(path: Path, rows: int) -> None:

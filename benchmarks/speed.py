@@ -1,0 +1,473 @@
+"""Training and extraction speed: the project's path against the plain Keras way.
+
+Everything is measured in one process and one run, on the same data and model
+for both sides, and written as a Markdown table (``benchmarks/results.md``) with
+each figure as a ratio, the absolute numbers and the machine it ran on:
+
+1. training time-to-quality on digits and on an MNIST-sized problem (60 000 ×
+   784 inputs, 256 codes): the wall time of ``fit_sparse_autoencoder`` (what the
+   training node runs) with the project's parameters to reach the validation
+   loss a tutorial-style ``model.fit`` (NumPy arrays, batch 256, Adam defaults,
+   same model) reaches within its epoch budget, against the time that baseline
+   took to reach it;
+2. training throughput on the MNIST-sized problem, as a fraction of the
+   machine's dense float32 matmul rate measured in the same run;
+3. extraction throughput of the batch extraction path (parquet in, codes parquet
+   out) against ``model.predict`` with default arguments and against the
+   encoder called in a ``tf.function`` on in-memory arrays;
+4. pipeline overhead: the wall time of ``kedro run`` on the default data minus
+   the time spent inside its nodes.
+
+The MNIST-sized rows are the digits upsampled to 28 × 28 with random shifts and
+noise (no download). Runs unchanged on a GPU.
+
+Usage::
+
+    python -m benchmarks.speed                # full sizes
+    python -m benchmarks.speed --scale smoke  # tiny sizes: checks that it runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import tensorflow as tf
+from kedro.config import OmegaConfigLoader
+from scipy.ndimage import shift, zoom
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+
+from benchmarks.project import copy_project
+from sae_pipelines.datasets.partitions import (
+    ExtractedPartitionsDataset,
+    IncomingPartitionsDataset,
+)
+from sae_pipelines.pipelines.data_processing.nodes import fit_normalizer
+from sae_pipelines.pipelines.feature_extraction.nodes import code_column_names
+from sae_pipelines.sae import (
+    ModelConfig,
+    TrainingConfig,
+    build_sparse_autoencoder,
+    fit_sparse_autoencoder,
+)
+from sae_pipelines.sae.model import encoder_of
+from sae_pipelines.serving import ServingModel, extract_chunks
+from sae_pipelines.settings import CONFIG_LOADER_ARGS
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+NODE_TIME = re.compile(r"Nodes ran for ([0-9.]+) s in all")
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Problem sizes and budgets of one benchmark run."""
+
+    mnist_rows: int
+    baseline_epochs_digits: int
+    baseline_epochs_mnist: int
+    extraction_rows: int
+    predict_rows: int
+    matmul_size: int
+    kedro_params: tuple[str, ...]
+
+
+SCALES = {
+    "full": Scale(60_000, 300, 30, 1_000_000, 100_000, 4096, ()),
+    "smoke": Scale(
+        1_200,
+        3,
+        2,
+        5_000,
+        2_000,
+        256,
+        ("training.epochs=2", "evaluation.pretraining.epochs=1"),
+    ),
+}
+
+
+# Machine and matmul rate ---------------------------------------------------------
+
+
+def machine() -> str:
+    """CPU model, cores, memory, accelerators and library versions."""
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = re.findall(r"model name\s*:\s*(.+)", cpuinfo.read_text())
+        cpu = names[0] if names else cpu
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    gpus = [d.name for d in tf.config.list_physical_devices("GPU")] or ["none"]
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB; GPUs: {', '.join(gpus)}; "
+        f"Python {platform.python_version()}, TensorFlow {tf.__version__}, "
+        f"Keras {keras.__version__}"
+    )
+
+
+def matmul_gflops(size: int, seconds: float = 3.0) -> float:
+    """TensorFlow's dense float32 matmul rate on ``size × size`` matrices."""
+    a = tf.random.uniform((size, size), seed=1)
+    b = tf.random.uniform((size, size), seed=2)
+    matmul = tf.function(tf.matmul)
+    matmul(a, b).numpy()  # trace and warm up
+    repeats, start = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < seconds or repeats < 3:
+        matmul(a, b).numpy()
+        repeats += 1
+    return 2 * size**3 * repeats / elapsed / 1e9
+
+
+# Data ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Normalised training and validation rows, and the raw training table."""
+
+    name: str
+    x_train: np.ndarray
+    x_validation: np.ndarray
+    raw_train: pd.DataFrame
+    code_size: int | str
+
+
+def digits_problem() -> Problem:
+    """The embedded digits, split and min-max normalised as the project does."""
+    pixels = load_digits().data.astype(np.float32)
+    return _problem("digits (1 797 × 64)", pixels, "auto")
+
+
+def mnist_sized_problem(rows: int) -> Problem:
+    """Digits upsampled to 28 × 28, shifted by up to 2 pixels, with noise."""
+    rng = np.random.default_rng(0)
+    digits = load_digits().images.astype(np.float32) / 16.0
+    picks = rng.integers(0, len(digits), rows)
+    large = zoom(digits, (1, 3.5, 3.5), order=1)  # 8 × 8 → 28 × 28
+    images = np.empty((rows, 28, 28), np.float32)
+    for row, (pick, dy, dx) in enumerate(
+        zip(picks, *rng.integers(-2, 3, (2, rows)), strict=True)
+    ):
+        images[row] = shift(large[pick], (dy, dx), order=0)
+    images += rng.normal(0, 0.05, images.shape).astype(np.float32)
+    pixels = np.clip(images, 0, 1).reshape(rows, 784) * 255
+    return _problem(f"MNIST-sized ({rows:,} × 784)", pixels, 256)
+
+
+def _problem(name: str, pixels: np.ndarray, code_size: int | str) -> Problem:
+    columns = [f"pixel_{i}" for i in range(pixels.shape[1])]
+    table = pd.DataFrame(pixels, columns=columns)
+    train, validation = train_test_split(table, test_size=0.2, random_state=42)
+    normalizer = fit_normalizer(
+        train, {"method": "minmax", "out_of_range": "compress"}, {}
+    )
+    return Problem(
+        name,
+        np.asarray(normalizer.transform(train), np.float32),
+        np.asarray(normalizer.transform(validation), np.float32),
+        train,
+        code_size,
+    )
+
+
+# Training --------------------------------------------------------------------------
+
+
+class LossClock(keras.callbacks.Callback):
+    """Records each epoch's end time and validation loss, and its training time.
+
+    With ``target`` set, training stops once the validation loss reaches it.
+    """
+
+    def __init__(self, target: float | None = None) -> None:
+        super().__init__()
+        self.target = target
+        self.curve: list[tuple[float, float]] = []
+        self.train_seconds: list[float] = []
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.start = time.perf_counter()
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch_start = time.perf_counter()
+
+    def on_test_begin(self, logs: dict | None = None) -> None:
+        self.train_seconds.append(time.perf_counter() - self.epoch_start)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        val_loss = float(logs["val_loss"])
+        self.curve.append((time.perf_counter() - self.start, val_loss))
+        if self.target is not None and val_loss <= self.target:
+            self.model.stop_training = True
+
+    def time_to(self, target: float) -> float:
+        """Seconds until the validation loss first reached ``target`` (inf: never)."""
+        return next((t for t, loss in self.curve if loss <= target), math.inf)
+
+
+def project_configs(code_size: int | str) -> tuple[ModelConfig, TrainingConfig]:
+    """The project's model and training parameters from conf/base."""
+    loader = OmegaConfigLoader(
+        conf_source=str(PROJECT_ROOT / "conf"),
+        base_env="base",
+        default_run_env="base",
+        custom_resolvers=CONFIG_LOADER_ARGS["custom_resolvers"],
+    )
+    parameters = loader["parameters"]
+    model = ModelConfig.model_validate({**parameters["model"], "code_size": code_size})
+    return model, TrainingConfig.model_validate(parameters["training"])
+
+
+def baseline_fit(problem: Problem, model_config: ModelConfig, epochs: int) -> LossClock:
+    """The tutorial way: ``model.fit`` on NumPy arrays, batch 256, Adam defaults."""
+    keras.utils.set_random_seed(0)
+    model = build_sparse_autoencoder(problem.x_train.shape[1], model_config)
+    model.compile(optimizer=keras.optimizers.Adam(), loss="mse")
+    clock = LossClock()
+    model.fit(
+        problem.x_train,
+        problem.x_train,
+        batch_size=256,
+        epochs=epochs,
+        validation_data=(problem.x_validation, problem.x_validation),
+        verbose=0,
+        callbacks=[clock],
+    )
+    return clock
+
+
+def project_fit(
+    problem: Problem,
+    model_config: ModelConfig,
+    training_config: TrainingConfig,
+    target: float,
+) -> tuple[keras.Model, LossClock]:
+    """The project's training, stopped once it reaches ``target``."""
+    clock = LossClock(target)
+    model, _ = fit_sparse_autoencoder(
+        problem.x_train,
+        problem.x_validation,
+        model_config,
+        training_config,
+        callbacks=[clock],
+    )
+    return model, clock
+
+
+def training_flops_per_row(model: keras.Model) -> int:
+    """Multiply-adds ×2 of one row's forward and backward pass through the Dense layers.
+
+    Forward ``2·i·o`` per layer, backward ``4·i·o`` (input and weight gradients),
+    less the input gradient of the first layer, which nothing needs.
+    """
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    shapes = [(layer.kernel.shape[0], layer.kernel.shape[1]) for layer in dense]
+    first_in, first_out = shapes[0]
+    return sum(6 * i * o for i, o in shapes) - 2 * first_in * first_out
+
+
+# Extraction ------------------------------------------------------------------------
+
+
+def write_partition(path: Path, table: pd.DataFrame, rows: int) -> None:
+    """``table``'s rows repeated to ``rows``, as float32 parquet."""
+    writer = None
+    for start in range(0, rows, 100_000):
+        index = np.arange(start, min(rows, start + 100_000)) % len(table)
+        chunk = pa.Table.from_pandas(table.iloc[index], preserve_index=False)
+        writer = writer or pq.ParquetWriter(path, chunk.schema)
+        writer.write_table(chunk)
+    writer.close()
+
+
+def rows_per_second(rows: int, work: Callable[[], Any]) -> float:
+    """``rows`` divided by the wall time of ``work()``."""
+    start = time.perf_counter()
+    work()
+    return rows / (time.perf_counter() - start)
+
+
+def extraction_figures(
+    model: keras.Model, problem: Problem, scale: Scale, folder: Path
+) -> dict[str, float]:
+    """Rows/s of the batch extraction path, ``predict`` and the in-memory limit."""
+    normalizer = fit_normalizer(
+        problem.raw_train, {"method": "minmax", "out_of_range": "compress"}, {}
+    )
+    serving = ServingModel(model, normalizer, threshold=0.05, source="benchmark")
+    incoming = folder / "incoming"
+    incoming.mkdir()
+    write_partition(incoming / "big.parquet", problem.raw_train, scale.extraction_rows)
+    names = code_column_names(int(encoder_of(model).output.shape[-1]), "code_")
+
+    def project_path() -> None:
+        partitions = IncomingPartitionsDataset(str(incoming)).load()
+        chunks = extract_chunks(
+            "big", partitions["big"].chunks(), serving, "row_id", names
+        )
+        ExtractedPartitionsDataset(str(folder / "batch")).save({"big": chunks})
+
+    encoder = encoder_of(model)
+    scaled = np.asarray(normalizer.transform(problem.raw_train), np.float32)
+    repeats = math.ceil(scale.extraction_rows / len(scaled))
+    in_memory = np.tile(scaled, (repeats, 1))[: scale.extraction_rows]
+    predict_rows = in_memory[: scale.predict_rows]
+    compiled = tf.function(encoder)
+    batch = 8192
+
+    def limit() -> None:
+        for start in range(0, len(in_memory), batch):
+            compiled(in_memory[start : start + batch], training=False).numpy()
+
+    limit()  # trace
+    encoder.predict(predict_rows[:64], verbose=0)  # build the predict function
+    return {
+        "project": rows_per_second(scale.extraction_rows, project_path),
+        "predict": rows_per_second(
+            scale.predict_rows, lambda: encoder.predict(predict_rows, verbose=0)
+        ),
+        "limit": rows_per_second(scale.extraction_rows, limit),
+    }
+
+
+# Pipeline overhead -----------------------------------------------------------------
+
+
+def pipeline_overhead(scale: Scale, folder: Path) -> list[tuple[float, float]]:
+    """Wall time and nodes' time of two ``kedro run`` in a fresh project copy.
+
+    The first run also creates the SQLite tracking store and the experiment;
+    the second is what every later run costs.
+    """
+    project = copy_project(folder / "project")
+    env = os.environ | {
+        "MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'mlflow.db'}",
+        "COLUMNS": "400",
+    }
+    command = [sys.executable, "-m", "kedro", "run"]
+    if scale.kedro_params:
+        command += ["--params", ",".join(scale.kedro_params)]
+    times = []
+    for _ in range(2):
+        start = time.perf_counter()
+        result = subprocess.run(
+            command, cwd=project, env=env, capture_output=True, text=True, check=False
+        )
+        wall = time.perf_counter() - start
+        if result.returncode != 0:
+            sys.exit(f"kedro run failed:\n{result.stderr[-3000:]}")
+        nodes = float(NODE_TIME.search(result.stdout + result.stderr).group(1))
+        times.append((wall, nodes))
+    return times
+
+
+# Report ----------------------------------------------------------------------------
+
+
+def main() -> None:
+    """Measure everything, print the table and write it to ``--output``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", choices=SCALES, default="full")
+    parser.add_argument(
+        "--output", type=Path, default=Path(__file__).with_name("results.md")
+    )
+    args = parser.parse_args()
+    scale = SCALES[args.scale]
+    rows: list[tuple[str, str, str, str]] = []
+    gflops = matmul_gflops(scale.matmul_size)
+    rows.append(("dense float32 matmul", f"{gflops:.1f} GFLOP/s", "", ""))
+
+    mnist = mnist_sized_problem(scale.mnist_rows)
+    for problem, epochs in (
+        (digits_problem(), scale.baseline_epochs_digits),
+        (mnist, scale.baseline_epochs_mnist),
+    ):
+        model_config, training_config = project_configs(problem.code_size)
+        baseline = baseline_fit(problem, model_config, epochs)
+        target = min(loss for _, loss in baseline.curve)
+        model, ours = project_fit(problem, model_config, training_config, target)
+        t_ours, t_base = ours.time_to(target), baseline.time_to(target)
+        rows.append(
+            (
+                f"time to val loss {target:.5f}, {problem.name}",
+                f"{t_ours:.1f} s",
+                f"{t_base:.1f} s (model.fit, batch 256, Adam defaults, ≤ {epochs} epochs)",
+                f"{t_ours / t_base:.2f}× (target ≤ 0.5)",
+            )
+        )
+
+    train_seconds = float(np.median(ours.train_seconds[1:] or ours.train_seconds))
+    achieved = training_flops_per_row(model) * len(mnist.x_train) / train_seconds / 1e9
+    rows.append(
+        (
+            f"training throughput, {mnist.name}",
+            f"{achieved:.1f} GFLOP/s ({len(mnist.x_train) / train_seconds:,.0f} rows/s)",
+            f"{gflops:.1f} GFLOP/s matmul",
+            f"{achieved / gflops:.0%} of matmul (target ≥ 60%)",
+        )
+    )
+
+    with tempfile.TemporaryDirectory() as folder:
+        speed = extraction_figures(model, mnist, scale, Path(folder))
+        (first_wall, first_nodes), (wall, nodes) = pipeline_overhead(
+            scale, Path(folder)
+        )
+    rows.append(
+        (
+            f"extraction, {scale.extraction_rows:,} × 784 parquet → codes parquet",
+            f"{speed['project']:,.0f} rows/s",
+            f"model.predict {speed['predict']:,.0f} rows/s",
+            f"{speed['project'] / speed['predict']:.1f}× (target ≥ 3)",
+        )
+    )
+    rows.append(
+        (
+            "extraction against the in-memory limit",
+            f"{speed['project']:,.0f} rows/s",
+            f"encoder in tf.function {speed['limit']:,.0f} rows/s",
+            f"{speed['project'] / speed['limit']:.0%} (target ≥ 50%)",
+        )
+    )
+    rows.append(
+        (
+            "pipeline overhead of `kedro run` (default data, second run)",
+            f"{wall - nodes:.1f} s",
+            f"wall {wall:.1f} s − nodes {nodes:.1f} s (first run, new tracking "
+            f"store: {first_wall - first_nodes:.1f} s)",
+            "(target < 10 s)",
+        )
+    )
+    report = "\n".join(
+        [
+            f"# Speed benchmark ({args.scale})",
+            "",
+            f"Machine: {machine()}",
+            "",
+            "| measure | ours | baseline | ratio |",
+            "| --- | --- | --- | --- |",
+            *(f"| {' | '.join(row)} |" for row in rows),
+            "",
+        ]
+    )
+    print(report)
+    args.output.write_text(report)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""The benchmark commands run; their figures are not asserted (see benchmarks/)."""
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.project_runs import PROJECT_ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def test_speed_benchmark_runs_at_smoke_scale(tmp_path):
+    output = tmp_path / "results.md"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.speed",
+            "--scale",
+            "smoke",
+            "--output",
+            output,
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = output.read_text()
+    assert table.startswith("# Speed benchmark (smoke)")
+    assert "Machine: " in table
+    for measure in (
+        "dense float32 matmul",
+        "time to val loss",
+        "training throughput",
+        "extraction, 5,000 × 784",
+        "in-memory limit",
+        "pipeline overhead",
+    ):
+        assert measure in table
+    assert table.count("\n| ") == 8  # header, rule, 7 measures
