@@ -21,12 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 
-from benchmarks.project import PROJECT_ROOT, copy_project
+from benchmarks.project import PROJECT_ROOT, copy_project, write_partition
 
 WHOLE = """
 import sys, mlflow, pandas as pd
@@ -40,18 +38,6 @@ names = code_column_names(64, "code_")
 out = next(extract_chunks("big", [table], serving, "row_id", names))
 out.to_parquet(sys.argv[3], index=False)
 """
-
-
-def write_partition(path: Path, rows: int) -> None:
-    """Digit rows repeated to ``rows``, written 100 000 rows at a time."""
-    pixels = pd.read_csv(PROJECT_ROOT / "data/01_raw/digits.csv").drop(columns="label")
-    writer = None
-    for start in range(0, rows, 100_000):
-        index = np.arange(start, min(rows, start + 100_000)) % len(pixels)
-        table = pa.Table.from_pandas(pixels.iloc[index], preserve_index=False)
-        writer = writer or pq.ParquetWriter(path, table.schema)
-        writer.write_table(table)
-    writer.close()
 
 
 def measure(command: list[str], cwd: Path, env: dict) -> tuple[float, float]:
@@ -92,7 +78,8 @@ def main() -> None:
             )
         partition = project / "data/01_raw/incoming/big.parquet"
         partition.parent.mkdir(parents=True, exist_ok=True)
-        write_partition(partition, args.rows)
+        pixels = pd.read_csv(PROJECT_ROOT / "data/01_raw/digits.csv")
+        write_partition(partition, pixels.drop(columns="label"), args.rows)
         streamed = measure([*kedro, "--pipeline", "batch_extraction"], project, env)
         whole_out = Path(folder) / "whole.parquet"
         whole = measure(

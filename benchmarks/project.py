@@ -5,6 +5,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -26,3 +31,14 @@ def copy_project(destination: Path) -> Path:
         (destination / "data" / layer.name).mkdir(parents=True)
     shutil.copy(PROJECT_ROOT / "data/01_raw/digits.csv", destination / "data/01_raw")
     return destination
+
+
+def write_partition(path: Path, table: pd.DataFrame, rows: int) -> None:
+    """``table``'s rows repeated to ``rows``, as parquet, 100 000 rows at a time."""
+    writer = None
+    for start in range(0, rows, 100_000):
+        index = np.arange(start, min(rows, start + 100_000)) % len(table)
+        chunk = pa.Table.from_pandas(table.iloc[index], preserve_index=False)
+        writer = writer or pq.ParquetWriter(path, chunk.schema)
+        writer.write_table(chunk)
+    writer.close()

@@ -46,15 +46,13 @@ from typing import Any
 import keras
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import tensorflow as tf
 from kedro.config import OmegaConfigLoader
 from scipy.ndimage import shift, zoom
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from benchmarks.project import copy_project
+from benchmarks.project import copy_project, write_partition
 from sae_pipelines.datasets.partitions import (
     ExtractedPartitionsDataset,
     IncomingPartitionsDataset,
@@ -283,17 +281,6 @@ def training_flops_per_row(model: keras.Model) -> int:
 
 
 # Extraction ------------------------------------------------------------------------
-
-
-def write_partition(path: Path, table: pd.DataFrame, rows: int) -> None:
-    """``table``'s rows repeated to ``rows``, as float32 parquet."""
-    writer = None
-    for start in range(0, rows, 100_000):
-        index = np.arange(start, min(rows, start + 100_000)) % len(table)
-        chunk = pa.Table.from_pandas(table.iloc[index], preserve_index=False)
-        writer = writer or pq.ParquetWriter(path, chunk.schema)
-        writer.write_table(chunk)
-    writer.close()
 
 
 def rows_per_second(rows: int, work: Callable[[], Any]) -> float:

@@ -95,8 +95,13 @@ def latest_run() -> mlflow.entities.Run:
     return runs[0]
 
 
-def kedro_cli(project: Path, *args: str) -> subprocess.CompletedProcess:
-    """Run ``kedro ARGS`` in the project copy, one log record per line."""
+def kedro_cli(
+    project: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run ``kedro ARGS`` in the project copy, one log record per line.
+
+    ``env`` replaces the process environment (default: this one's).
+    """
     return subprocess.run(
         [sys.executable, "-m", "kedro", *args],
         cwd=project,
@@ -104,5 +109,5 @@ def kedro_cli(project: Path, *args: str) -> subprocess.CompletedProcess:
         text=True,
         timeout=600,
         check=False,
-        env=os.environ | {"COLUMNS": "400"},
+        env=(os.environ if env is None else env) | {"COLUMNS": "400"},
     )

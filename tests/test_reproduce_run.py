@@ -3,7 +3,6 @@
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import mlflow
@@ -11,7 +10,7 @@ import pandas as pd
 import pytest
 
 from sae_pipelines.reproduce import REPRODUCES_TAG
-from tests.project_runs import PROJECT_ROOT, copy_project
+from tests.project_runs import PROJECT_ROOT, copy_project, kedro_cli
 
 pytestmark = pytest.mark.slow
 
@@ -31,15 +30,7 @@ def kedro(project: Path, *args: str, extra_path: Path | None = None):
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     if extra_path is not None:
         env["PYTHONPATH"] = str(extra_path)
-    return subprocess.run(
-        [sys.executable, "-m", "kedro", *args],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        env=env | {"COLUMNS": "400"},
-    )
+    return kedro_cli(project, *args, env=env)
 
 
 def runs(project: Path) -> list[mlflow.entities.Run]:
