@@ -41,4 +41,4 @@ def test_speed_benchmark_runs_at_smoke_scale(tmp_path):
         "pipeline overhead",
     ):
         assert measure in table
-    assert table.count("\n| ") == 8  # header, rule, 7 measures
+    assert table.count("\n| ") == 9  # header, rule, 7 measures

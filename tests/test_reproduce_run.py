@@ -70,6 +70,12 @@ def trained(tmp_path_factory):
     return root, run
 
 
+def replace(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
 def copy_of(trained, tmp_path) -> tuple[Path, mlflow.entities.Run]:
     root, run = trained
     copy = tmp_path / "project"
@@ -87,15 +93,15 @@ def test_a_run_is_repeated_exactly_after_data_parameters_and_code_change(
     # double every FVU if the current code ran.
     raw = project / "data/01_raw/digits.csv"
     pd.read_csv(raw).iloc[::-1].head(900).to_csv(raw, index=False)
-    parameters = project / "conf/base/parameters_training.yml"
-    parameters.write_text(
-        parameters.read_text().replace("learning_rate: 0.003", "learning_rate: 0.01")
+    replace(
+        project / "conf/base/parameters_training.yml",
+        "learning_rate: auto",
+        "learning_rate: 0.01",
     )
-    metrics_module = project / "src/sae_pipelines/sae/metrics.py"
-    metrics_module.write_text(
-        metrics_module.read_text().replace(
-            "return float(residual / total)", "return float(2 * residual / total)"
-        )
+    replace(
+        project / "src/sae_pipelines/sae/metrics.py",
+        "return float(residual / total)",
+        "return float(2 * residual / total)",
     )
     git(project, "commit", "-qam", "new data, learning rate and FVU")
     before = sorted(p.relative_to(project) for p in (project / "data").rglob("*"))
@@ -112,7 +118,7 @@ def test_a_run_is_repeated_exactly_after_data_parameters_and_code_change(
     assert reproduced.info.status == "FINISHED"
     assert reproduced.data.tags["git_commit"] == original.data.tags["git_commit"]
     assert reproduced.data.params["training.epochs"] == "40"
-    assert reproduced.data.params["training.learning_rate"] == "0.003"
+    assert reproduced.data.params["training.learning_rate"] == "auto"
     assert reproduced.data.metrics == original.data.metrics
     # The repeat added versions; every earlier file is still there.
     after = {p.relative_to(project) for p in (project / "data").rglob("*")}
