@@ -253,6 +253,7 @@ def fit_sparse_autoencoder(
             x_train, x_train, training_config.batch_size, training_config.seed
         ),
         steps_per_epoch=steps_per_epoch(len(x_train), training_config.batch_size),
+        shuffle=False,  # the dataset reshuffles itself every pass
         validation_data=fixed_batches(x_validation),
         epochs=training_config.epochs,
         verbose=0,
@@ -299,6 +300,7 @@ def fit_code_classifier(
     classifier.fit(
         shuffled_batches(x_train, y_train, batch_size, seed),
         steps_per_epoch=steps_per_epoch(len(x_train), batch_size),
+        shuffle=False,  # the dataset reshuffles itself every pass
         epochs=epochs,
         verbose=0,
     )
