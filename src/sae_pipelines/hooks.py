@@ -306,11 +306,14 @@ class ProvenanceHooks(_CatalogHooks):
             version = dataset.resolve_save_version()
         path = Path(str(dataset._get_versioned_path(version)))
         project = Path(self._run_params["project_path"])
-        self._datasets[kind][dataset_name] = {
+        record = {
             "version": version,
             # Relative to the project, so the record holds when it moves.
             "path": str(
                 path.relative_to(project) if path.is_relative_to(project) else path
             ),
         }
+        if self._datasets[kind].get(dataset_name) == record:
+            return  # read again by another node: nothing new to log
+        self._datasets[kind][dataset_name] = record
         mlflow.log_dict(self._datasets, DATASETS_ARTIFACT)

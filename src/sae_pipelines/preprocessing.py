@@ -41,7 +41,8 @@ class OutOfRangeCompressor(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
         values all lie in the range are found with one min and one max per
         column and left as they are, so in-range tables are not copied.
         """
-        x = np.asarray(x, dtype=np.result_type(np.asarray(x).dtype, np.float32))
+        x = np.asarray(x)
+        x = x.astype(np.result_type(x.dtype, np.float32), copy=False)
         if self.mode == "keep" or len(x) == 0:
             return x
         low, high = self.low_.astype(x.dtype), self.high_.astype(x.dtype)

@@ -220,6 +220,7 @@ def fit_sparse_autoencoder(
             "config": {"learning_rate": training_config.learning_rate},
         }
     )
+    steps = steps_per_epoch(len(x_train), training_config.batch_size)
     trained.compile(
         optimizer=optimizer,
         loss="mse",
@@ -227,7 +228,7 @@ def fit_sparse_autoencoder(
         # A whole epoch per call into the compiled loop: per-step Python and
         # dispatch overhead dominates on narrow tables. Callbacks here are
         # per epoch only.
-        steps_per_execution=steps_per_epoch(len(x_train), training_config.batch_size),
+        steps_per_execution=steps,
     )
     resampling = training_config.resample_dead_units
     callbacks = [
@@ -252,7 +253,7 @@ def fit_sparse_autoencoder(
         shuffled_batches(
             x_train, x_train, training_config.batch_size, training_config.seed
         ),
-        steps_per_epoch=steps_per_epoch(len(x_train), training_config.batch_size),
+        steps_per_epoch=steps,
         shuffle=False,  # the dataset reshuffles itself every pass
         validation_data=fixed_batches(x_validation),
         epochs=training_config.epochs,
@@ -292,14 +293,15 @@ def fit_code_classifier(
         ``classifier``, fitted.
     """
     make_deterministic(seed)
+    steps = steps_per_epoch(len(x_train), batch_size)
     classifier.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss="sparse_categorical_crossentropy",
-        steps_per_execution=steps_per_epoch(len(x_train), batch_size),
+        steps_per_execution=steps,
     )
     classifier.fit(
         shuffled_batches(x_train, y_train, batch_size, seed),
-        steps_per_epoch=steps_per_epoch(len(x_train), batch_size),
+        steps_per_epoch=steps,
         shuffle=False,  # the dataset reshuffles itself every pass
         epochs=epochs,
         verbose=0,
