@@ -27,16 +27,16 @@ import pyarrow.parquet as pq
 from benchmarks.project import PROJECT_ROOT, copy_project, write_partition
 
 WHOLE = """
-import sys, mlflow, pandas as pd
+import sys, mlflow, pyarrow.parquet as pq
 from sae_pipelines.datasets.registry import RegisteredModelDataset
 from sae_pipelines.pipelines.feature_extraction.nodes import code_column_names
 from sae_pipelines.serving import extract_chunks
 mlflow.set_tracking_uri(sys.argv[2])
 serving = RegisteredModelDataset("sae_pipelines").load()
-table = pd.read_parquet(sys.argv[1])
+table = pq.read_table(sys.argv[1])
 names = code_column_names(64, "code_")
 out = next(extract_chunks("big", [table], serving, "row_id", names))
-out.to_parquet(sys.argv[3], index=False)
+pq.write_table(out, sys.argv[3])
 """
 
 

@@ -19,5 +19,10 @@ def test_spark_engine_without_pyspark_says_how_to_install_it(monkeypatch):
     serving = SimpleNamespace(source="m", version=None, autoencoder=None)
     with pytest.raises(ImportError, match=r'pip install -e "\.\[spark\]"'):
         nodes.extract_partitions(
-            {}, [], serving, {}, {"column_prefix": "c"}, {"engine": "spark"}
+            {},
+            [],
+            serving,
+            {},
+            {"column_prefix": "c"},
+            {"engine": "spark", "anomaly_scores": True},
         )

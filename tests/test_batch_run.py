@@ -10,6 +10,7 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from filelock import FileLock
 
@@ -174,9 +175,9 @@ def test_a_killed_run_resumes_with_exactly_the_missing_partitions(trained):
     serving = RegisteredModelDataset("sae_pipelines").load()
     partition = IncomingPartitionsDataset(str(trained / "data/01_raw/incoming"), 50_000)
     names = code_column_names(64, "code_")
-    expected = pd.concat(
+    expected = pa.concat_tables(
         extract_chunks("b", partition.load()["b"].chunks(), serving, "row_id", names)
-    )
+    ).to_pandas()
     written = pd.read_parquet(trained / OUTPUT / "b.parquet")
     assert len(written) == 400_000
     np.testing.assert_allclose(written[names], expected[names], atol=1e-5)

@@ -1,5 +1,6 @@
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from sae_pipelines.pipelines.data_processing.nodes import fit_normalizer
@@ -51,6 +52,21 @@ def test_text_and_missing_values_are_named():
         PartitionSchemaError, match=r"NaN or infinite values in columns \['f1'\]"
     ):
         feature_values("day1", chunk.assign(f0=1.0), FEATURES)
+    with_null = pa.table(
+        {"f0": [1.0, None], "f1": [1, 2], "f2": [0.0] * 2, "f3": [True] * 2}
+    )
+    with pytest.raises(PartitionSchemaError, match=r"missing.*columns \['f0'\]"):
+        feature_values("day1", with_null, FEATURES)
+
+
+def test_feature_values_are_one_row_major_float32_matrix():
+    rows = 5000  # more than one tile
+    table = pa.table(
+        {name: np.arange(rows) * (i + 1) for i, name in enumerate(FEATURES)}
+    )
+    values = feature_values("day1", table, FEATURES)
+    assert values.dtype == np.float32 and values.flags.c_contiguous
+    np.testing.assert_array_equal(values, np.outer(np.arange(rows), [1, 2, 3, 4]))
 
 
 def test_chunks_are_encoded_like_the_model_does(serving):
@@ -58,10 +74,25 @@ def test_chunks_are_encoded_like_the_model_does(serving):
     rows = pd.DataFrame(rng.uniform(size=(30, 4)), columns=FEATURES)
     chunks = [rows.iloc[:20], rows.iloc[20:]]
     names = [f"code_{i}" for i in range(6)]
-    out = pd.concat(extract_chunks("day1", chunks, serving, "row_id", names))
+    out = pa.concat_tables(extract_chunks("day1", chunks, serving, "row_id", names))
+    out = out.to_pandas()
+    assert list(out.columns) == ["row_id", *names, "anomaly_score", "is_flagged", "l0"]
     assert out["row_id"].tolist() == list(range(30))
     scaled = serving.normalizer.transform(rows).astype("float32")
     expected = encoder_of(serving.autoencoder).predict(scaled, verbose=0)
     np.testing.assert_allclose(out[names].to_numpy(), expected, atol=1e-6)
+    reconstructed = serving.autoencoder.predict(scaled, verbose=0)
+    np.testing.assert_allclose(
+        out["anomaly_score"], ((scaled - reconstructed) ** 2).mean(axis=1), rtol=1e-5
+    )
     assert (out["l0"] == 2).all()
     assert (out["is_flagged"] == (out["anomaly_score"] > 0.1)).all()
+
+
+def test_without_scores_only_codes_are_computed(serving):
+    rows = pd.DataFrame(np.random.default_rng(2).uniform(size=(9, 4)), columns=FEATURES)
+    names = [f"code_{i}" for i in range(6)]
+    scored = next(extract_chunks("day1", [rows], serving, "row_id", names))
+    bare = next(extract_chunks("day1", [rows], serving, "row_id", names, False))
+    assert bare.column_names == ["row_id", *names, "l0"]
+    assert bare.equals(scored.drop_columns(["anomaly_score", "is_flagged"]))

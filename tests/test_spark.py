@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from sae_pipelines.datasets.partitions import ExtractedPartitionsDataset, Partition
@@ -62,7 +63,7 @@ def partitions(tmp_path):
 
 def pandas_output(name, partition, serving):
     chunks = extract_chunks(name, partition.chunks(), serving, ID, CODES)
-    return pd.concat(list(chunks), ignore_index=True)
+    return pa.concat_tables(chunks).to_pandas()
 
 
 def spark_output(spark, partitions, serving):
@@ -111,7 +112,7 @@ def test_spark_engine_node_writes_what_the_pandas_engine_writes(
             serving,
             {"id_column": None},
             {"column_prefix": "code_"},
-            {"engine": engine},
+            {"engine": engine, "anomaly_scores": True},
         )
         dataset = ExtractedPartitionsDataset(str(tmp_path / engine))
         dataset.save(chunks)

@@ -100,9 +100,10 @@ class EvaluationParams(StrictSettings):
 
 
 class BatchExtractionParams(StrictSettings):
-    """Which engine encodes the incoming partitions."""
+    """Which engine encodes the incoming partitions, and whether rows are scored."""
 
     engine: Literal["pandas", "spark"] = "pandas"
+    anomaly_scores: bool = True
 
 
 PARAMETER_GROUPS: dict[str, type[BaseModel]] = {

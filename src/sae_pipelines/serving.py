@@ -1,25 +1,35 @@
 """A trained model ready to encode new tables: normaliser, encoder, threshold.
 
-Plain pandas, scikit-learn and Keras, no Kedro: batch extraction uses it chunk
-by chunk, and so does the Spark path.
+Plain Arrow, NumPy, scikit-learn and Keras, no Kedro: batch extraction uses it
+chunk by chunk, and so does the Spark path. Chunks stay Arrow tables from the
+parquet reader to the parquet writer; the features become one row-major float32
+matrix, the only layout the normaliser and TensorFlow read at full speed.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import keras
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import tensorflow as tf
 
-from sae_pipelines.sae.metrics import active_mask, row_squared_errors
-from sae_pipelines.sae.model import CODES_LAYER
+from sae_pipelines.sae.metrics import active_mask
+from sae_pipelines.sae.model import CODES_LAYER, code_size_of
 from sae_pipelines.sae.training import INFERENCE_BATCH_SIZE
+from sae_pipelines.tables import as_arrow
 
 # The run metric that holds a trained model's anomaly threshold (see evaluation).
 THRESHOLD_METRIC = "anomaly_threshold"
+# Rows gathered at a time from the feature columns into the row-major matrix:
+# small enough for the tile to stay in cache, large enough to amortise the loop.
+TILE_ROWS = 2048
 
 
 class PartitionSchemaError(ValueError):
@@ -43,41 +53,65 @@ class ServingModel:
     threshold: float
     source: str
     version: int | None = None
-    _codes_and_reconstruction: keras.Model | None = field(default=None, repr=False)
+    _compiled: dict[bool, Any] = field(default_factory=dict, repr=False)
 
     @property
     def feature_columns(self) -> list[str]:
         """The training feature columns, in the order the model expects."""
         return [str(name) for name in self.normalizer.feature_names_in_]
 
-    def encode(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Codes and per-row reconstruction MSE of raw (unnormalised) features."""
-        if self._codes_and_reconstruction is None:
-            self._codes_and_reconstruction = keras.Model(
-                self.autoencoder.inputs,
-                [
-                    self.autoencoder.get_layer(CODES_LAYER).output,
-                    self.autoencoder.output,
-                ],
-            )
-        scaled = np.asarray(
-            self.normalizer.transform(
-                pd.DataFrame(features, columns=self.feature_columns)
-            ),
-            dtype=np.float32,
-        )
+    def normalize(self, features: np.ndarray) -> np.ndarray:
+        """Raw feature rows (in :attr:`feature_columns` order) as the model's inputs."""
+        with warnings.catch_warnings():
+            # Fitted on a DataFrame; the columns were checked by name already.
+            warnings.filterwarnings("ignore", "X does not have valid feature names")
+            scaled = self.normalizer.transform(features)
+        return np.ascontiguousarray(scaled, dtype=np.float32)
+
+    def encode(
+        self, features: np.ndarray, scores: bool = True
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Codes and per-row reconstruction MSE of raw (unnormalised) features.
+
+        Args:
+            features: Raw rows, in :attr:`feature_columns` order.
+            scores: Also run the decoder for the anomaly scores; without them
+                only the encoder runs (half the work) and the MSE is ``None``.
+        """
+        scaled = self.normalize(features)
+        compiled = self._compiled_model(scores)
         codes, errors = [], []
         for start in range(0, len(scaled), INFERENCE_BATCH_SIZE):
-            batch = scaled[start : start + INFERENCE_BATCH_SIZE]
-            batch_codes, reconstruction = self._codes_and_reconstruction(
-                batch, training=False
+            batch_codes, *batch_errors = compiled(
+                scaled[start : start + INFERENCE_BATCH_SIZE]
             )
-            codes.append(np.asarray(batch_codes))
-            errors.append(row_squared_errors(batch, np.asarray(reconstruction)))
+            codes.append(batch_codes.numpy())
+            errors += [error.numpy() for error in batch_errors]
         if not codes:
-            width = int(self.autoencoder.get_layer(CODES_LAYER).output.shape[-1])
-            return np.zeros((0, width), np.float32), np.zeros(0, np.float32)
-        return np.concatenate(codes), np.concatenate(errors)
+            width = code_size_of(self.autoencoder)
+            codes, errors = (
+                [np.zeros((0, width), np.float32)],
+                [np.zeros(0, np.float32)],
+            )
+        return np.concatenate(codes), np.concatenate(errors) if scores else None
+
+    def _compiled_model(self, scores: bool) -> Any:
+        """A graph function from rows to codes, and to row MSE with ``scores``.
+
+        The MSE is computed in the graph, so reconstructions never leave it.
+        """
+        if scores not in self._compiled:
+            inputs = self.autoencoder.inputs[0]
+            outputs = [self.autoencoder.get_layer(CODES_LAYER).output]
+            if scores:
+                residual = keras.ops.square(inputs - self.autoencoder.output)
+                outputs.append(keras.ops.mean(residual, axis=-1))
+            model = keras.Model(inputs, outputs)
+            self._compiled[scores] = tf.function(
+                lambda rows: keras.tree.flatten(model(rows, training=False)),
+                input_signature=[tf.TensorSpec([None, inputs.shape[-1]], tf.float32)],
+            )
+        return self._compiled[scores]
 
 
 def check_columns(
@@ -105,54 +139,98 @@ def check_columns(
 
 
 def feature_values(
-    partition: str, chunk: pd.DataFrame, expected: list[str]
+    partition: str, chunk: pa.Table | pd.DataFrame, expected: list[str]
 ) -> np.ndarray:
-    """The chunk's features as float32, refusing text and missing values.
+    """The chunk's features as one row-major float32 matrix.
+
+    Arrow keeps each column apart; the rows are gathered a tile at a time, so
+    the copy reads and writes memory in order instead of one value per column.
 
     Raises:
-        PartitionSchemaError: Naming the partition and the columns at fault.
+        PartitionSchemaError: Text, missing, NaN or infinite values; the
+            message names the partition and the columns at fault.
     """
-    features = chunk[expected]
+    table = as_arrow(chunk)
     non_numeric = [
-        c for c in expected if not pd.api.types.is_numeric_dtype(features[c])
+        name for name in expected if not _is_numeric(table.schema.field(name).type)
     ]
     if non_numeric:
         msg = f"Partition '{partition}' has non-numeric values in columns {non_numeric}"
         raise PartitionSchemaError(msg)
-    values = features.to_numpy(dtype=np.float32)
-    bad = ~np.isfinite(values)
-    if bad.any():
-        columns = [expected[i] for i in np.flatnonzero(bad.any(axis=0))]
-        msg = f"Partition '{partition}' has NaN or infinite values in columns {columns}"
+    columns = [  # float32 columns are used in place; nulls become NaN
+        table.column(name).cast(pa.float32(), safe=False).to_numpy(zero_copy_only=False)
+        for name in expected
+    ]
+    values = np.empty((table.num_rows, len(expected)), np.float32)
+    for start in range(0, table.num_rows, TILE_ROWS):
+        stop = min(start + TILE_ROWS, table.num_rows)
+        tile = [column[start:stop] for column in columns]
+        np.stack(tile, axis=1, out=values[start:stop])
+    if not np.isfinite(values).all():
+        bad = ~np.isfinite(values).all(axis=0)
+        names = [expected[i] for i in np.flatnonzero(bad)]
+        msg = f"Partition '{partition}' has missing, NaN or infinite values in columns {names}"
         raise PartitionSchemaError(msg)
     return values
 
 
+def _is_numeric(column_type: pa.DataType) -> bool:
+    return (
+        pa.types.is_integer(column_type)
+        or pa.types.is_floating(column_type)
+        or pa.types.is_boolean(column_type)
+        or pa.types.is_null(column_type)
+    )
+
+
+def read_ahead(chunks: Iterable[Any]) -> Iterator[Any]:
+    """``chunks``, with the next one read on a thread while this one is used.
+
+    Parquet decoding releases the GIL, so it overlaps the single-threaded
+    NumPy and scikit-learn steps of the chunk before.
+    """
+    iterator = iter(chunks)
+    with ThreadPoolExecutor(max_workers=1) as reader:
+        pending = reader.submit(next, iterator, None)
+        while (chunk := pending.result()) is not None:
+            pending = reader.submit(next, iterator, None)
+            yield chunk
+
+
 def extract_chunks(
     partition: str,
-    chunks: Iterable[pd.DataFrame],
+    chunks: Iterable[pa.Table | pd.DataFrame],
     serving: ServingModel,
     id_column: str,
     code_names: list[str],
-) -> Iterator[pd.DataFrame]:
-    """Turn a partition's chunks into output chunks: id, codes, score, flag, L0.
+    scores: bool = True,
+) -> Iterator[pa.Table]:
+    """Turn a partition's chunks into output tables: id, codes, score, flag, L0.
 
     Rows without an id column are numbered from 0 across the whole partition.
+    With ``scores`` off only the encoder runs, and the output has no
+    ``anomaly_score`` or ``is_flagged`` column.
     """
     expected = serving.feature_columns
     first_row = 0
-    for chunk in chunks:
-        check_columns(partition, list(map(str, chunk.columns)), expected, id_column)
-        codes, scores = serving.encode(feature_values(partition, chunk, expected))
-        ids = (
-            chunk[id_column].to_numpy()
-            if id_column in chunk
-            else np.arange(first_row, first_row + len(chunk))
+    for chunk in read_ahead(chunks):
+        table = as_arrow(chunk)
+        check_columns(partition, table.column_names, expected, id_column)
+        codes, errors = serving.encode(
+            feature_values(partition, table, expected), scores
         )
-        first_row += len(chunk)
-        output = pd.DataFrame(codes, columns=code_names)
-        output.insert(0, id_column, ids)
-        output["anomaly_score"] = scores
-        output["is_flagged"] = scores > serving.threshold
-        output["l0"] = active_mask(codes).sum(axis=1).astype(np.int32)
-        yield output
+        rows = len(codes)
+        ids = (
+            table.column(id_column)
+            if id_column in table.column_names
+            else pa.array(np.arange(first_row, first_row + rows))
+        )
+        first_row += rows
+        by_unit = np.ascontiguousarray(codes.T)  # each code column contiguous
+        columns = {id_column: ids}
+        columns.update(zip(code_names, map(pa.array, by_unit), strict=True))
+        if errors is not None:
+            columns["anomaly_score"] = pa.array(errors)
+            columns["is_flagged"] = pa.array(errors > serving.threshold)
+        columns["l0"] = pa.array(active_mask(codes).sum(axis=1).astype(np.int32))
+        yield pa.table(columns)

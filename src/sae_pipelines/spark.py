@@ -93,6 +93,7 @@ def encode_with_spark(
     serving: ServingModel,
     id_column: str,
     code_names: list[str],
+    scores: bool = True,
 ) -> DataFrame:
     """Encode the partitions on Spark, lazily: nothing runs until it is collected.
 
@@ -100,8 +101,9 @@ def encode_with_spark(
     pickle through the ``.keras`` format).
 
     Returns:
-        ``partition``, the id column, the codes (float), ``anomaly_score``
-        (float), ``is_flagged`` and ``l0`` (int), partition after partition.
+        ``partition``, the id column, the codes (float), with ``scores`` also
+        ``anomaly_score`` (float) and ``is_flagged``, and ``l0`` (int),
+        partition after partition.
 
     Raises:
         PartitionSchemaError: A file's columns do not fit the model.
@@ -110,17 +112,18 @@ def encode_with_spark(
         msg = "No partitions to encode"
         raise ValueError(msg)
     frame = read_partitions(spark, partitions, serving.feature_columns, id_column)
-    fresh = dataclasses.replace(serving, _codes_and_reconstruction=None)
+    fresh = dataclasses.replace(serving, _compiled={})
     model = spark.sparkContext.broadcast(fresh)
     schema = ", ".join(
         [
             f"`{PARTITION_COLUMN}` string",
             f"`{id_column}` {frame.schema[id_column].dataType.simpleString()}",
             *(f"`{name}` float" for name in code_names),
-            "anomaly_score float, is_flagged boolean, l0 int",
+            *(["anomaly_score float", "is_flagged boolean"] if scores else []),
+            "l0 int",
         ]
     )
-    return frame.mapInPandas(_encoder(model, id_column, code_names), schema)
+    return frame.mapInPandas(_encoder(model, id_column, code_names, scores), schema)
 
 
 def spark_partition_chunks(
@@ -222,7 +225,7 @@ def _numbered(frame: DataFrame, id_column: str) -> DataFrame:
 
 
 def _encoder(
-    model: Any, id_column: str, code_names: list[str]
+    model: Any, id_column: str, code_names: list[str], scores: bool
 ) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
     """The ``mapInPandas`` function: ``extract_chunks`` on each partition's rows."""
 
@@ -232,9 +235,10 @@ def _encoder(
             for name, rows in batch.groupby(PARTITION_COLUMN, sort=False):
                 chunk = rows.drop(columns=PARTITION_COLUMN).reset_index(drop=True)
                 for output in extract_chunks(
-                    str(name), [chunk], serving, id_column, code_names
+                    str(name), [chunk], serving, id_column, code_names, scores
                 ):
-                    output.insert(0, PARTITION_COLUMN, str(name))
-                    yield output
+                    frame = output.to_pandas()
+                    frame.insert(0, PARTITION_COLUMN, str(name))
+                    yield frame
 
     return encode

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 DEFAULT_ID_COLUMN = "row_id"
 SPLITS = ("train", "validation", "test")
@@ -44,3 +45,10 @@ def code_matrix(codes: pd.DataFrame, prefix: str) -> np.ndarray:
     """The code columns of a codes table (those named ``<prefix>NNN``)."""
     columns = [column for column in codes.columns if str(column).startswith(prefix)]
     return codes[columns].to_numpy(dtype=np.float32)
+
+
+def as_arrow(chunk: pa.Table | pd.DataFrame) -> pa.Table:
+    """A chunk of rows as an Arrow table; pandas DataFrames are converted."""
+    if isinstance(chunk, pd.DataFrame):
+        return pa.Table.from_pandas(chunk, preserve_index=False)
+    return chunk

@@ -20,8 +20,11 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from kedro.io import AbstractDataset, DatasetError
+
+from sae_pipelines.tables import as_arrow
 
 logger = logging.getLogger(__name__)
 
@@ -48,14 +51,15 @@ class Partition:
             return self._parquet().metadata.num_rows
         return None
 
-    def chunks(self) -> Iterator[pd.DataFrame]:
-        """The partition's rows, ``chunk_rows`` at a time."""
+    def chunks(self) -> Iterator[pa.Table]:
+        """The partition's rows, ``chunk_rows`` at a time, as Arrow tables."""
         try:
             if self.path.suffix == ".parquet":
                 for batch in self._parquet().iter_batches(batch_size=self.chunk_rows):
-                    yield batch.to_pandas()
+                    yield pa.Table.from_batches([batch])
             else:
-                yield from pd.read_csv(self.path, chunksize=self.chunk_rows)
+                for frame in pd.read_csv(self.path, chunksize=self.chunk_rows):
+                    yield as_arrow(frame)
         except (
             OSError,
             pa.ArrowException,
@@ -113,8 +117,10 @@ class IncomingPartitionsDataset(AbstractDataset[None, dict[str, Partition]]):
 class ExtractedPartitionsDataset(AbstractDataset[dict[str, Any], dict[str, dict]]):
     """One parquet file per partition, and a checkpoint of those fully written.
 
-    ``save`` takes ``{name: chunks}``, ``chunks`` a (lazy) iterable of the
-    DataFrames of batch extraction (with ``is_flagged`` and ``l0`` columns).
+    ``save`` takes ``{name: chunks}``, ``chunks`` a (lazy) iterable of the Arrow
+    tables (or DataFrames) of batch extraction, with an ``l0`` column and, when
+    anomalies are scored, ``is_flagged``. The files are zstd-compressed without
+    dictionaries: as small as snappy with dictionaries here, and written faster.
     Partitions are written in the order given. ``load`` returns the checkpoint:
     ``{name: {"rows", "file", "anomaly_rate", "mean_l0", "sequence",
     "written_at"}}``.
@@ -152,17 +158,26 @@ class ExtractedPartitionsDataset(AbstractDataset[dict[str, Any], dict[str, dict]
     def _write(self, name: str, chunks: Iterable[pd.DataFrame]) -> dict[str, Any]:
         final = self._path / f"{name}.parquet"
         temporary = self._path / f".{name}.parquet.{os.getpid()}.tmp"
-        rows, flagged, active = 0, 0, 0
+        rows, active, flagged = 0, 0, None
         writer: pq.ParquetWriter | None = None
         try:
             for chunk in chunks:
-                table = pa.Table.from_pandas(chunk, preserve_index=False)
+                table = as_arrow(chunk)
                 if writer is None:
-                    writer = pq.ParquetWriter(temporary, table.schema)
+                    writer = pq.ParquetWriter(
+                        temporary,
+                        table.schema,
+                        compression="zstd",
+                        compression_level=1,
+                        use_dictionary=False,
+                    )
                 writer.write_table(table)
-                rows += len(chunk)
-                flagged += int(chunk["is_flagged"].sum())
-                active += int(chunk["l0"].sum())
+                rows += table.num_rows
+                if "is_flagged" in table.column_names:
+                    flagged = (flagged or 0) + (
+                        pc.sum(table["is_flagged"]).as_py() or 0
+                    )
+                active += pc.sum(table["l0"]).as_py() or 0
                 logger.info("Partition '%s': %d rows encoded", name, rows)
             if writer is None:
                 msg = f"Partition '{name}' has no rows"
@@ -178,7 +193,7 @@ class ExtractedPartitionsDataset(AbstractDataset[dict[str, Any], dict[str, dict]
         return {
             "rows": rows,
             "file": final.name,
-            "anomaly_rate": flagged / rows,
+            "anomaly_rate": None if flagged is None else flagged / rows,
             "mean_l0": active / rows,
         }
 
