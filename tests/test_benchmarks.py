@@ -37,8 +37,9 @@ def test_speed_benchmark_runs_at_smoke_scale(tmp_path):
         "time to val loss",
         "training throughput",
         "extraction, 5,000 × 784",
+        "with anomaly scores",
         "in-memory limit",
         "pipeline overhead",
     ):
         assert measure in table
-    assert table.count("\n| ") == 9  # header, rule, 7 measures
+    assert table.count("\n| ") == 10  # header, rule, 8 measures

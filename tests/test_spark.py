@@ -147,5 +147,5 @@ def test_missing_value_found_by_a_worker_is_a_schema_error(
     )
     assert sum(len(chunk) for chunk in outputs["a"]) == 200
     assert sum(len(chunk) for chunk in outputs["b"]) == 200
-    with pytest.raises(PartitionSchemaError, match=r"'c' has NaN.*\['f3'\]"):
+    with pytest.raises(PartitionSchemaError, match=r"'c' has missing, NaN.*\['f3'\]"):
         list(outputs["c"])
