@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -183,20 +182,6 @@ def _is_numeric(column_type: pa.DataType) -> bool:
     )
 
 
-def read_ahead(chunks: Iterable[Any]) -> Iterator[Any]:
-    """``chunks``, with the next one read on a thread while this one is used.
-
-    Parquet decoding releases the GIL, so it overlaps the single-threaded
-    NumPy and scikit-learn steps of the chunk before.
-    """
-    iterator = iter(chunks)
-    with ThreadPoolExecutor(max_workers=1) as reader:
-        pending = reader.submit(next, iterator, None)
-        while (chunk := pending.result()) is not None:
-            pending = reader.submit(next, iterator, None)
-            yield chunk
-
-
 def extract_chunks(
     partition: str,
     chunks: Iterable[pa.Table | pd.DataFrame],
@@ -213,7 +198,7 @@ def extract_chunks(
     """
     expected = serving.feature_columns
     first_row = 0
-    for chunk in read_ahead(chunks):
+    for chunk in chunks:
         table = as_arrow(chunk)
         check_columns(partition, table.column_names, expected, id_column)
         codes, errors = serving.encode(

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,14 +53,14 @@ class Partition:
         return None
 
     def chunks(self) -> Iterator[pa.Table]:
-        """The partition's rows, ``chunk_rows`` at a time, as Arrow tables."""
+        """The partition's rows, ``chunk_rows`` at a time, as Arrow tables.
+
+        The next chunk is read on a thread while the caller uses this one:
+        parquet decoding releases the GIL, so it overlaps the caller's
+        single-threaded NumPy and scikit-learn work.
+        """
         try:
-            if self.path.suffix == ".parquet":
-                for batch in self._parquet().iter_batches(batch_size=self.chunk_rows):
-                    yield pa.Table.from_batches([batch])
-            else:
-                for frame in pd.read_csv(self.path, chunksize=self.chunk_rows):
-                    yield as_arrow(frame)
+            yield from _read_ahead(self._read())
         except (
             OSError,
             pa.ArrowException,
@@ -68,6 +69,14 @@ class Partition:
         ) as error:
             msg = f"Partition '{self.name}' ({self.path}) cannot be read: {error}"
             raise CorruptPartitionError(msg) from error
+
+    def _read(self) -> Iterator[pa.Table]:
+        if self.path.suffix == ".parquet":
+            for batch in self._parquet().iter_batches(batch_size=self.chunk_rows):
+                yield pa.Table.from_batches([batch])
+        else:
+            for frame in pd.read_csv(self.path, chunksize=self.chunk_rows):
+                yield as_arrow(frame)
 
     def _parquet(self) -> pq.ParquetFile:
         try:
@@ -120,7 +129,8 @@ class ExtractedPartitionsDataset(AbstractDataset[dict[str, Any], dict[str, dict]
     ``save`` takes ``{name: chunks}``, ``chunks`` a (lazy) iterable of the Arrow
     tables (or DataFrames) of batch extraction, with an ``l0`` column and, when
     anomalies are scored, ``is_flagged``. The files are zstd-compressed without
-    dictionaries: as small as snappy with dictionaries here, and written faster.
+    dictionaries: smaller than pyarrow's default (snappy with dictionaries) on
+    sparse codes, and written faster.
     Partitions are written in the order given. ``load`` returns the checkpoint:
     ``{name: {"rows", "file", "anomaly_rate", "mean_l0", "sequence",
     "written_at"}}``.
@@ -155,10 +165,12 @@ class ExtractedPartitionsDataset(AbstractDataset[dict[str, Any], dict[str, dict]
             summary = self._write(name, chunks)
             self._record(name, summary)
 
-    def _write(self, name: str, chunks: Iterable[pd.DataFrame]) -> dict[str, Any]:
+    def _write(
+        self, name: str, chunks: Iterable[pa.Table | pd.DataFrame]
+    ) -> dict[str, Any]:
         final = self._path / f"{name}.parquet"
         temporary = self._path / f".{name}.parquet.{os.getpid()}.tmp"
-        rows, active, flagged = 0, 0, None
+        rows, active, flagged = 0, 0, 0
         writer: pq.ParquetWriter | None = None
         try:
             for chunk in chunks:
@@ -173,10 +185,9 @@ class ExtractedPartitionsDataset(AbstractDataset[dict[str, Any], dict[str, dict]
                     )
                 writer.write_table(table)
                 rows += table.num_rows
-                if "is_flagged" in table.column_names:
-                    flagged = (flagged or 0) + (
-                        pc.sum(table["is_flagged"]).as_py() or 0
-                    )
+                scored = "is_flagged" in table.column_names
+                if scored:
+                    flagged += pc.sum(table["is_flagged"]).as_py() or 0
                 active += pc.sum(table["l0"]).as_py() or 0
                 logger.info("Partition '%s': %d rows encoded", name, rows)
             if writer is None:
@@ -193,7 +204,7 @@ class ExtractedPartitionsDataset(AbstractDataset[dict[str, Any], dict[str, dict]
         return {
             "rows": rows,
             "file": final.name,
-            "anomaly_rate": None if flagged is None else flagged / rows,
+            "anomaly_rate": flagged / rows if scored else None,
             "mean_l0": active / rows,
         }
 
@@ -211,6 +222,15 @@ class ExtractedPartitionsDataset(AbstractDataset[dict[str, Any], dict[str, dict]
 
     def _describe(self) -> dict[str, Any]:
         return {"path": str(self._path)}
+
+
+def _read_ahead(chunks: Iterator[pa.Table]) -> Iterator[pa.Table]:
+    """``chunks``, each next one read on a worker thread while this one is used."""
+    with ThreadPoolExecutor(max_workers=1) as reader:
+        pending = reader.submit(next, chunks, None)
+        while (chunk := pending.result()) is not None:
+            pending = reader.submit(next, chunks, None)
+            yield chunk
 
 
 def _fsync(path: Path) -> None:
