@@ -1,8 +1,12 @@
 import logging
 
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
 from kedro.pipeline import Node
+from kedro_mlflow.framework.hooks import MlflowHook
 
-from sae_pipelines.hooks import NodeTimingHooks
+from sae_pipelines.hooks import MlflowTrackingHooks, NodeTimingHooks
+from tests.project_runs import PROJECT_ROOT
 
 
 def test_node_times_are_logged_one_by_one_and_in_all(caplog):
@@ -20,3 +24,12 @@ def test_node_times_are_logged_one_by_one_and_in_all(caplog):
     assert messages[2].startswith("Nodes ran for ") and messages[2].endswith(
         " s in all"
     )
+
+
+def test_kedro_mlflow_hook_is_replaced_not_doubled():
+    bootstrap_project(PROJECT_ROOT)
+    with KedroSession.create(project_path=PROJECT_ROOT) as session:
+        plugins = session._hook_manager.get_plugins()
+    mlflow_hooks = [hook for hook in plugins if isinstance(hook, MlflowHook)]
+    assert len(mlflow_hooks) == 1
+    assert isinstance(mlflow_hooks[0], MlflowTrackingHooks)

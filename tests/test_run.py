@@ -84,6 +84,10 @@ def test_default_run_tracks_everything_and_beats_its_baselines(project):
     assert REQUIRED_METRICS <= set(metrics)
     assert not ANOMALY_METRICS & set(metrics)
     assert run.data.params["model.sparsity.method"] == "topk"
+    # Logged once whether one node reads it or sixteen (MlflowTrackingHooks).
+    assert run.data.params["normalization.method"] == "minmax"
+    assert run.data.params["data.label_column"] == "label"
+    assert run.data.params["evaluation.plot_dpi"] == "100"
     train_loss = client.get_metric_history(run.info.run_id, "train_loss")
     val_loss = client.get_metric_history(run.info.run_id, "val_loss")
     assert len(train_loss) == len(val_loss) > 10

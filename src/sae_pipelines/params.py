@@ -97,6 +97,7 @@ class EvaluationParams(StrictSettings):
     pretraining: PretrainingParams = Field(default_factory=PretrainingParams)
     top_units: PositiveInt = 8
     top_samples: PositiveInt = 8
+    plot_dpi: PositiveInt = 100
 
 
 class BatchExtractionParams(StrictSettings):

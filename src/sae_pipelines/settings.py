@@ -11,6 +11,7 @@ from omegaconf.resolvers import oc
 
 from sae_pipelines.hooks import (
     BatchLockHooks,
+    MlflowTrackingHooks,
     ModelRegistryHooks,
     NodeTimingHooks,
     ParameterValidationHooks,
@@ -28,10 +29,14 @@ HOOKS = (
     VersionedArtifactHooks(),
     ModelRegistryHooks(),
     ProvenanceHooks(),
+    # In place of kedro-mlflow's own hook (disabled below). Last here so that it
+    # runs first, as the plugin's would: the hooks above log to the run it starts.
+    MlflowTrackingHooks(),
 )
 
-# Telemetry tries the network; this project runs offline.
-DISABLE_HOOKS_FOR_PLUGINS = ("kedro-telemetry",)
+# Telemetry tries the network; this project runs offline. kedro-mlflow's hook is
+# replaced by MlflowTrackingHooks. (Names as each distribution's metadata spells it.)
+DISABLE_HOOKS_FOR_PLUGINS = ("kedro-telemetry", "kedro_mlflow")
 
 
 def installed_requirement(package: str) -> str:

@@ -1,5 +1,6 @@
 """Run pipeline slices with Kedro's runner on an in-memory catalog."""
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,15 +19,26 @@ class KeptMemoryDataset(MemoryDataset):
 def run_in_memory(
     pipeline: Pipeline, inputs: dict[str, Any], params: dict
 ) -> DataCatalog:
-    """Run ``pipeline`` with ``inputs`` and ``params:*`` in memory; return the catalog."""
+    """Run ``pipeline`` with ``inputs`` and ``params:*`` in memory; return the catalog.
+
+    As in a Kedro session, every nested parameter has its own entry too
+    (``params:evaluation.plot_dpi``).
+    """
     catalog = DataCatalog(
         {name: MemoryDataset(value) for name, value in inputs.items()}
-        | {f"params:{group}": MemoryDataset(value) for group, value in params.items()}
+        | {name: MemoryDataset(value) for name, value in _parameter_entries(params)}
     )
     for name in pipeline.all_outputs() - set(catalog.keys()):
         catalog[name] = KeptMemoryDataset()
     SequentialRunner().run(pipeline, catalog)
     return catalog
+
+
+def _parameter_entries(params: dict, prefix: str = "params:") -> Iterator[tuple]:
+    for key, value in params.items():
+        yield f"{prefix}{key}", value
+        if isinstance(value, dict):
+            yield from _parameter_entries(value, f"{prefix}{key}.")
 
 
 @pytest.fixture

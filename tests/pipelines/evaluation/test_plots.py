@@ -47,5 +47,9 @@ def test_top_activating_rows_as_images_or_heatmaps(params, codes_and_rows, width
         codes, rows, params["data"], params["feature_extraction"], params["evaluation"]
     )
     assert isinstance(figure, Figure)
-    image_axes = [ax for ax in figure.axes if ax.images]
-    assert len(image_axes) == (2 * 8 if width == 16 else 2)
+    images = [ax.images[0].get_array() for ax in figure.axes if ax.images]
+    assert len(images) == 2  # one row of images per unit
+    # 16 pixels: eight 4 × 4 tiles side by side; 5 features: an 8 × 5 heat map.
+    assert all(
+        image.shape == ((4, 8 * 5 - 1) if width == 16 else (8, 5)) for image in images
+    )

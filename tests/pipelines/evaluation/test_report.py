@@ -1,3 +1,7 @@
+import base64
+
+import keras
+from kedro_datasets.matplotlib import MatplotlibDataset
 from matplotlib.figure import Figure
 
 from sae_pipelines.pipelines.evaluation.report import comparison_rows, render_report
@@ -25,8 +29,8 @@ def test_winners_respect_the_direction_of_each_measure():
     assert skipped == ["clustering", "anomaly detection", "denoising"]
 
 
-def test_report_holds_the_table_every_metric_and_every_plot():
-    model = build_sparse_autoencoder(
+def _topk_model() -> keras.Model:
+    return build_sparse_autoencoder(
         16,
         ModelConfig.model_validate(
             {
@@ -40,12 +44,28 @@ def test_report_holds_the_table_every_metric_and_every_plot():
             }
         ),
     )
+
+
+def test_report_holds_the_table_every_metric_and_every_plot():
+    model = _topk_model()
     figures = {"codes_2d": Figure(), "anomaly_scores": Figure()}
     html, plots = render_report(
-        {"test_fvu": 0.1, "pca_test_fvu": 0.3, "test_l0": 4.0}, model, **figures
+        {"test_fvu": 0.1, "pca_test_fvu": 0.3, "test_l0": 4.0}, model, 50, **figures
     )
     assert set(plots) == {"codes_2d.png", "anomaly_scores.png"}
     assert html.count("data:image/png;base64,") == 2
     assert "16 → 16 codes, TopK k=4" in html
     assert '<td class="winner">0.1000</td>' in html
     assert "test_l0" in html
+
+
+def test_plots_are_drawn_once_and_saved_as_the_report_shows_them(tmp_path):
+    figure = Figure(figsize=(2, 2))
+    figure.subplots().plot([0, 1], [1, 0])
+    html, plots = render_report({}, _topk_model(), 50, line=figure)
+
+    MatplotlibDataset(filepath=str(tmp_path / "plots")).save(plots)
+
+    png = (tmp_path / "plots" / "line.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and png == plots["line.png"].png
+    assert base64.b64encode(png).decode("ascii") in html

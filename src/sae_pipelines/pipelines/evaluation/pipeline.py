@@ -206,6 +206,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs={
                     "evaluation_metrics": "evaluation_metrics",
                     "sae_model": "sae_model",
+                    "plot_dpi": "params:evaluation.plot_dpi",
                     **{name: f"figure_{name}" for name in PLOTS},
                 },
                 outputs=["evaluation_report", "evaluation_plots"],

@@ -174,18 +174,18 @@ def plot_top_activating(
         figsize=(1.2 * count + 1.5 if side else 8, 1.2 * len(units) + 0.8),
         layout="constrained",
     )
-    axes = figure.subplots(len(units), count if side else 1, squeeze=False)
-    for ax_row, unit in zip(axes, units, strict=True):
+    # One axes per unit (its rows side by side in one image): drawing 64 small
+    # axes took 0.5 s, most of the report's plotting time.
+    axes = figure.subplots(len(units), 1, squeeze=False)[:, 0]
+    for ax, unit in zip(axes, units, strict=True):
         top = np.argsort(-codes[:, unit], kind="stable")[:count]
         if side:
-            for ax, row in zip(ax_row, top, strict=True):
-                ax.imshow(rows[row].reshape(side, side), cmap="gray_r")
-                ax.set_xticks([])
-                ax.set_yticks([])
+            ax.imshow(_mosaic(rows[top].reshape(-1, side, side), count), cmap="gray_r")
+            ax.set_xticks([])
         else:
-            ax_row[0].imshow(rows[top], aspect="auto", cmap="viridis")
-            ax_row[0].set_yticks([])
-        ax_row[0].set_ylabel(f"unit {unit}\n{frequency[unit]:.0%}", fontsize=8)
+            ax.imshow(rows[top], aspect="auto", cmap="viridis")
+        ax.set_yticks([])
+        ax.set_ylabel(f"unit {unit}\n{frequency[unit]:.0%}", fontsize=8)
     figure.suptitle("Top-activating test rows of the most used units (share active)")
     return figure
 
