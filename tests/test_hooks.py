@@ -1,4 +1,7 @@
 import logging
+import os
+import subprocess
+import sys
 
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
@@ -33,3 +36,25 @@ def test_kedro_mlflow_hook_is_replaced_not_doubled():
     mlflow_hooks = [hook for hook in plugins if isinstance(hook, MlflowHook)]
     assert len(mlflow_hooks) == 1
     assert isinstance(mlflow_hooks[0], MlflowTrackingHooks)
+
+
+def test_mlflow_telemetry_is_off_once_the_project_is_imported():
+    # MLflow stays quiet under pytest or CI on its own; a user's shell sets neither.
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in {"PYTEST_CURRENT_TEST", "CI", "MLFLOW_DISABLE_TELEMETRY"}
+    }
+    check = (
+        "import sae_pipelines.settings, mlflow.telemetry; "
+        "print('client:', mlflow.telemetry.get_telemetry_client())"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", check],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "client: None" in result.stdout

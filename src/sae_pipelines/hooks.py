@@ -348,6 +348,8 @@ class ProvenanceHooks(_CatalogHooks):
         return True
 
     def _record_version(self, kind: str, dataset_name: str) -> None:
+        if dataset_name in self._datasets[kind]:
+            return  # a run reads one version of a dataset, however many nodes read it
         dataset = self._versioned(dataset_name)
         if dataset is None:
             return
@@ -364,7 +366,5 @@ class ProvenanceHooks(_CatalogHooks):
                 path.relative_to(project) if path.is_relative_to(project) else path
             ),
         }
-        if self._datasets[kind].get(dataset_name) == record:
-            return  # read again by another node: nothing new to log
         self._datasets[kind][dataset_name] = record
         mlflow.log_dict(self._datasets, DATASETS_ARTIFACT)
