@@ -147,12 +147,18 @@ def shuffled_batches(
     :func:`steps_per_epoch`: Keras then keeps one iterator for the whole fit
     instead of building one per epoch (milliseconds each, hundreds of epochs).
     """
-    features, targets = tf.constant(x), tf.constant(y)
+    features = tf.constant(x)
+    targets = features if y is x else tf.constant(y)  # an autoencoder's: gather once
+
+    def gather(index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        rows = tf.gather(features, index)
+        return rows, rows if targets is features else tf.gather(targets, index)
+
     return (
         tf.data.Dataset.range(len(x))
         .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
         .batch(batch_size)
-        .map(lambda index: (tf.gather(features, index), tf.gather(targets, index)))
+        .map(gather)
         .repeat()
         .prefetch(tf.data.AUTOTUNE)
     )
