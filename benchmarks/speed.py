@@ -332,22 +332,20 @@ def extraction_figures(
     write_partition(incoming / "big.parquet", problem.raw_train, scale.extraction_rows)
     os.sync()  # delivered before the job starts, not still being written out
     names = code_column_names(int(encoder_of(model).output.shape[-1]), "code_")
-    outputs = iter(range(1_000_000))
 
     def project_path(scores: bool) -> None:
         partitions = IncomingPartitionsDataset(str(incoming)).load()
         chunks = extract_chunks(
             "big", partitions["big"].chunks(), serving, "row_id", names, scores
         )
-        # A new output folder each time: in one with a checkpoint, the
-        # partition would count as done and be skipped.
-        output = folder / f"batch_{next(outputs)}"
+        output = folder / "batch"
         ExtractedPartitionsDataset(str(output)).save({"big": chunks})
+        # Its checkpoint would mark the partition done, and the next run skip it.
         shutil.rmtree(output)
 
     encoder = encoder_of(model)
-    repeats = math.ceil(scale.extraction_rows / len(problem.x_train))
-    in_memory = np.tile(problem.x_train, (repeats, 1))[: scale.extraction_rows]
+    copies = math.ceil(scale.extraction_rows / len(problem.x_train))
+    in_memory = np.tile(problem.x_train, (copies, 1))[: scale.extraction_rows]
     predict_rows = in_memory[: scale.predict_rows]
     compiled = tf.function(encoder)
     batch = 8192

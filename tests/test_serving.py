@@ -96,3 +96,10 @@ def test_without_scores_only_codes_are_computed(serving):
     bare = next(extract_chunks("day1", [rows], serving, "row_id", names, False))
     assert bare.column_names == ["row_id", *names, "l0"]
     assert bare.equals(scored.drop_columns(["anomaly_score", "is_flagged"]))
+
+
+def test_no_rows_give_empty_codes_and_scores(serving):
+    codes, errors = serving.encode(np.zeros((0, 4), np.float32))
+    assert codes.shape == (0, 6) and errors.shape == (0,)
+    codes, errors = serving.encode(np.zeros((0, 4), np.float32), scores=False)
+    assert codes.shape == (0, 6) and errors is None

@@ -87,11 +87,8 @@ class ServingModel:
             codes.append(batch_codes.numpy())
             errors += [error.numpy() for error in batch_errors]
         if not codes:
-            width = code_size_of(self.autoencoder)
-            codes, errors = (
-                [np.zeros((0, width), np.float32)],
-                [np.zeros(0, np.float32)],
-            )
+            empty = np.zeros((0, code_size_of(self.autoencoder)), np.float32)
+            return empty, np.zeros(0, np.float32) if scores else None
         return np.concatenate(codes), np.concatenate(errors) if scores else None
 
     def _compiled_model(self, scores: bool) -> Any:
