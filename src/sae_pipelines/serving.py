@@ -77,6 +77,9 @@ class ServingModel:
             scores: Also run the decoder for the anomaly scores; without them
                 only the encoder runs (half the work) and the MSE is ``None``.
         """
+        if len(features) == 0:  # scikit-learn's normalisers refuse zero rows
+            empty = np.zeros((0, code_size_of(self.autoencoder)), np.float32)
+            return empty, np.zeros(0, np.float32) if scores else None
         scaled = self.normalize(features)
         compiled = self._compiled_model(scores)
         codes, errors = [], []
@@ -86,9 +89,6 @@ class ServingModel:
             )
             codes.append(batch_codes.numpy())
             errors += [error.numpy() for error in batch_errors]
-        if not codes:
-            empty = np.zeros((0, code_size_of(self.autoencoder)), np.float32)
-            return empty, np.zeros(0, np.float32) if scores else None
         return np.concatenate(codes), np.concatenate(errors) if scores else None
 
     def _compiled_model(self, scores: bool) -> Any:
