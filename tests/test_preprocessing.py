@@ -32,3 +32,22 @@ def test_float32_stays_float32_and_matches_float64():
     single = compressor.transform(NEW.astype(np.float32))
     assert single.dtype == np.float32
     np.testing.assert_allclose(single, compressor.transform(NEW), rtol=1e-6)
+
+
+def test_without_copy_the_input_itself_is_changed():
+    compressor = OutOfRangeCompressor(copy=False).fit(TRAIN)
+    expected = OutOfRangeCompressor().fit(TRAIN).transform(NEW)
+    values = np.asfortranarray(NEW)  # any layout
+    assert compressor.transform(values) is values
+    np.testing.assert_array_equal(values, expected)
+    assert NEW[1, 0] == 3.0  # the default copies
+
+
+def test_compressors_pickled_before_copy_existed_still_load():
+    compressor = OutOfRangeCompressor().fit(TRAIN)
+    state = dict(compressor.__getstate__())
+    del state["copy"]
+    restored = OutOfRangeCompressor.__new__(OutOfRangeCompressor)
+    restored.__setstate__(state)
+    assert restored.copy is True
+    np.testing.assert_array_equal(restored.transform(NEW), compressor.transform(NEW))

@@ -6,6 +6,7 @@ import pytest
 from sae_pipelines.pipelines.data_processing.nodes import fit_normalizer
 from sae_pipelines.sae import encoder_of
 from sae_pipelines.serving import (
+    TENSOR_ALIGNMENT,
     PartitionSchemaError,
     ServingModel,
     check_columns,
@@ -59,14 +60,27 @@ def test_text_and_missing_values_are_named():
         feature_values("day1", with_null, FEATURES)
 
 
-def test_feature_values_are_one_row_major_float32_matrix():
-    rows = 5000  # more than one tile
+def test_feature_values_are_stored_feature_by_feature_and_aligned():
+    rows = 5000
     table = pa.table(
         {name: np.arange(rows) * (i + 1) for i, name in enumerate(FEATURES)}
     )
     values = feature_values("day1", table, FEATURES)
-    assert values.dtype == np.float32 and values.flags.c_contiguous
+    assert values.dtype == np.float32 and values.T.flags.c_contiguous
+    assert values.ctypes.data % TENSOR_ALIGNMENT == 0
     np.testing.assert_array_equal(values, np.outer(np.arange(rows), [1, 2, 3, 4]))
+    again = feature_values("day1", table.slice(1), FEATURES, reuse=values)
+    assert not np.shares_memory(again, values)  # another shape: new memory
+    same = feature_values("day1", table, FEATURES, reuse=values)
+    assert np.shares_memory(same, values)
+
+
+def test_a_large_sum_of_finite_values_is_not_an_error():
+    big = np.float32(3e38)
+    values = feature_values(
+        "day1", pa.table({n: [big, big] for n in FEATURES}), FEATURES
+    )
+    assert (values == big).all()
 
 
 def test_chunks_are_encoded_like_the_model_does(serving):
@@ -96,6 +110,15 @@ def test_without_scores_only_codes_are_computed(serving):
     bare = next(extract_chunks("day1", [rows], serving, "row_id", names, False))
     assert bare.column_names == ["row_id", *names, "l0"]
     assert bare.equals(scored.drop_columns(["anomaly_score", "is_flagged"]))
+
+
+def test_encode_takes_any_layout_and_leaves_its_input_alone(serving):
+    rows = np.random.default_rng(3).uniform(2, 3, size=(7, 4)).astype(np.float32)
+    kept = rows.copy()
+    by_row, _ = serving.encode(rows)
+    by_feature, _ = serving.encode(np.asfortranarray(rows))
+    np.testing.assert_array_equal(by_row, by_feature)
+    np.testing.assert_array_equal(rows, kept)  # out of range, yet not compressed
 
 
 def test_no_rows_give_empty_codes_and_scores(serving):

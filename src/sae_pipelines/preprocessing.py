@@ -22,10 +22,17 @@ class OutOfRangeCompressor(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
 
     Args:
         mode: ``keep``, ``compress`` or ``clip``.
+        copy: ``False`` changes out-of-range values in the input array itself,
+            as scikit-learn's scalers do with ``copy=False``.
     """
 
-    def __init__(self, mode: OutOfRange = "compress") -> None:
+    def __init__(self, mode: OutOfRange = "compress", copy: bool = True) -> None:
         self.mode = mode
+        self.copy = copy
+
+    def __setstate__(self, state: dict) -> None:
+        """Unpickle, also normalisers saved before ``copy`` existed."""
+        super().__setstate__({"copy": True, **state})
 
     def fit(self, x: np.ndarray, y: None = None) -> OutOfRangeCompressor:
         """Learn each feature's minimum and maximum."""
@@ -49,7 +56,8 @@ class OutOfRangeCompressor(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
         outside = np.flatnonzero((x.min(axis=0) < low) | (x.max(axis=0) > high))
         if outside.size == 0:
             return x
-        x = x.copy()
+        if self.copy:
+            x = x.copy(order="K")
         columns, low, high = x[:, outside], low[outside], high[outside]
         clipped = np.clip(columns, low, high)
         if self.mode == "compress":

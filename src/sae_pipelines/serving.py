@@ -2,12 +2,16 @@
 
 Plain Arrow, NumPy, scikit-learn and Keras, no Kedro: batch extraction uses it
 chunk by chunk, and so does the Spark path. Chunks stay Arrow tables from the
-parquet reader to the parquet writer; the features become one row-major float32
-matrix, the only layout the normaliser and TensorFlow read at full speed.
+parquet reader to the parquet writer. Their features become one float32 matrix
+stored feature by feature, the layout Arrow's columns copy into fastest. It is
+normalised in place and handed to TensorFlow without a copy, whose first matrix
+product reads it transposed; the codes come back unit by unit, the layout of
+the output's columns.
 """
 
 from __future__ import annotations
 
+import copy
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -17,18 +21,18 @@ import keras
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import sklearn
 import tensorflow as tf
 
 from sae_pipelines.sae.metrics import active_mask
 from sae_pipelines.sae.model import CODES_LAYER, code_size_of
-from sae_pipelines.sae.training import INFERENCE_BATCH_SIZE
 from sae_pipelines.tables import as_arrow
 
 # The run metric that holds a trained model's anomaly threshold (see evaluation).
 THRESHOLD_METRIC = "anomaly_threshold"
-# Rows gathered at a time from the feature columns into the row-major matrix:
-# small enough for the tile to stay in cache, large enough to amortise the loop.
-TILE_ROWS = 2048
+# TensorFlow's alignment of tensor memory: an array aligned to it is shared
+# through DLPack instead of copied.
+TENSOR_ALIGNMENT = 64
 
 
 class PartitionSchemaError(ValueError):
@@ -53,61 +57,118 @@ class ServingModel:
     source: str
     version: int | None = None
     _compiled: dict[bool, Any] = field(default_factory=dict, repr=False)
+    _in_place: Any = field(default=None, init=False, repr=False)
 
     @property
     def feature_columns(self) -> list[str]:
         """The training feature columns, in the order the model expects."""
         return [str(name) for name in self.normalizer.feature_names_in_]
 
-    def normalize(self, features: np.ndarray) -> np.ndarray:
-        """Raw feature rows (in :attr:`feature_columns` order) as the model's inputs."""
-        with warnings.catch_warnings():
-            # Fitted on a DataFrame; the columns were checked by name already.
-            warnings.filterwarnings("ignore", "X does not have valid feature names")
-            scaled = self.normalizer.transform(features)
-        return np.ascontiguousarray(scaled, dtype=np.float32)
-
     def encode(
-        self, features: np.ndarray, scores: bool = True
+        self, features: np.ndarray, scores: bool = True, overwrite: bool = False
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """Codes and per-row reconstruction MSE of raw (unnormalised) features.
 
         Args:
-            features: Raw rows, in :attr:`feature_columns` order.
+            features: Raw rows, ``(rows, features)`` in :attr:`feature_columns`
+                order, in any memory layout. Stored feature by feature, as
+                :func:`feature_values` returns them, they are not copied.
             scores: Also run the decoder for the anomaly scores; without them
                 only the encoder runs (half the work) and the MSE is ``None``.
+            overwrite: ``features`` may be normalised in place.
+
+        Returns:
+            The codes, ``(rows, code units)`` stored unit by unit, and the MSE.
         """
         if len(features) == 0:  # scikit-learn's normalisers refuse zero rows
             empty = np.zeros((0, code_size_of(self.autoencoder)), np.float32)
             return empty, np.zeros(0, np.float32) if scores else None
-        scaled = self.normalize(features)
-        compiled = self._compiled_model(scores)
-        codes, errors = [], []
-        for start in range(0, len(scaled), INFERENCE_BATCH_SIZE):
-            batch_codes, *batch_errors = compiled(
-                scaled[start : start + INFERENCE_BATCH_SIZE]
-            )
-            codes.append(batch_codes.numpy())
-            errors += [error.numpy() for error in batch_errors]
-        return np.concatenate(codes), np.concatenate(errors) if scores else None
+        by_feature = features.T
+        if not (overwrite and _shareable_with_tensorflow(by_feature)):
+            by_feature = _aligned_empty(by_feature.shape)
+            by_feature[...] = features.T
+        scaled = self._normalize_in_place(by_feature.T).T
+        codes_by_unit, *errors = self._compiled_model(scores)(
+            tf.experimental.dlpack.from_dlpack(scaled.__dlpack__())
+        )
+        return codes_by_unit.numpy().T, errors[0].numpy() if scores else None
+
+    def _normalize_in_place(self, features: np.ndarray) -> np.ndarray:
+        """``features`` (float32, checked finite) scaled by the normaliser, in place.
+
+        scikit-learn's scalers and :class:`OutOfRangeCompressor` write into
+        their input when told ``copy=False``; the result of any other
+        normaliser is copied back into ``features``.
+        """
+        if self._in_place is None:
+            self._in_place = _in_place_copy(self.normalizer)
+        with warnings.catch_warnings(), sklearn.config_context(assume_finite=True):
+            # Fitted on a DataFrame; the columns were checked by name already.
+            warnings.filterwarnings("ignore", "X does not have valid feature names")
+            scaled = self._in_place.transform(features)
+        if not np.shares_memory(scaled, features):
+            features[...] = scaled
+        return features
 
     def _compiled_model(self, scores: bool) -> Any:
-        """A graph function from rows to codes, and to row MSE with ``scores``.
+        """A graph function from rows stored feature by feature to codes by unit.
 
-        The MSE is computed in the graph, so reconstructions never leave it.
+        With ``scores``, also the rows' reconstruction MSE, computed in the
+        graph so that reconstructions never leave it. The first layer's matrix
+        product reads its input transposed, which costs no copy.
         """
         if scores not in self._compiled:
-            inputs = self.autoencoder.inputs[0]
-            outputs = [self.autoencoder.get_layer(CODES_LAYER).output]
-            if scores:
-                residual = keras.ops.square(inputs - self.autoencoder.output)
-                outputs.append(keras.ops.mean(residual, axis=-1))
-            model = keras.Model(inputs, outputs)
+            layers = self.autoencoder.layers[1:]  # after the input layer
+            first, later = layers[0], layers[1:]
+            codes_at = later.index(self.autoencoder.get_layer(CODES_LAYER))
+
+            def codes_and_errors(by_feature: tf.Tensor) -> list[tf.Tensor]:
+                hidden = first.activation(
+                    tf.matmul(by_feature, first.kernel, transpose_a=True) + first.bias
+                )
+                for layer in later[: codes_at + 1]:
+                    hidden = layer(hidden, training=False)
+                outputs = [tf.transpose(hidden)]
+                if scores:
+                    for layer in later[codes_at + 1 :]:
+                        hidden = layer(hidden, training=False)
+                    residual = tf.square(by_feature - tf.transpose(hidden))
+                    outputs.append(tf.reduce_mean(residual, axis=0))
+                return outputs
+
+            width = self.autoencoder.input_shape[-1]
             self._compiled[scores] = tf.function(
-                lambda rows: keras.tree.flatten(model(rows, training=False)),
-                input_signature=[tf.TensorSpec([None, inputs.shape[-1]], tf.float32)],
+                codes_and_errors,
+                input_signature=[tf.TensorSpec([width, None], tf.float32)],
             )
         return self._compiled[scores]
+
+
+def _aligned_empty(shape: tuple[int, ...]) -> np.ndarray:
+    """An uninitialised C-ordered float32 array aligned for TensorFlow."""
+    size = int(np.prod(shape))
+    raw = np.empty(size + TENSOR_ALIGNMENT // 4, np.float32)
+    start = (-raw.ctypes.data % TENSOR_ALIGNMENT) // 4
+    return raw[start : start + size].reshape(shape)
+
+
+def _shareable_with_tensorflow(array: np.ndarray) -> bool:
+    return (
+        array.dtype == np.float32
+        and array.flags.c_contiguous
+        and array.flags.writeable
+        and array.ctypes.data % TENSOR_ALIGNMENT == 0
+    )
+
+
+def _in_place_copy(normalizer: Any) -> Any:
+    """A copy of a fitted scikit-learn normaliser that transforms in place.
+
+    Every ``copy`` parameter, its own or its pipeline steps', is set to False.
+    """
+    in_place = copy.deepcopy(normalizer)
+    copies = [name for name in in_place.get_params() if name.split("__")[-1] == "copy"]
+    return in_place.set_params(**dict.fromkeys(copies, False))
 
 
 def check_columns(
@@ -135,12 +196,23 @@ def check_columns(
 
 
 def feature_values(
-    partition: str, chunk: pa.Table | pd.DataFrame, expected: list[str]
+    partition: str,
+    chunk: pa.Table | pd.DataFrame,
+    expected: list[str],
+    reuse: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The chunk's features as one row-major float32 matrix.
+    """The chunk's features as one float32 matrix, stored feature by feature.
 
-    Arrow keeps each column apart; the rows are gathered a tile at a time, so
-    the copy reads and writes memory in order instead of one value per column.
+    Shape ``(rows, features)``; each feature's values lie together, so each
+    Arrow column is one contiguous copy. The memory is aligned for
+    :meth:`ServingModel.encode` to share it with TensorFlow.
+
+    Args:
+        partition: The partition's name, for error messages.
+        chunk: Some of its rows.
+        expected: The feature columns, in the model's order.
+        reuse: An earlier result whose memory may be overwritten when it has
+            the same shape: fresh memory costs the kernel a page clearing.
 
     Raises:
         PartitionSchemaError: Text, missing, NaN or infinite values; the
@@ -153,21 +225,24 @@ def feature_values(
     if non_numeric:
         msg = f"Partition '{partition}' has non-numeric values in columns {non_numeric}"
         raise PartitionSchemaError(msg)
-    columns = [  # float32 columns are used in place; nulls become NaN
-        table.column(name).cast(pa.float32(), safe=False).to_numpy(zero_copy_only=False)
-        for name in expected
-    ]
-    values = np.empty((table.num_rows, len(expected)), np.float32)
-    for start in range(0, table.num_rows, TILE_ROWS):
-        stop = min(start + TILE_ROWS, table.num_rows)
-        tile = [column[start:stop] for column in columns]
-        np.stack(tile, axis=1, out=values[start:stop])
-    if not np.isfinite(values).all():
-        bad = ~np.isfinite(values).all(axis=0)
+    shape = (len(expected), table.num_rows)
+    by_feature = reuse.T if reuse is not None and reuse.T.shape == shape else None
+    if by_feature is None:
+        by_feature = _aligned_empty(shape)
+    for row, name in zip(by_feature, expected, strict=True):
+        # float32 columns are read in place; nulls become NaN
+        column = table.column(name).cast(pa.float32(), safe=False)
+        row[:] = column.to_numpy(zero_copy_only=False)
+    # One sum per feature finds NaN and infinity; only then is each value checked
+    # (a sum can also overflow to infinity from finite values).
+    with np.errstate(over="ignore", invalid="ignore"):
+        suspect = not np.isfinite(by_feature.sum(axis=1)).all()
+    if suspect and not np.isfinite(by_feature).all():
+        bad = ~np.isfinite(by_feature).all(axis=1)
         names = [expected[i] for i in np.flatnonzero(bad)]
         msg = f"Partition '{partition}' has missing, NaN or infinite values in columns {names}"
         raise PartitionSchemaError(msg)
-    return values
+    return by_feature.T
 
 
 def _is_numeric(column_type: pa.DataType) -> bool:
@@ -194,25 +269,48 @@ def extract_chunks(
     ``anomaly_score`` or ``is_flagged`` column.
     """
     expected = serving.feature_columns
-    first_row = 0
+    first_row, values = 0, None
     for chunk in chunks:
         table = as_arrow(chunk)
         check_columns(partition, table.column_names, expected, id_column)
-        codes, errors = serving.encode(
-            feature_values(partition, table, expected), scores
+        values = feature_values(partition, table, expected, reuse=values)
+        codes, errors = serving.encode(values, scores, overwrite=True)
+        if id_column in table.column_names:
+            ids = table.column(id_column)
+            id_field = table.schema.field(id_column)
+        else:
+            ids = pa.array(np.arange(first_row, first_row + len(codes)))
+            id_field = pa.field(id_column, pa.int64(), nullable=False)
+        first_row += len(codes)
+        yield _output_table(id_field, ids, code_names, codes, errors, serving.threshold)
+
+
+def _output_table(
+    id_field: pa.Field,
+    ids: pa.Array | pa.ChunkedArray,
+    code_names: list[str],
+    codes: np.ndarray,
+    errors: np.ndarray | None,
+    threshold: float,
+) -> pa.Table:
+    """Id, codes, anomaly score and flag (with ``errors``) and L0 of a chunk.
+
+    The computed columns are declared non-nullable, so the parquet writer
+    stores no validity levels for them.
+    """
+    columns = {id_field.name: (id_field, ids)}
+    for name, unit in zip(code_names, codes.T, strict=True):  # rows of codes.T
+        columns[name] = (pa.field(name, pa.float32(), nullable=False), unit)
+    if errors is not None:
+        columns["anomaly_score"] = (
+            pa.field("anomaly_score", pa.float32(), nullable=False),
+            errors,
         )
-        rows = len(codes)
-        ids = (
-            table.column(id_column)
-            if id_column in table.column_names
-            else pa.array(np.arange(first_row, first_row + rows))
+        columns["is_flagged"] = (
+            pa.field("is_flagged", pa.bool_(), nullable=False),
+            errors > threshold,
         )
-        first_row += rows
-        by_unit = np.ascontiguousarray(codes.T)  # each code column contiguous
-        columns = {id_column: ids}
-        columns.update(zip(code_names, map(pa.array, by_unit), strict=True))
-        if errors is not None:
-            columns["anomaly_score"] = pa.array(errors)
-            columns["is_flagged"] = pa.array(errors > serving.threshold)
-        columns["l0"] = pa.array(active_mask(codes).sum(axis=1).astype(np.int32))
-        yield pa.table(columns)
+    l0 = active_mask(codes).sum(axis=1).astype(np.int32)
+    columns["l0"] = (pa.field("l0", pa.int32(), nullable=False), l0)
+    fields, arrays = zip(*columns.values(), strict=True)
+    return pa.Table.from_arrays(list(arrays), schema=pa.schema(fields))

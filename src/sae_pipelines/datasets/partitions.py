@@ -80,7 +80,8 @@ class Partition:
 
     def _parquet(self) -> pq.ParquetFile:
         try:
-            return pq.ParquetFile(self.path)
+            # Mapped, not read: the pages come from the page cache without a copy.
+            return pq.ParquetFile(self.path, memory_map=True)
         except (OSError, pa.ArrowException) as error:
             msg = f"Partition '{self.name}' ({self.path}) is not a readable parquet file: {error}"
             raise CorruptPartitionError(msg) from error
