@@ -77,6 +77,18 @@ def test_a_failure_mid_partition_leaves_no_file_and_keeps_the_checkpoint(tmp_pat
     assert (tmp_path / "p1.parquet").stat().st_mtime_ns == mtime
 
 
+def test_a_failed_write_stops_the_save_and_leaves_no_file(tmp_path):
+    def chunks():
+        yield from output_chunks(20)
+        yield next(output_chunks(5)).assign(extra=1.0)  # another schema
+        yield from output_chunks(20)
+
+    dataset = ExtractedPartitionsDataset(str(tmp_path))
+    with pytest.raises(DatasetError, match="schema"):
+        dataset.save({"p": chunks()})
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_an_empty_partition_is_refused(tmp_path):
     with pytest.raises(DatasetError, match="Partition 'p' has no rows"):
         ExtractedPartitionsDataset(str(tmp_path)).save({"p": iter([])})

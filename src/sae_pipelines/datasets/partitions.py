@@ -173,6 +173,9 @@ class ExtractedPartitionsDataset(AbstractDataset[dict[str, Any], dict[str, dict]
         temporary = self._path / f".{name}.parquet.{os.getpid()}.tmp"
         rows, active, flagged = 0, 0, 0
         writer: pq.ParquetWriter | None = None
+        # Each chunk is written on a thread while the next one is computed;
+        # Arrow's writer releases the GIL. One write at a time keeps the order.
+        writing, written = ThreadPoolExecutor(max_workers=1), None
         try:
             for chunk in chunks:
                 table = as_arrow(chunk)
@@ -184,7 +187,9 @@ class ExtractedPartitionsDataset(AbstractDataset[dict[str, Any], dict[str, dict]
                         compression_level=1,
                         use_dictionary=False,
                     )
-                writer.write_table(table)
+                if written is not None:
+                    written.result()
+                written = writing.submit(writer.write_table, table)
                 rows += table.num_rows
                 scored = "is_flagged" in table.column_names
                 if scored:
@@ -194,11 +199,13 @@ class ExtractedPartitionsDataset(AbstractDataset[dict[str, Any], dict[str, dict]
             if writer is None:
                 msg = f"Partition '{name}' has no rows"
                 raise DatasetError(msg)
+            written.result()
             writer.close()
             writer = None
             _fsync(temporary)
             os.replace(temporary, final)
         finally:
+            writing.shutdown()  # lets a write under way finish first
             if writer is not None:
                 writer.close()
             temporary.unlink(missing_ok=True)
