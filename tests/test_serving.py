@@ -86,7 +86,8 @@ def test_a_large_sum_of_finite_values_is_not_an_error():
 def test_chunks_are_encoded_like_the_model_does(serving):
     rng = np.random.default_rng(1)
     rows = pd.DataFrame(rng.uniform(size=(30, 4)), columns=FEATURES)
-    chunks = [rows.iloc[:20], rows.iloc[20:]]
+    # Equal sizes: the third chunk reuses the first one's memory.
+    chunks = [rows.iloc[:10], rows.iloc[10:20], rows.iloc[20:]]
     names = [f"code_{i}" for i in range(6)]
     out = pa.concat_tables(extract_chunks("day1", chunks, serving, "row_id", names))
     out = out.to_pandas()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import warnings
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -268,12 +269,9 @@ def extract_chunks(
     With ``scores`` off only the encoder runs, and the output has no
     ``anomaly_score`` or ``is_flagged`` column.
     """
-    expected = serving.feature_columns
-    first_row, values = 0, None
-    for chunk in chunks:
-        table = as_arrow(chunk)
-        check_columns(partition, table.column_names, expected, id_column)
-        values = feature_values(partition, table, expected, reuse=values)
+    first_row = 0
+    prepared = _feature_matrices(partition, chunks, serving.feature_columns, id_column)
+    for table, values in read_ahead(prepared):
         codes, errors = serving.encode(values, scores, overwrite=True)
         if id_column in table.column_names:
             ids = table.column(id_column)
@@ -283,6 +281,39 @@ def extract_chunks(
             id_field = pa.field(id_column, pa.int64(), nullable=False)
         first_row += len(codes)
         yield _output_table(id_field, ids, code_names, codes, errors, serving.threshold)
+
+
+def _feature_matrices(
+    partition: str,
+    chunks: Iterable[pa.Table | pd.DataFrame],
+    expected: list[str],
+    id_column: str,
+) -> Iterator[tuple[pa.Table, np.ndarray]]:
+    """Each chunk as an Arrow table, checked, and its :func:`feature_values`.
+
+    Two matrices take turns: the caller may use one while the next chunk is
+    prepared in the other (as :func:`read_ahead` does), never longer.
+    """
+    matrices: list[np.ndarray | None] = [None, None]
+    for index, chunk in enumerate(chunks):
+        table = as_arrow(chunk)
+        check_columns(partition, table.column_names, expected, id_column)
+        turn = index % 2
+        matrices[turn] = feature_values(partition, table, expected, matrices[turn])
+        yield table, matrices[turn]
+
+
+def read_ahead(items: Iterator[Any]) -> Iterator[Any]:
+    """``items``, each next one produced on a worker thread while this one is used.
+
+    Parquet decoding and NumPy's large copies release the GIL, so reading and
+    gathering the next chunk overlaps encoding this one.
+    """
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        pending = worker.submit(next, items, None)
+        while (item := pending.result()) is not None:
+            pending = worker.submit(next, items, None)
+            yield item
 
 
 def _output_table(

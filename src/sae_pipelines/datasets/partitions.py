@@ -55,12 +55,11 @@ class Partition:
     def chunks(self) -> Iterator[pa.Table]:
         """The partition's rows, ``chunk_rows`` at a time, as Arrow tables.
 
-        The next chunk is read on a thread while the caller uses this one:
-        parquet decoding releases the GIL, so it overlaps the caller's
-        single-threaded NumPy and scikit-learn work.
+        Read lazily; batch extraction reads each next chunk on a thread
+        (:func:`~sae_pipelines.serving.read_ahead`).
         """
         try:
-            yield from _read_ahead(self._read())
+            yield from self._read()
         except (
             OSError,
             pa.ArrowException,
@@ -230,15 +229,6 @@ class ExtractedPartitionsDataset(AbstractDataset[dict[str, Any], dict[str, dict]
 
     def _describe(self) -> dict[str, Any]:
         return {"path": str(self._path)}
-
-
-def _read_ahead(chunks: Iterator[pa.Table]) -> Iterator[pa.Table]:
-    """``chunks``, each next one read on a worker thread while this one is used."""
-    with ThreadPoolExecutor(max_workers=1) as reader:
-        pending = reader.submit(next, chunks, None)
-        while (chunk := pending.result()) is not None:
-            pending = reader.submit(next, chunks, None)
-            yield chunk
 
 
 def _fsync(path: Path) -> None:
