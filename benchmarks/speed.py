@@ -20,7 +20,8 @@ each figure as a ratio, the absolute numbers and the machine it ran on:
 
 At full scale, each extraction figure (ours and both baselines alike) and the
 overhead are the median of three timed runs: one run on a shared 2-core VM can
-be 10-20 % off either way.
+be 10-20 % off either way. The extraction paths take turns, so that a slow
+spell slows them all.
 
 The MNIST-sized rows are the digits upsampled to 28 × 28 with random shifts and
 noise (no download). Runs unchanged on a GPU.
@@ -305,14 +306,24 @@ def training_flops_per_row(model: keras.Model) -> int:
 # Extraction ------------------------------------------------------------------------
 
 
-def rows_per_second(rows: int, work: Callable[[], Any], repeats: int) -> float:
-    """``rows`` divided by the median wall time of ``repeats`` calls of ``work()``."""
-    seconds = []
+def interleaved_rates(
+    works: dict[str, tuple[int, Callable[[], Any]]], repeats: int
+) -> dict[str, float]:
+    """Rows/s of each ``(rows, work)``: ``rows`` over the median of its timed calls.
+
+    The works take turns, ``repeats`` rounds of one call each, so a slow spell
+    on a shared VM slows every path alike instead of the one measured then.
+    """
+    seconds: dict[str, list[float]] = {name: [] for name in works}
     for _ in range(repeats):
-        start = time.perf_counter()
-        work()
-        seconds.append(time.perf_counter() - start)
-    return rows / statistics.median(seconds)
+        for name, (_, work) in works.items():
+            start = time.perf_counter()
+            work()
+            seconds[name].append(time.perf_counter() - start)
+    return {
+        name: rows / statistics.median(seconds[name])
+        for name, (rows, _) in works.items()
+    }
 
 
 def extraction_figures(
@@ -322,7 +333,8 @@ def extraction_figures(
 
     The path is measured as configured for features only (``anomaly_scores:
     false``, codes parquet out) and with the anomaly scores, which also run the
-    decoder. Each figure is the median of ``scale.repeats`` timed runs.
+    decoder. Each figure is the median of ``scale.repeats`` timed runs, the
+    paths taking turns.
     """
     serving = ServingModel(
         model, problem.normalizer, threshold=0.05, source="benchmark"
@@ -356,17 +368,19 @@ def extraction_figures(
 
     limit()  # trace
     encoder.predict(predict_rows[:64], verbose=0)  # build the predict function
-    rows, repeats = scale.extraction_rows, scale.repeats
-    return {
-        "project": rows_per_second(rows, lambda: project_path(False), repeats),
-        "project_scored": rows_per_second(rows, lambda: project_path(True), repeats),
-        "predict": rows_per_second(
-            scale.predict_rows,
-            lambda: encoder.predict(predict_rows, verbose=0),
-            repeats,
-        ),
-        "limit": rows_per_second(rows, limit, repeats),
-    }
+    rows = scale.extraction_rows
+    return interleaved_rates(
+        {
+            "project": (rows, lambda: project_path(False)),
+            "project_scored": (rows, lambda: project_path(True)),
+            "predict": (
+                scale.predict_rows,
+                lambda: encoder.predict(predict_rows, verbose=0),
+            ),
+            "limit": (rows, limit),
+        },
+        scale.repeats,
+    )
 
 
 # Pipeline overhead -----------------------------------------------------------------

@@ -70,46 +70,64 @@ class ServingModel:
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """Codes and per-row reconstruction MSE of raw (unnormalised) features.
 
+        :meth:`normalize`, then :meth:`encode_normalized`.
+
         Args:
             features: Raw rows, ``(rows, features)`` in :attr:`feature_columns`
-                order, in any memory layout. Stored feature by feature, as
-                :func:`feature_values` returns them, they are not copied.
+                order, in any memory layout.
             scores: Also run the decoder for the anomaly scores; without them
                 only the encoder runs (half the work) and the MSE is ``None``.
             overwrite: ``features`` may be normalised in place.
+        """
+        return self.encode_normalized(self.normalize(features, overwrite), scores)
+
+    def normalize(self, features: np.ndarray, overwrite: bool = False) -> np.ndarray:
+        """Raw feature rows scaled by the normaliser: the model's inputs.
+
+        Args:
+            features: Raw rows, ``(rows, features)`` in :attr:`feature_columns`
+                order, float32 and finite (see :func:`feature_values`), in any
+                memory layout.
+            overwrite: ``features`` may be scaled in place. Stored feature by
+                feature and aligned, as :func:`feature_values` returns them,
+                they then are, without a copy.
 
         Returns:
-            The codes, ``(rows, code units)`` stored unit by unit, and the MSE.
+            ``(rows, features)``, stored feature by feature and aligned, ready
+            for :meth:`encode_normalized` to hand to TensorFlow without a copy.
         """
-        if len(features) == 0:  # scikit-learn's normalisers refuse zero rows
-            empty = np.zeros((0, code_size_of(self.autoencoder)), np.float32)
-            return empty, np.zeros(0, np.float32) if scores else None
         by_feature = features.T
         if not (overwrite and _shareable_with_tensorflow(by_feature)):
             by_feature = _aligned_empty(by_feature.shape)
             by_feature[...] = features.T
-        scaled = self._normalize_in_place(by_feature.T).T
-        codes_by_unit, *errors = self._compiled_model(scores)(
-            tf.experimental.dlpack.from_dlpack(scaled.__dlpack__())
-        )
-        return codes_by_unit.numpy().T, errors[0].numpy() if scores else None
-
-    def _normalize_in_place(self, features: np.ndarray) -> np.ndarray:
-        """``features`` (float32, checked finite) scaled by the normaliser, in place.
-
-        scikit-learn's scalers and :class:`OutOfRangeCompressor` write into
-        their input when told ``copy=False``; the result of any other
-        normaliser is copied back into ``features``.
-        """
+        if len(features) == 0:  # scikit-learn's normalisers refuse zero rows
+            return by_feature.T
         if self._in_place is None:
             self._in_place = _in_place_copy(self.normalizer)
         with warnings.catch_warnings(), sklearn.config_context(assume_finite=True):
             # Fitted on a DataFrame; the columns were checked by name already.
             warnings.filterwarnings("ignore", "X does not have valid feature names")
-            scaled = self._in_place.transform(features)
-        if not np.shares_memory(scaled, features):
-            features[...] = scaled
-        return features
+            scaled = self._in_place.transform(by_feature.T)
+        if not np.shares_memory(scaled, by_feature):  # not a scikit-learn scaler
+            by_feature[...] = scaled.T
+        return by_feature.T
+
+    def encode_normalized(
+        self, scaled: np.ndarray, scores: bool = True
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Codes and per-row reconstruction MSE of :meth:`normalize`'s output.
+
+        Returns:
+            The codes, ``(rows, code units)`` stored unit by unit, and the MSE
+            (``None`` without ``scores``).
+        """
+        if len(scaled) == 0:
+            empty = np.zeros((0, code_size_of(self.autoencoder)), np.float32)
+            return empty, np.zeros(0, np.float32) if scores else None
+        codes_by_unit, *errors = self._compiled_model(scores)(
+            tf.experimental.dlpack.from_dlpack(scaled.T.__dlpack__())
+        )
+        return codes_by_unit.numpy().T, errors[0].numpy() if scores else None
 
     def _compiled_model(self, scores: bool) -> Any:
         """A graph function from rows stored feature by feature to codes by unit.
@@ -270,9 +288,10 @@ def extract_chunks(
     ``anomaly_score`` or ``is_flagged`` column.
     """
     first_row = 0
-    prepared = _feature_matrices(partition, chunks, serving.feature_columns, id_column)
-    for table, values in read_ahead(prepared):
-        codes, errors = serving.encode(values, scores, overwrite=True)
+    for table, scaled in read_ahead(
+        _model_inputs(partition, chunks, serving, id_column)
+    ):
+        codes, errors = serving.encode_normalized(scaled, scores)
         if id_column in table.column_names:
             ids = table.column(id_column)
             id_field = table.schema.field(id_column)
@@ -283,31 +302,33 @@ def extract_chunks(
         yield _output_table(id_field, ids, code_names, codes, errors, serving.threshold)
 
 
-def _feature_matrices(
+def _model_inputs(
     partition: str,
     chunks: Iterable[pa.Table | pd.DataFrame],
-    expected: list[str],
+    serving: ServingModel,
     id_column: str,
 ) -> Iterator[tuple[pa.Table, np.ndarray]]:
-    """Each chunk as an Arrow table, checked, and its :func:`feature_values`.
+    """Each chunk as an Arrow table, checked, and its features normalised.
 
     Two matrices take turns: the caller may use one while the next chunk is
     prepared in the other (as :func:`read_ahead` does), never longer.
     """
+    expected = serving.feature_columns
     matrices: list[np.ndarray | None] = [None, None]
     for index, chunk in enumerate(chunks):
         table = as_arrow(chunk)
         check_columns(partition, table.column_names, expected, id_column)
         turn = index % 2
-        matrices[turn] = feature_values(partition, table, expected, matrices[turn])
+        values = feature_values(partition, table, expected, matrices[turn])
+        matrices[turn] = serving.normalize(values, overwrite=True)
         yield table, matrices[turn]
 
 
 def read_ahead(items: Iterator[Any]) -> Iterator[Any]:
     """``items``, each next one produced on a worker thread while this one is used.
 
-    Parquet decoding and NumPy's large copies release the GIL, so reading and
-    gathering the next chunk overlaps encoding this one.
+    Parquet decoding and NumPy's work on large arrays release the GIL, so
+    reading and normalising the next chunk overlaps encoding this one.
     """
     with ThreadPoolExecutor(max_workers=1) as worker:
         pending = worker.submit(next, items, None)
