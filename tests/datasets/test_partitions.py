@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from kedro.io import DatasetError
 
@@ -26,6 +27,15 @@ def test_incoming_lists_csv_and_parquet_by_name_and_reads_in_chunks(tmp_path):
         sizes = [len(chunk) for chunk in partition.chunks()]
         assert sizes == [10, 10, 5]
     assert partitions["a"].rows == 25
+
+
+def test_small_row_groups_are_read_together_in_order(tmp_path):
+    table(25).to_parquet(tmp_path / "a.parquet", row_group_size=4)
+    partition = IncomingPartitionsDataset(str(tmp_path), chunk_rows=10).load()["a"]
+    chunks = list(partition.chunks())
+    assert max(len(chunk) for chunk in chunks) == 10
+    rows = pa.concat_tables(chunks).column("a").to_pylist()
+    assert rows == list(range(25))
 
 
 def test_incoming_missing_folder_is_empty_and_duplicate_names_are_refused(tmp_path):

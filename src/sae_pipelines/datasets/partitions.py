@@ -71,19 +71,47 @@ class Partition:
 
     def _read(self) -> Iterator[pa.Table]:
         if self.path.suffix == ".parquet":
-            for batch in self._parquet().iter_batches(batch_size=self.chunk_rows):
-                yield pa.Table.from_batches([batch])
+            yield from self._read_parquet()
         else:
             for frame in pd.read_csv(self.path, chunksize=self.chunk_rows):
                 yield as_arrow(frame)
 
-    def _parquet(self) -> pq.ParquetFile:
+    def _read_parquet(self) -> Iterator[pa.Table]:
+        """The row groups, a run of at least ``chunk_rows`` rows per file mapping.
+
+        The file is memory-mapped, so its pages come from the page cache without
+        a copy into fresh memory. A mapping keeps the pages it touched, and one
+        reader over the whole file kept every row group it had read, so each run
+        gets its own, closed before the next: memory holds about one run.
+        """
+        metadata = self._parquet().metadata
+        for row_groups in _runs_of_rows(metadata, self.chunk_rows):
+            with self._parquet(metadata) as parquet:
+                for batch in parquet.iter_batches(
+                    batch_size=self.chunk_rows, row_groups=row_groups
+                ):
+                    yield pa.Table.from_batches([batch])
+
+    def _parquet(self, metadata: pq.FileMetaData | None = None) -> pq.ParquetFile:
         try:
-            # Mapped, not read: the pages come from the page cache without a copy.
-            return pq.ParquetFile(self.path, memory_map=True)
+            return pq.ParquetFile(self.path, metadata=metadata, memory_map=True)
         except (OSError, pa.ArrowException) as error:
             msg = f"Partition '{self.name}' ({self.path}) is not a readable parquet file: {error}"
             raise CorruptPartitionError(msg) from error
+
+
+def _runs_of_rows(metadata: pq.FileMetaData, rows: int) -> Iterator[list[int]]:
+    """Consecutive row groups, gathered until each run holds at least ``rows`` rows."""
+    run: list[int] = []
+    held = 0
+    for group in range(metadata.num_row_groups):
+        run.append(group)
+        held += metadata.row_group(group).num_rows
+        if held >= rows:
+            yield run
+            run, held = [], 0
+    if run:
+        yield run
 
 
 class IncomingPartitionsDataset(AbstractDataset[None, dict[str, Partition]]):
