@@ -127,3 +127,16 @@ def test_no_rows_give_empty_codes_and_scores(serving):
     assert codes.shape == (0, 6) and errors.shape == (0,)
     codes, errors = serving.encode(np.zeros((0, 4), np.float32), scores=False)
     assert codes.shape == (0, 6) and errors is None
+
+
+def test_normalized_rows_in_any_layout_are_encoded_alike(serving):
+    rows = np.random.default_rng(4).uniform(size=(9, 4)).astype(np.float32)
+    scaled = serving.normalize(rows)
+    expected, _ = serving.encode_normalized(scaled)
+    raw = np.empty(scaled.size + TENSOR_ALIGNMENT, np.float32)
+    start = (-raw.ctypes.data % TENSOR_ALIGNMENT) // 4 + 1  # 4 bytes past aligned
+    unaligned = raw[start : start + scaled.size].reshape(scaled.T.shape).T
+    unaligned[...] = scaled  # stored feature by feature, as normalize returns
+    assert unaligned.T.flags.c_contiguous
+    codes, _ = serving.encode_normalized(unaligned)
+    np.testing.assert_array_equal(codes, expected)

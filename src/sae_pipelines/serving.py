@@ -124,9 +124,7 @@ class ServingModel:
         if len(scaled) == 0:
             empty = np.zeros((0, code_size_of(self.autoencoder)), np.float32)
             return empty, np.zeros(0, np.float32) if scores else None
-        codes_by_unit, *errors = self._compiled_model(scores)(
-            tf.experimental.dlpack.from_dlpack(scaled.T.__dlpack__())
-        )
+        codes_by_unit, *errors = self._compiled_model(scores)(_as_tensor(scaled.T))
         return codes_by_unit.numpy().T, errors[0].numpy() if scores else None
 
     def _compiled_model(self, scores: bool) -> Any:
@@ -180,6 +178,17 @@ def _shareable_with_tensorflow(array: np.ndarray) -> bool:
     )
 
 
+def _as_tensor(array: np.ndarray) -> tf.Tensor:
+    """``array`` as a tensor: shared through DLPack where it can be, else copied.
+
+    TensorFlow aborts the process on unaligned memory, so only arrays that
+    pass :func:`_shareable_with_tensorflow` are shared.
+    """
+    if _shareable_with_tensorflow(array):
+        return tf.experimental.dlpack.from_dlpack(array.__dlpack__())
+    return tf.convert_to_tensor(np.ascontiguousarray(array, np.float32))
+
+
 def _in_place_copy(normalizer: Any) -> Any:
     """A copy of a fitted scikit-learn normaliser that transforms in place.
 
@@ -224,7 +233,8 @@ def feature_values(
 
     Shape ``(rows, features)``; each feature's values lie together, so each
     Arrow column is one contiguous copy. The memory is aligned for
-    :meth:`ServingModel.encode` to share it with TensorFlow.
+    :meth:`ServingModel.normalize` to scale it in place and share it with
+    TensorFlow.
 
     Args:
         partition: The partition's name, for error messages.
