@@ -255,9 +255,8 @@ def feature_values(
         msg = f"Partition '{partition}' has non-numeric values in columns {non_numeric}"
         raise PartitionSchemaError(msg)
     shape = (len(expected), table.num_rows)
-    by_feature = reuse.T if reuse is not None and reuse.T.shape == shape else None
-    if by_feature is None:
-        by_feature = _aligned_empty(shape)
+    reusable = reuse is not None and reuse.T.shape == shape
+    by_feature = reuse.T if reusable else _aligned_empty(shape)
     for row, name in zip(by_feature, expected, strict=True):
         # float32 columns are read in place; nulls become NaN
         column = table.column(name).cast(pa.float32(), safe=False)
@@ -266,9 +265,9 @@ def feature_values(
     # (a sum can also overflow to infinity from finite values).
     with np.errstate(over="ignore", invalid="ignore"):
         suspect = not np.isfinite(by_feature.sum(axis=1)).all()
-    if suspect and not np.isfinite(by_feature).all():
-        bad = ~np.isfinite(by_feature).all(axis=1)
-        names = [expected[i] for i in np.flatnonzero(bad)]
+    bad = np.flatnonzero(~np.isfinite(by_feature).all(axis=1)) if suspect else []
+    if len(bad):
+        names = [expected[i] for i in bad]
         msg = f"Partition '{partition}' has missing, NaN or infinite values in columns {names}"
         raise PartitionSchemaError(msg)
     return by_feature.T
@@ -360,19 +359,15 @@ def _output_table(
     The computed columns are declared non-nullable, so the parquet writer
     stores no validity levels for them.
     """
-    columns = {id_field.name: (id_field, ids)}
-    for name, unit in zip(code_names, codes.T, strict=True):  # rows of codes.T
-        columns[name] = (pa.field(name, pa.float32(), nullable=False), unit)
+    computed = dict(zip(code_names, codes.T, strict=True))  # rows of codes.T
     if errors is not None:
-        columns["anomaly_score"] = (
-            pa.field("anomaly_score", pa.float32(), nullable=False),
-            errors,
-        )
-        columns["is_flagged"] = (
-            pa.field("is_flagged", pa.bool_(), nullable=False),
-            errors > threshold,
-        )
-    l0 = active_mask(codes).sum(axis=1).astype(np.int32)
-    columns["l0"] = (pa.field("l0", pa.int32(), nullable=False), l0)
-    fields, arrays = zip(*columns.values(), strict=True)
-    return pa.Table.from_arrays(list(arrays), schema=pa.schema(fields))
+        computed["anomaly_score"] = errors
+        computed["is_flagged"] = errors > threshold
+    computed["l0"] = active_mask(codes).sum(axis=1).astype(np.int32)
+    arrays = {name: pa.array(values) for name, values in computed.items()}
+    fields = [
+        pa.field(name, array.type, nullable=False) for name, array in arrays.items()
+    ]
+    return pa.Table.from_arrays(
+        [ids, *arrays.values()], schema=pa.schema([id_field, *fields])
+    )

@@ -148,11 +148,11 @@ def shuffled_batches(
     instead of building one per epoch (milliseconds each, hundreds of epochs).
     """
     features = tf.constant(x)
-    targets = features if y is x else tf.constant(y)  # an autoencoder's: gather once
+    targets = None if y is x else tf.constant(y)  # an autoencoder's: gather once
 
     def gather(index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         rows = tf.gather(features, index)
-        return rows, rows if targets is features else tf.gather(targets, index)
+        return rows, rows if targets is None else tf.gather(targets, index)
 
     return (
         tf.data.Dataset.range(len(x))
