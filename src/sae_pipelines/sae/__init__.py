@@ -1,8 +1,8 @@
 """The sparse autoencoder itself: plain TensorFlow/Keras, no Kedro.
 
 Read top to bottom: ``layers`` (the sparsity pieces), ``config`` (validated
-settings), ``model`` (building it), ``optimizers`` (its fused Adam),
-``training`` (fitting it), ``metrics`` (what its outputs are judged by).
+settings), ``model`` (building it), ``training`` (fitting it), ``metrics``
+(what its outputs are judged by).
 """
 
 from sae_pipelines.sae.config import CorruptionConfig, ModelConfig, TrainingConfig
@@ -18,12 +18,10 @@ from sae_pipelines.sae.model import (
     encoder_of,
     input_corruption,
 )
-from sae_pipelines.sae.optimizers import FusedAdam, build_optimizer
 from sae_pipelines.sae.training import fit_code_classifier, fit_sparse_autoencoder
 
 __all__ = [
     "CorruptionConfig",
-    "FusedAdam",
     "InputCorruption",
     "ModelConfig",
     "ReLUWithL1Penalty",
@@ -31,7 +29,6 @@ __all__ = [
     "TopKActivation",
     "TrainingConfig",
     "build_code_classifier",
-    "build_optimizer",
     "build_sparse_autoencoder",
     "encoder_of",
     "fit_code_classifier",

@@ -20,7 +20,6 @@ from sae_pipelines.sae.model import (
     encoder_of,
     with_input_corruption,
 )
-from sae_pipelines.sae.optimizers import build_optimizer
 
 logger = logging.getLogger(__name__)
 
@@ -221,8 +220,11 @@ def fit_sparse_autoencoder(
     trained = with_input_corruption(
         model, training_config.corruption, training_config.seed
     )
-    optimizer = build_optimizer(
-        training_config.optimizer, training_config.learning_rate
+    optimizer = keras.optimizers.get(
+        {
+            "class_name": training_config.optimizer,
+            "config": {"learning_rate": training_config.learning_rate},
+        }
     )
     steps = steps_per_epoch(len(x_train), training_config.batch_size)
     trained.compile(
@@ -299,7 +301,7 @@ def fit_code_classifier(
     make_deterministic(seed)
     steps = steps_per_epoch(len(x_train), batch_size)
     classifier.compile(
-        optimizer=build_optimizer("adam", learning_rate),
+        optimizer=keras.optimizers.Adam(learning_rate),
         loss="sparse_categorical_crossentropy",
         steps_per_execution=steps,
     )
