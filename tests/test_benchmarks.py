@@ -43,3 +43,26 @@ def test_speed_benchmark_runs_at_smoke_scale(tmp_path):
     ):
         assert measure in table
     assert table.count("\n| ") == 10  # header, rule, 8 measures
+
+
+def test_training_floor_runs_at_smoke_scale():
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.training_floor", "--scale", "smoke"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| ")]
+    measures = [row.split(" | ")[0].removeprefix("| ") for row in rows[2:]]
+    assert measures == [
+        "dense float32 matmul",
+        "the step's five matrix products alone, batch 64",
+        "TopK (k = 28 of 256) alone, batch 64",
+        "minimal TensorFlow training step, batch 64",
+        "minimal TensorFlow training step, batch 128",
+        "the project's training (fit_sparse_autoencoder), batch 64",
+    ]
+    assert all("GFLOP/s" in row for row in rows[2:] if "TopK" not in row)
