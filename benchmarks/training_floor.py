@@ -145,7 +145,9 @@ def minimal_training(
     return step, steps
 
 
-def project_training_seconds(x_train, x_validation, epochs: int) -> tuple[float, int]:
+def project_training_seconds(
+    x_train: np.ndarray, x_validation: np.ndarray, epochs: int
+) -> tuple[float, int]:
     """Median training seconds per step of the project's fit, and its batch."""
     model_config, training_config = project_configs(CODES)
     training_config = training_config.model_copy(

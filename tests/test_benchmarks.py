@@ -10,18 +10,11 @@ from tests.project_runs import PROJECT_ROOT
 pytestmark = pytest.mark.slow
 
 
-def test_speed_benchmark_runs_at_smoke_scale(tmp_path):
-    output = tmp_path / "results.md"
+def run_at_smoke_scale(benchmark, *arguments):
+    """Run ``python -m benchmarks.<benchmark> --scale smoke``; return its stdout."""
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.speed",
-            "--scale",
-            "smoke",
-            "--output",
-            output,
-        ],
+        [sys.executable, "-m", f"benchmarks.{benchmark}", "--scale", "smoke"]
+        + [str(argument) for argument in arguments],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
@@ -29,6 +22,12 @@ def test_speed_benchmark_runs_at_smoke_scale(tmp_path):
         check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def test_speed_benchmark_runs_at_smoke_scale(tmp_path):
+    output = tmp_path / "results.md"
+    run_at_smoke_scale("speed", "--output", output)
     table = output.read_text()
     assert table.startswith("# Speed benchmark (smoke)")
     assert "Machine: " in table
@@ -46,16 +45,8 @@ def test_speed_benchmark_runs_at_smoke_scale(tmp_path):
 
 
 def test_training_floor_runs_at_smoke_scale():
-    result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.training_floor", "--scale", "smoke"],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    rows = [line for line in result.stdout.splitlines() if line.startswith("| ")]
+    stdout = run_at_smoke_scale("training_floor")
+    rows = [line for line in stdout.splitlines() if line.startswith("| ")]
     measures = [row.split(" | ")[0].removeprefix("| ") for row in rows[2:]]
     assert measures == [
         "dense float32 matmul",
