@@ -66,7 +66,7 @@ class ServingModel:
         return [str(name) for name in self.normalizer.feature_names_in_]
 
     def encode(
-        self, features: np.ndarray, scores: bool = True, overwrite: bool = False
+        self, features: np.ndarray, scores: bool = True
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """Codes and per-row reconstruction MSE of raw (unnormalised) features.
 
@@ -77,9 +77,8 @@ class ServingModel:
                 order, in any memory layout.
             scores: Also run the decoder for the anomaly scores; without them
                 only the encoder runs (half the work) and the MSE is ``None``.
-            overwrite: ``features`` may be normalised in place.
         """
-        return self.encode_normalized(self.normalize(features, overwrite), scores)
+        return self.encode_normalized(self.normalize(features), scores)
 
     def normalize(self, features: np.ndarray, overwrite: bool = False) -> np.ndarray:
         """Raw feature rows scaled by the normaliser: the model's inputs.

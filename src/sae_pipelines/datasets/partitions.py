@@ -49,7 +49,8 @@ class Partition:
     def rows(self) -> int | None:
         """Row count from parquet metadata; ``None`` for CSV (unknown until read)."""
         if self.path.suffix == ".parquet":
-            return self._parquet().metadata.num_rows
+            with self._parquet() as parquet:
+                return parquet.metadata.num_rows
         return None
 
     def chunks(self) -> Iterator[pa.Table]:
@@ -84,7 +85,8 @@ class Partition:
         reader over the whole file kept every row group it had read, so each run
         gets its own, closed before the next: memory holds about one run.
         """
-        metadata = self._parquet().metadata
+        with self._parquet() as parquet:
+            metadata = parquet.metadata
         for row_groups in _runs_of_rows(metadata, self.chunk_rows):
             with self._parquet(metadata) as parquet:
                 for batch in parquet.iter_batches(
