@@ -41,8 +41,10 @@ from benchmarks.speed import (
     matmul_gflops,
     mnist_sized_problem,
     project_configs,
+    training_flops_per_row,
 )
-from sae_pipelines.sae import fit_sparse_autoencoder
+from sae_pipelines.sae import build_sparse_autoencoder, fit_sparse_autoencoder
+from sae_pipelines.sae.training import steps_per_epoch
 
 CODES = 256
 SCALES = {
@@ -72,11 +74,6 @@ def seconds_per_step(step: Callable[[tf.Tensor], tf.Tensor], steps: int) -> floa
         loop().numpy()
         timings.append((time.perf_counter() - start) / steps)
     return statistics.median(timings)
-
-
-def step_flops(batch: int, inputs: int, codes: int) -> int:
-    """FLOPs of the five matrix products of one training step."""
-    return 5 * 2 * batch * inputs * codes
 
 
 def matrix_products(batch: int, inputs: int) -> Callable[[tf.Tensor], tf.Tensor]:
@@ -158,7 +155,7 @@ def project_training_seconds(
         x_train, x_validation, model_config, training_config, callbacks=[clock]
     )
     batch = training_config.for_rows(len(x_train)).batch_size
-    steps = -(-len(x_train) // batch)
+    steps = steps_per_epoch(len(x_train), batch)
     return statistics.median(clock.train_seconds[1:]) / steps, batch
 
 
@@ -173,6 +170,9 @@ def main() -> None:
     inputs = x.shape[1]
     model_config, training_config = project_configs(CODES)
     k = model_config.for_input_width(inputs).sparsity.topk.k
+    flops_per_row = training_flops_per_row(
+        build_sparse_autoencoder(inputs, model_config)
+    )
     reference = matmul_gflops(scale["matmul"])
     first = scale["batches"][0]
     steps = len(x) // first
@@ -180,7 +180,7 @@ def main() -> None:
     rows = [("dense float32 matmul", "", f"{reference:.1f} GFLOP/s", "100%")]
 
     def add(measure: str, seconds: float, batch: int) -> None:
-        rate = step_flops(batch, inputs, CODES) / seconds / 1e9
+        rate = flops_per_row * batch / seconds / 1e9
         rows.append(
             (
                 measure,
