@@ -28,14 +28,11 @@ from benchmarks.project import PROJECT_ROOT, copy_project, write_partition
 
 WHOLE = """
 import sys, mlflow, pyarrow.parquet as pq
-from sae_pipelines.datasets.registry import RegisteredModelDataset
-from sae_pipelines.pipelines.feature_extraction.nodes import code_column_names
-from sae_pipelines.serving import extract_chunks
+from sae_pipelines.inference.datasets import RegisteredModelDataset
 mlflow.set_tracking_uri(sys.argv[2])
-serving = RegisteredModelDataset("sae_pipelines").load()
+model = RegisteredModelDataset("sae_pipelines").load()
 table = pq.read_table(sys.argv[1])
-names = code_column_names(64, "code_")
-out = next(extract_chunks("big", [table], serving, "row_id", names))
+out = next(model.score_chunks([table]))
 pq.write_table(out, sys.argv[3])
 """
 
@@ -72,7 +69,7 @@ def main() -> None:
         if args.chunk_rows:
             (project / "conf/local/catalog.yml").write_text(
                 "incoming_partitions:\n"
-                "  type: sae_pipelines.datasets.partitions.IncomingPartitionsDataset\n"
+                "  type: sae_pipelines.batch.partitions.IncomingPartitionsDataset\n"
                 "  path: data/01_raw/incoming\n"
                 f"  chunk_rows: {args.chunk_rows}\n"
             )

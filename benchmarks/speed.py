@@ -62,12 +62,12 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from benchmarks.project import copy_project, write_partition
-from sae_pipelines.datasets.partitions import (
+from sae_pipelines.batch.partitions import (
     ExtractedPartitionsDataset,
     IncomingPartitionsDataset,
 )
+from sae_pipelines.inference import InferenceModel
 from sae_pipelines.pipelines.data_processing.nodes import fit_normalizer
-from sae_pipelines.pipelines.feature_extraction.nodes import code_column_names
 from sae_pipelines.sae import (
     ModelConfig,
     TrainingConfig,
@@ -75,7 +75,6 @@ from sae_pipelines.sae import (
     fit_sparse_autoencoder,
 )
 from sae_pipelines.sae.model import encoder_of
-from sae_pipelines.serving import ServingModel, extract_chunks
 from sae_pipelines.settings import CONFIG_LOADER_ARGS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -336,19 +335,18 @@ def extraction_figures(
     decoder. Each figure is the median of ``scale.repeats`` timed runs, the
     paths taking turns.
     """
-    serving = ServingModel(
+    inference_model = InferenceModel(
         model, problem.normalizer, threshold=0.05, source="benchmark"
     )
     incoming = folder / "incoming"
     incoming.mkdir()
     write_partition(incoming / "big.parquet", problem.raw_train, scale.extraction_rows)
     os.sync()  # delivered before the job starts, not still being written out
-    names = code_column_names(int(encoder_of(model).output.shape[-1]), "code_")
 
     def project_path(scores: bool) -> None:
         partitions = IncomingPartitionsDataset(str(incoming)).load()
-        chunks = extract_chunks(
-            "big", partitions["big"].chunks(), serving, "row_id", names, scores
+        chunks = inference_model.score_chunks(
+            partitions["big"].chunks(), "Partition 'big'", scores
         )
         output = folder / "batch"
         ExtractedPartitionsDataset(str(output)).save({"big": chunks})

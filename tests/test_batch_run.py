@@ -14,10 +14,8 @@ import pyarrow as pa
 import pytest
 from filelock import FileLock
 
-from sae_pipelines.datasets.partitions import IncomingPartitionsDataset
-from sae_pipelines.datasets.registry import RegisteredModelDataset
-from sae_pipelines.pipelines.feature_extraction.nodes import code_column_names
-from sae_pipelines.serving import extract_chunks
+from sae_pipelines.batch.partitions import IncomingPartitionsDataset
+from sae_pipelines.inference.datasets import RegisteredModelDataset
 from tests.project_runs import kedro_cli, latest_run, run_project
 
 pytestmark = pytest.mark.slow
@@ -125,13 +123,18 @@ def test_new_partitions_are_encoded_once_and_bad_input_changes_nothing(trained):
     assert "has version 1 (production)" in unknown.stderr
 
     # Or a model pinned by its Kedro version, from the project's own files.
-    [version] = [p.name for p in (trained / "data/06_models/sae_model.keras").iterdir()]
+    [version] = [p.name for p in (trained / "data/06_models/inference_model").iterdir()]
     drop(trained, "d7.csv", digits(20))
     pinned = run_batch(
         trained, "--env", "pinned", "--load-versions", f"serving_model:{version}"
     )
     assert pinned.returncode == 0, pinned.stderr[-3000:]
     assert f"Encoding with Kedro version {version}" in pinned.stdout + pinned.stderr
+    pinned_output = pd.read_parquet(trained / OUTPUT / "d7.parquet")
+    registered_output = mlflow.pyfunc.load_model(
+        "models:/sae_pipelines@production"
+    ).predict(digits(20))
+    pd.testing.assert_frame_equal(pinned_output, registered_output, atol=1e-5)
     assert len(pd.read_parquet(trained / OUTPUT / "d7.parquet")) == 20
 
 
@@ -139,7 +142,7 @@ def test_a_killed_run_resumes_with_exactly_the_missing_partitions(trained):
     conf = trained / "conf/local/catalog.yml"
     conf.write_text(
         "incoming_partitions:\n"
-        "  type: sae_pipelines.datasets.partitions.IncomingPartitionsDataset\n"
+        "  type: sae_pipelines.batch.partitions.IncomingPartitionsDataset\n"
         "  path: data/01_raw/incoming\n"
         "  chunk_rows: 2000\n"
     )
@@ -172,11 +175,11 @@ def test_a_killed_run_resumes_with_exactly_the_missing_partitions(trained):
 
     # The resumed partition equals an uninterrupted encoding of it.
     mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
-    serving = RegisteredModelDataset("sae_pipelines").load()
+    model = RegisteredModelDataset("sae_pipelines").load()
     partition = IncomingPartitionsDataset(str(trained / "data/01_raw/incoming"), 50_000)
-    names = code_column_names(64, "code_")
+    names = model.code_columns
     expected = pa.concat_tables(
-        extract_chunks("b", partition.load()["b"].chunks(), serving, "row_id", names)
+        model.score_chunks(partition.load()["b"].chunks())
     ).to_pandas()
     written = pd.read_parquet(trained / OUTPUT / "b.parquet")
     assert len(written) == 400_000

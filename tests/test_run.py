@@ -107,20 +107,18 @@ def test_default_run_tracks_everything_and_beats_its_baselines(project):
     models = mlflow.search_logged_models(
         experiment_ids=[run.info.experiment_id], output_format="list"
     )
-    assert [m.source_run_id for m in models] == [run.info.run_id]
-    assert mlflow.keras.load_model(f"models:/{models[0].model_id}").input_shape == (
-        None,
-        64,
-    )
+    assert [(m.name, m.source_run_id) for m in models] == [
+        ("inference_model", run.info.run_id)
+    ]
     assert_provenance(run, project)
     production = client.get_model_version_by_alias("sae_pipelines", "production")
     assert (production.version, production.run_id) == (1, run.info.run_id)
+    assert models[0].model_id in production.source
     assert run.data.tags["registered_model_version"] == "1"
-    artifacts = client.list_artifacts(run.info.run_id, "normalizer")
-    assert [a.path for a in artifacts] == ["normalizer/normalizer.pkl"]
+    assert_inference_model_scores_as_the_run_did(project, metrics)
 
     # Quality on digits: truly sparse, few dead units, and ahead of each baseline.
-    assert metrics["test_l0"] <= 16
+    assert metrics["test_l0"] == pytest.approx(8)
     assert metrics["dead_fraction"] < 0.05
     assert metrics["test_fvu"] < metrics["pca_test_fvu"]
     assert metrics["probe_accuracy"] >= metrics["probe_accuracy_raw"]
@@ -143,13 +141,40 @@ def test_default_run_tracks_everything_and_beats_its_baselines(project):
     )
 
 
+def assert_inference_model_scores_as_the_run_did(project: Path, metrics: dict) -> None:
+    """The registered model turns raw test rows into the run's codes and scores."""
+    model = mlflow.pyfunc.load_model("models:/sae_pipelines@production")
+    codes = latest_version(project, "data/04_feature/codes_test.parquet")
+    scores = latest_version(project, "data/07_model_output/anomaly_scores_test.parquet")
+    validated = latest_version(project, "data/02_intermediate/validated_data.parquet")
+    raw = validated.set_index("row_id").loc[codes["row_id"]].reset_index()
+    out = model.predict(raw.drop(columns="label"))
+    names = [c for c in codes.columns if c.startswith("code_")]
+    assert out.columns.tolist() == [
+        "row_id",
+        *names,
+        "anomaly_score",
+        "is_flagged",
+        "l0",
+    ]
+    np.testing.assert_array_equal(out["row_id"], codes["row_id"])
+    np.testing.assert_allclose(out[names], codes[names], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(
+        out["anomaly_score"], scores["anomaly_score"], rtol=0, atol=1e-5
+    )
+    assert (out["is_flagged"] == scores["is_flagged"]).all()
+    assert out["is_flagged"].mean() == pytest.approx(
+        metrics["anomaly_flagged_fraction"]
+    )
+
+
 def assert_provenance(run: mlflow.entities.Run, project: Path) -> None:
     """The run records what is needed to repeat it."""
     tags = run.data.tags
     assert tags["raw_data_sha256"] == file_sha256(project / "data/01_raw/digits.csv")
     assert tags["git_commit"] == "unknown"  # the project copy is not a git checkout
     assert tags["kedro_save_version"] in {
-        p.name for p in (project / "data/06_models/sae_model.keras").iterdir()
+        p.name for p in (project / "data/06_models/inference_model").iterdir()
     }
     requirements = mlflow.artifacts.load_text(
         f"runs:/{run.info.run_id}/{REQUIREMENTS_ARTIFACT}"

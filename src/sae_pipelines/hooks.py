@@ -10,7 +10,6 @@ from typing import Any
 
 import mlflow
 import yaml
-from filelock import FileLock, Timeout
 from kedro.framework.hooks import hook_impl
 from kedro.io import AbstractVersionedDataset, CachedDataset, DataCatalog
 from kedro.pipeline import Pipeline
@@ -25,7 +24,6 @@ from sae_pipelines.provenance import (
     git_state,
     installed_packages,
 )
-from sae_pipelines.registry import PRODUCTION_ALIAS
 
 logger = logging.getLogger(__name__)
 
@@ -172,107 +170,6 @@ class VersionedArtifactHooks(_CatalogHooks):
             mlflow.log_artifacts(str(local_path), artifact_path)
         else:
             mlflow.log_artifact(str(local_path), artifact_path)
-
-
-class ModelRegistryHooks(_CatalogHooks):
-    """Gives the alias ``production`` to a registered model's first version.
-
-    Training registers every model it logs (``registered_model_name`` in the
-    catalog's ``save_args``). Until some version holds the alias, the new one
-    takes it, so a fresh project can run batch extraction right after training;
-    after that, moving the alias is a deliberate act (see the README).
-    """
-
-    @hook_impl
-    def after_dataset_saved(self, dataset_name: str, data: Any, node: Any) -> None:
-        """Set the alias after the registered model's version is created."""
-        run = mlflow.active_run()
-        name = self._registered_name(dataset_name)
-        if run is None or name is None:
-            return
-        client = mlflow.MlflowClient()
-        versions = client.search_model_versions(
-            f"name = '{name}' and run_id = '{run.info.run_id}'"
-        )
-        if not versions:
-            return
-        version = max(int(v.version) for v in versions)
-        client.set_tag(run.info.run_id, "registered_model_version", str(version))
-        aliases = client.get_registered_model(name).aliases
-        if PRODUCTION_ALIAS in aliases:
-            logger.info(
-                "Registered %s version %d; '%s' stays on version %s",
-                name,
-                version,
-                PRODUCTION_ALIAS,
-                aliases[PRODUCTION_ALIAS],
-            )
-            return
-        client.set_registered_model_alias(name, PRODUCTION_ALIAS, str(version))
-        logger.info(
-            "Registered %s version %d and gave it the alias '%s'",
-            name,
-            version,
-            PRODUCTION_ALIAS,
-        )
-
-    def _registered_name(self, dataset_name: str) -> str | None:
-        if self._catalog is None:
-            return None
-        save_args = getattr(self._catalog.get(dataset_name), "_save_args", None) or {}
-        return save_args.get("registered_model_name")
-
-
-class BatchLockHooks(_CatalogHooks):
-    """Lets one batch extraction run at a time on an output folder.
-
-    A second run started while one holds the lock stops at once with a clear
-    message, before it reads or writes anything.
-    """
-
-    PIPELINE = "batch_extraction"
-    OUTPUT_DATASET = "extracted_partitions"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._lock: FileLock | None = None
-
-    @hook_impl
-    def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
-        """Take the lock when the batch extraction pipeline is about to run.
-
-        Raises:
-            RuntimeError: Another batch extraction holds the lock.
-        """
-        if self.PIPELINE not in (run_params.get("pipeline_names") or []):
-            return
-        folder = Path(self._catalog.get(self.OUTPUT_DATASET)._path)
-        folder.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(folder / ".lock", blocking=False)
-        try:
-            lock.acquire()
-        except Timeout as error:
-            msg = (
-                f"Another batch extraction is running on {folder} (lock file "
-                f"{lock.lock_file}); this run stops without reading or writing"
-            )
-            raise RuntimeError(msg) from error
-        self._lock = lock
-
-    @hook_impl
-    def after_pipeline_run(self) -> None:
-        """Release the lock after a successful run."""
-        self._release()
-
-    @hook_impl
-    def on_pipeline_error(self) -> None:
-        """Release the lock after a failed run."""
-        self._release()
-
-    def _release(self) -> None:
-        if self._lock is not None:
-            self._lock.release()
-            self._lock = None
 
 
 class ProvenanceHooks(_CatalogHooks):

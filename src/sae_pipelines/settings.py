@@ -12,16 +12,14 @@ import gc
 gc.disable()
 
 import atexit  # noqa: E402
-import os  # noqa: E402
 from importlib import metadata  # noqa: E402
 
 from kedro.config import OmegaConfigLoader  # noqa: E402
 from omegaconf.resolvers import oc  # noqa: E402
 
+from sae_pipelines.batch.lock import BatchLockHooks  # noqa: E402
 from sae_pipelines.hooks import (  # noqa: E402
-    BatchLockHooks,
     MlflowTrackingHooks,
-    ModelRegistryHooks,
     NodeTimingHooks,
     ParameterValidationHooks,
     ProvenanceHooks,
@@ -35,15 +33,11 @@ gc.freeze()
 gc.enable()
 atexit.register(gc.freeze)
 
-# TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notices) hides Kedro's log.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 HOOKS = (
     NodeTimingHooks(),
     ParameterValidationHooks(),
     BatchLockHooks(),
     VersionedArtifactHooks(),
-    ModelRegistryHooks(),
     ProvenanceHooks(),
     # In place of kedro-mlflow's own hook (disabled below). Last here so that it
     # runs first, as the plugin's would: the hooks above log to the run it starts.

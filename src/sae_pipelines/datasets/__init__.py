@@ -1,1 +1,1 @@
-"""Kedro datasets of this project: streamed partitions and registered models."""
+"""Kedro datasets for tracking: per-epoch metric histories logged to MLflow."""

@@ -13,7 +13,8 @@ import numpy as np
 def row_squared_errors(inputs: np.ndarray, reconstructions: np.ndarray) -> np.ndarray:
     """Mean squared error of each row: ``mean_j (x_ij − x̂_ij)²``.
 
-    This is also the anomaly score of a row.
+    The inference model computes the anomaly score of a row the same way, in its
+    graph (:meth:`~sae_pipelines.inference.InferenceModel.encode_normalized`).
     """
     return np.mean(np.square(inputs - reconstructions), axis=1)
 

@@ -27,14 +27,15 @@ def test_dead_units_and_l0_from_codes_tables(params):
 
 def test_threshold_is_a_quantile_of_validation_scores_and_flags_above_it(params):
     params["data"]["label_column"] = None
-    validation = pd.DataFrame({"row_id": range(100), "x": np.linspace(0, 1, 100)})
-    validation_reconstruction = validation.assign(x=0.0)
-    test = pd.DataFrame({"row_id": [0, 1], "x": [0.1, 2.0]})
+    validation = pd.DataFrame(
+        {"row_id": range(100), "anomaly_score": np.linspace(0, 1, 100) ** 2}
+    )
+    test = pd.DataFrame(
+        {"row_id": [0, 1], "code_000": 0.0, "anomaly_score": [0.01, 4.0]}
+    )
     scores = score_anomalies(
         validation,
-        validation_reconstruction,
         test,
-        test.assign(x=0.0),
         pd.DataFrame({"pca_anomaly_score": [0.3, 0.4]}),
         params["data"],
         params["anomaly"],

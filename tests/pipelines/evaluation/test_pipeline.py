@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 from kedro.framework.project import configure_project
 
@@ -63,3 +64,18 @@ def test_default_pipeline_end_to_end_in_memory(
     scores = catalog.load("anomaly_scores_test")
     assert len(scores) == len(catalog.load("model_input_test"))
     assert scores["is_flagged"].dtype == bool
+
+    # The released inference model scores the raw test rows as feature
+    # extraction and evaluation did.
+    release = catalog.load("inference_model")
+    assert release.model.threshold == report["anomaly_threshold"]
+    assert list(release.input_example.columns) == release.model.feature_columns
+    raw_test = catalog.load("test_split")
+    out = release.model.predict(raw_test[release.model.feature_columns])
+    codes = catalog.load("codes_test")
+    names = release.model.code_columns
+    np.testing.assert_allclose(out[names], codes[names], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(
+        out["anomaly_score"], scores["anomaly_score"], rtol=0, atol=1e-5
+    )
+    assert (out["is_flagged"] == scores["is_flagged"]).all()

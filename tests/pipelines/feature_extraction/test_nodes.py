@@ -1,19 +1,12 @@
 import numpy as np
 import pandas as pd
 
-from sae_pipelines.pipelines.feature_extraction.nodes import (
-    code_column_names,
-    encode_split,
-)
+from sae_pipelines.pipelines.data_processing.nodes import fit_normalizer
+from sae_pipelines.pipelines.feature_extraction.nodes import encode_splits
 from sae_pipelines.sae import ModelConfig, build_sparse_autoencoder
 
 
-def test_code_columns_sort_in_unit_order():
-    names = code_column_names(1200, "code_")
-    assert names[:2] == ["code_0000", "code_0001"] and sorted(names) == names
-
-
-def test_encoded_table_carries_ids_and_labels(params):
+def test_encoded_tables_carry_ids_labels_codes_scores_and_l0(params):
     params["model"]["code_size"] = 5
     params["model"]["sparsity"]["topk"]["k"] = 2
     model = build_sparse_autoencoder(3, ModelConfig.model_validate(params["model"]))
@@ -26,12 +19,24 @@ def test_encoded_table_carries_ids_and_labels(params):
             "label": [1, 2],
         }
     )
-    codes = encode_split(model, table, params["data"], params["feature_extraction"])
-    assert list(codes.columns) == [
-        "row_id",
-        "label",
-        *[f"code_{i:03d}" for i in range(5)],
-    ]
-    assert codes["row_id"].tolist() == [7, 8] and codes["label"].tolist() == [1, 2]
-    assert ((codes.filter(like="code_").to_numpy() != 0).sum(axis=1) == 2).all()
-    assert np.isfinite(codes.filter(like="code_").to_numpy()).all()
+    normalizer = fit_normalizer(table, {"method": "minmax"}, params["data"])
+    train, _, test = encode_splits(
+        model,
+        normalizer,
+        table,
+        table,
+        table.iloc[:1],
+        params["data"],
+        params["feature_extraction"],
+    )
+    names = [f"code_{i:03d}" for i in range(5)]
+    assert list(train.columns) == ["row_id", "label", *names, "anomaly_score", "l0"]
+    assert train["row_id"].tolist() == [7, 8] and train["label"].tolist() == [1, 2]
+    assert ((train[names].to_numpy() != 0).sum(axis=1) == 2).all()
+    assert (train["l0"] == 2).all()
+    reconstruction = model.predict(
+        table[["a", "b", "c"]].to_numpy("float32"), verbose=0
+    )
+    expected = ((table[["a", "b", "c"]].to_numpy() - reconstruction) ** 2).mean(axis=1)
+    np.testing.assert_allclose(train["anomaly_score"], expected, rtol=1e-5)
+    assert len(test) == 1

@@ -9,11 +9,8 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from sae_pipelines.datasets.partitions import Partition
-from sae_pipelines.pipelines.feature_extraction.nodes import code_column_names
-from sae_pipelines.sae.model import code_size_of
-from sae_pipelines.serving import ServingModel, extract_chunks
-from sae_pipelines.tables import id_column
+from sae_pipelines.batch.partitions import Partition
+from sae_pipelines.inference import InferenceModel
 
 logger = logging.getLogger(__name__)
 
@@ -43,9 +40,7 @@ def pending_partitions(
 def extract_partitions(
     incoming_partitions: dict[str, Partition],
     pending: list[str],
-    serving_model: ServingModel,
-    data_params: dict[str, Any],
-    feature_extraction_params: dict[str, Any],
+    serving_model: InferenceModel,
     batch_extraction_params: dict[str, Any],
 ) -> tuple[dict[str, Iterator[pa.Table | pd.DataFrame]], dict[str, Any]]:
     """Lazy output chunks (id, codes, anomaly score and flag, L0) per partition.
@@ -55,31 +50,21 @@ def extract_partitions(
 
     Nothing is read here: the catalog's writer pulls each partition's chunks,
     so memory holds one chunk at a time whatever the partition size. With
-    ``engine: spark`` a local Spark session encodes them with the same code.
+    ``engine: spark`` a local Spark session encodes them with the same model.
 
     Returns:
         The chunks by partition, and which model encodes them (``source``,
         ``version``).
     """
     logger.info("Encoding with %s", serving_model.source)
-    names = code_column_names(
-        code_size_of(serving_model.autoencoder),
-        feature_extraction_params["column_prefix"],
-    )
-    ids = id_column(data_params)
     scores = batch_extraction_params["anomaly_scores"]
     if batch_extraction_params["engine"] == "spark":
         partitions = {name: incoming_partitions[name] for name in pending}
-        chunks = _spark_chunks(partitions, serving_model, ids, names, scores)
+        chunks = _spark_chunks(partitions, serving_model, scores)
     else:
         chunks = {
-            name: extract_chunks(
-                name,
-                incoming_partitions[name].chunks(),
-                serving_model,
-                ids,
-                names,
-                scores,
+            name: serving_model.score_chunks(
+                incoming_partitions[name].chunks(), f"Partition '{name}'", scores
             )
             for name in pending
         }
@@ -87,11 +72,7 @@ def extract_partitions(
 
 
 def _spark_chunks(
-    partitions: dict[str, Partition],
-    serving_model: ServingModel,
-    ids: str,
-    code_names: list[str],
-    scores: bool,
+    partitions: dict[str, Partition], serving_model: InferenceModel, scores: bool
 ) -> dict[str, Iterator[pd.DataFrame]]:
     """The partitions' output chunks, encoded on a local Spark session.
 
@@ -99,7 +80,7 @@ def _spark_chunks(
         ImportError: PySpark is not installed.
     """
     try:
-        from sae_pipelines import spark  # noqa: PLC0415 - PySpark is optional
+        from sae_pipelines.batch import spark  # noqa: PLC0415 - PySpark is optional
     except ModuleNotFoundError as error:
         if (error.name or "").partition(".")[0] not in {"pyspark", "py4j"}:
             raise
@@ -109,7 +90,7 @@ def _spark_chunks(
         return {}
     logger.info("Encoding %d partitions on Spark", len(partitions))
     result = spark.encode_with_spark(
-        spark.local_session(), partitions, serving_model, ids, code_names, scores
+        spark.local_session(), partitions, serving_model, scores
     )
     chunk_rows = min(partition.chunk_rows for partition in partitions.values())
     return spark.spark_partition_chunks(result, sorted(partitions), chunk_rows)

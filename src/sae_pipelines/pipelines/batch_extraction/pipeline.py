@@ -25,8 +25,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "incoming_partitions",
                     "pending_partitions",
                     "serving_model",
-                    "params:data",
-                    "params:feature_extraction",
                     "params:batch_extraction",
                 ],
                 outputs=["extracted_partitions", "model_used"],

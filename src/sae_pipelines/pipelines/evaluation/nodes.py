@@ -14,6 +14,9 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from sae_pipelines.inference import InferenceModel
+from sae_pipelines.inference.datasets import ModelRelease
+from sae_pipelines.inference.model import FLAG_COLUMN, SCORE_COLUMN
 from sae_pipelines.sae import CorruptionConfig, input_corruption, metrics
 from sae_pipelines.sae.training import INFERENCE_BATCH_SIZE
 from sae_pipelines.tables import (
@@ -21,11 +24,13 @@ from sae_pipelines.tables import (
     code_matrix,
     feature_columns,
     feature_matrix,
+    id_column,
 )
 
 logger = logging.getLogger(__name__)
 
 SCORE_SUFFIX = "anomaly_score"
+EXAMPLE_ROWS = 5
 
 
 def reconstruct(
@@ -86,44 +91,65 @@ def sparsity_metrics(
 
 
 def score_anomalies(
-    model_input_validation: pd.DataFrame,
-    reconstruction_validation: pd.DataFrame,
-    model_input_test: pd.DataFrame,
-    reconstruction_test: pd.DataFrame,
+    codes_validation: pd.DataFrame,
+    codes_test: pd.DataFrame,
     baseline_anomaly_scores: pd.DataFrame,
     data_params: dict[str, Any],
     anomaly_params: dict[str, Any],
 ) -> pd.DataFrame:
-    """Score every test row by its reconstruction error and flag the outliers.
+    """Flag the test rows whose anomaly score is above the threshold.
 
-    The threshold is the ``anomaly.threshold_quantile`` quantile of the
-    validation scores (normal rows only when ``anomaly.normal_labels`` is set).
+    The scores are the inference model's, from feature extraction. The
+    threshold is the ``anomaly.threshold_quantile`` quantile of the validation
+    scores (normal rows only when ``anomaly.normal_labels`` is set).
 
     Returns:
         The id (and label) of each test row with ``anomaly_score``,
         ``threshold``, ``is_flagged``, the baselines' scores and, with anomaly
         labels, ``is_anomaly``.
     """
-    validation_scores = metrics.row_squared_errors(
-        feature_matrix(model_input_validation, data_params),
-        feature_matrix(reconstruction_validation, data_params),
-    )
     threshold = float(
-        np.quantile(validation_scores, anomaly_params["threshold_quantile"])
+        np.quantile(
+            codes_validation[SCORE_COLUMN].to_numpy(np.float64),
+            anomaly_params["threshold_quantile"],
+        )
     )
-    scores = carried_columns(model_input_test, data_params)
-    scores["anomaly_score"] = metrics.row_squared_errors(
-        feature_matrix(model_input_test, data_params),
-        feature_matrix(reconstruction_test, data_params),
-    )
+    scores = carried_columns(codes_test, data_params)
+    scores[SCORE_COLUMN] = codes_test[SCORE_COLUMN].to_numpy()
     scores["threshold"] = threshold
-    scores["is_flagged"] = scores["anomaly_score"] > threshold
+    scores[FLAG_COLUMN] = scores[SCORE_COLUMN] > threshold
     scores[list(baseline_anomaly_scores.columns)] = baseline_anomaly_scores.to_numpy()
     normal_labels = anomaly_params.get("normal_labels")
     if normal_labels is not None:
         label = data_params["label_column"]
         scores["is_anomaly"] = ~scores[label].isin(normal_labels)
     return scores
+
+
+def release_inference_model(
+    sae_model: keras.Model,
+    normalizer: Any,
+    anomaly_metrics: dict[str, float],
+    validated_data: pd.DataFrame,
+    data_params: dict[str, Any],
+    feature_extraction_params: dict[str, Any],
+) -> ModelRelease:
+    """The inference model to register: normaliser, autoencoder and threshold.
+
+    Its input example is the first rows of the validated table: the features,
+    and the id column when ``data.id_column`` names one.
+    """
+    model = InferenceModel(
+        sae_model,
+        normalizer,
+        threshold=anomaly_metrics["anomaly_threshold"],
+        id_column=id_column(data_params),
+        code_prefix=feature_extraction_params["column_prefix"],
+    )
+    shown = model.feature_columns
+    if data_params.get("id_column"):
+        shown = [model.id_column, *shown]
+    return ModelRelease(model, validated_data[shown].head(EXAMPLE_ROWS))
 
 
 def anomaly_metrics(anomaly_scores: pd.DataFrame) -> dict[str, float]:

@@ -14,6 +14,7 @@ from sae_pipelines.pipelines.evaluation.nodes import (
     denoising_metrics,
     reconstruct,
     reconstruction_metrics,
+    release_inference_model,
     score_anomalies,
     sparsity_metrics,
 )
@@ -78,19 +79,16 @@ def create_pipeline(**kwargs) -> Pipeline:
     """Create the ``evaluation`` pipeline."""
     return Pipeline(
         [
-            *(
-                Node(
-                    reconstruct,
-                    inputs=[
-                        "sae_model",
-                        f"model_input_{split}",
-                        "params:data",
-                        "params:feature_extraction",
-                    ],
-                    outputs=f"reconstruction_{split}",
-                    name=f"reconstruct_{split}",
-                )
-                for split in ("validation", "test")
+            Node(
+                reconstruct,
+                inputs=[
+                    "sae_model",
+                    "model_input_test",
+                    "params:data",
+                    "params:feature_extraction",
+                ],
+                outputs="reconstruction_test",
+                name="reconstruct_test",
             ),
             Node(
                 reconstruction_metrics,
@@ -136,10 +134,8 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 score_anomalies,
                 inputs=[
-                    "model_input_validation",
-                    "reconstruction_validation",
-                    "model_input_test",
-                    "reconstruction_test",
+                    "codes_validation",
+                    "codes_test",
                     "baseline_anomaly_scores",
                     "params:data",
                     "params:anomaly",
@@ -152,6 +148,19 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs="anomaly_scores_test",
                 outputs="anomaly_metrics",
                 name="anomaly_metrics",
+            ),
+            Node(
+                release_inference_model,
+                inputs=[
+                    "sae_model",
+                    "normalizer",
+                    "anomaly_metrics",
+                    "validated_data",
+                    "params:data",
+                    "params:feature_extraction",
+                ],
+                outputs="inference_model",
+                name="release_inference_model",
             ),
             Node(
                 denoising_metrics,

@@ -1,4 +1,4 @@
-"""Encode tables into sparse codes: the features this project produces."""
+"""Encode the splits into sparse codes: the features this project produces."""
 
 from __future__ import annotations
 
@@ -7,42 +7,54 @@ from typing import Any
 import keras
 import pandas as pd
 
-from sae_pipelines.sae import encoder_of
-from sae_pipelines.tables import carried_columns, feature_matrix
+from sae_pipelines.inference import InferenceModel
+from sae_pipelines.tables import carried_columns, feature_matrix, id_column
 
 
-def code_column_names(code_size: int, prefix: str) -> list[str]:
-    """``code_000, code_001, …``: zero-padded so they sort in unit order."""
-    width = max(3, len(str(code_size - 1)))
-    return [f"{prefix}{unit:0{width}d}" for unit in range(code_size)]
-
-
-def encode_split(
+def encode_splits(
     sae_model: keras.Model,
-    model_input: pd.DataFrame,
+    normalizer: Any,
+    model_input_train: pd.DataFrame,
+    model_input_validation: pd.DataFrame,
+    model_input_test: pd.DataFrame,
     data_params: dict[str, Any],
     feature_extraction_params: dict[str, Any],
-) -> pd.DataFrame:
-    """Encode one normalised table into its codes table.
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Encode each normalised split with the inference model.
 
     Args:
         sae_model: The trained sparse autoencoder.
-        model_input: A normalised table (id, features, optional label).
+        normalizer: The normaliser fitted on the training split.
+        model_input_train: The normalised training split (id, features, label).
+        model_input_validation: The normalised validation split.
+        model_input_test: The normalised test split.
         data_params: ``data`` parameters, to tell features from id and label.
-        feature_extraction_params: ``batch_size`` and ``column_prefix``.
+        feature_extraction_params: ``column_prefix`` of the code columns.
 
     Returns:
-        The id (and label) columns followed by one column per code unit.
+        Per split: the id (and label) columns, one column per code unit,
+        ``anomaly_score`` and ``l0``, as batch extraction writes them.
     """
-    codes = encoder_of(sae_model).predict(
-        feature_matrix(model_input, data_params),
-        batch_size=feature_extraction_params["batch_size"],
-        verbose=0,
+    model = InferenceModel(
+        sae_model,
+        normalizer,
+        id_column=id_column(data_params),
+        code_prefix=feature_extraction_params["column_prefix"],
     )
-    names = code_column_names(
-        codes.shape[1], feature_extraction_params["column_prefix"]
+    return tuple(
+        _encode(model, table, data_params)
+        for table in (model_input_train, model_input_validation, model_input_test)
     )
+
+
+def _encode(
+    model: InferenceModel, model_input: pd.DataFrame, data_params: dict[str, Any]
+) -> pd.DataFrame:
+    codes, scores = model.encode_normalized(feature_matrix(model_input, data_params))
     return pd.concat(
-        [carried_columns(model_input, data_params), pd.DataFrame(codes, columns=names)],
+        [
+            carried_columns(model_input, data_params),
+            model.output_columns(codes, scores).to_pandas(),
+        ],
         axis=1,
     )

@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from sae_pipelines.pipelines.feature_extraction.nodes import encode_split
+from sae_pipelines.pipelines.feature_extraction.nodes import encode_splits
 from sae_pipelines.tables import SPLITS
 
 
@@ -11,16 +11,16 @@ def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             Node(
-                encode_split,
+                encode_splits,
                 inputs=[
                     "sae_model",
-                    f"model_input_{split}",
+                    "normalizer",
+                    *(f"model_input_{split}" for split in SPLITS),
                     "params:data",
                     "params:feature_extraction",
                 ],
-                outputs=f"codes_{split}",
-                name=f"encode_{split}",
+                outputs=[f"codes_{split}" for split in SPLITS],
+                name="encode_splits",
             )
-            for split in SPLITS
         ]
     )

@@ -45,12 +45,3 @@ def train_sparse_autoencoder(
         min(history["val_loss"]),
     )
     return model, history["loss"], history["val_loss"]
-
-
-def model_for_mlflow(sae_model: keras.Model) -> keras.Model:
-    """Pass the saved model on to the MLflow ``mlflow.keras`` dataset.
-
-    The catalog logs what this returns, so MLflow receives the model exactly as
-    it was reloaded from its versioned file.
-    """
-    return sae_model

@@ -2,10 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from sae_pipelines.pipelines.training.nodes import (
-    model_for_mlflow,
-    train_sparse_autoencoder,
-)
+from sae_pipelines.pipelines.training.nodes import train_sparse_autoencoder
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -23,12 +20,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ],
                 outputs=["sae_model", "train_loss", "val_loss"],
                 name="train_sparse_autoencoder",
-            ),
-            Node(
-                model_for_mlflow,
-                inputs="sae_model",
-                outputs="sae_model_mlflow",
-                name="log_model_to_mlflow",
             ),
         ]
     )

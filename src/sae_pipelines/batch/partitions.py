@@ -57,7 +57,7 @@ class Partition:
         """The partition's rows, ``chunk_rows`` at a time, as Arrow tables.
 
         Read lazily; batch extraction reads each next chunk on a thread
-        (:func:`~sae_pipelines.serving.read_ahead`).
+        (:func:`~sae_pipelines.inference.model.read_ahead`).
         """
         try:
             yield from self._read()
@@ -169,6 +169,11 @@ class ExtractedPartitionsDataset(AbstractDataset[dict[str, Any], dict[str, dict]
     def __init__(self, path: str, metadata: dict | None = None):
         self._path = Path(path)
         self.metadata = metadata
+
+    @property
+    def folder(self) -> Path:
+        """The folder of the output files and the checkpoint."""
+        return self._path
 
     @property
     def checkpoint_path(self) -> Path:

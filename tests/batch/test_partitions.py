@@ -6,7 +6,7 @@ import pyarrow as pa
 import pytest
 from kedro.io import DatasetError
 
-from sae_pipelines.datasets.partitions import (
+from sae_pipelines.batch.partitions import (
     CorruptPartitionError,
     ExtractedPartitionsDataset,
     IncomingPartitionsDataset,

@@ -5,13 +5,13 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from sae_pipelines.datasets.partitions import ExtractedPartitionsDataset, Partition
+from sae_pipelines.batch.partitions import ExtractedPartitionsDataset, Partition
+from sae_pipelines.inference import InferenceModel, InvalidInputError
 from sae_pipelines.pipelines.batch_extraction.nodes import extract_partitions
 from sae_pipelines.pipelines.data_processing.nodes import fit_normalizer
-from sae_pipelines.serving import PartitionSchemaError, ServingModel, extract_chunks
 
 pyspark = pytest.importorskip("pyspark")
-from sae_pipelines import spark as spark_engine  # noqa: E402
+from sae_pipelines.batch import spark as spark_engine  # noqa: E402
 from tests.conftest import topk_autoencoder  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -38,8 +38,8 @@ def serving():
     train = pd.DataFrame(rng.normal(size=(300, 6)), columns=FEATURES)
     normalizer = fit_normalizer(train, {"method": "standard"}, {})
     model = topk_autoencoder(len(FEATURES), len(CODES), 3)
-    serving = ServingModel(model, normalizer, 0.0, "tiny test model")
-    _, scores = serving.encode(table(1).to_numpy(np.float32))
+    serving = InferenceModel(model, normalizer, 0.0, source="tiny test model")
+    scores = serving.predict(table(1))["anomaly_score"]
     serving.threshold = float(np.median(scores))  # about half the rows flagged
     return serving
 
@@ -62,12 +62,12 @@ def partitions(tmp_path):
 
 
 def pandas_output(name, partition, serving):
-    chunks = extract_chunks(name, partition.chunks(), serving, ID, CODES)
+    chunks = serving.score_chunks(partition.chunks(), f"Partition '{name}'")
     return pa.concat_tables(chunks).to_pandas()
 
 
 def spark_output(spark, partitions, serving):
-    result = spark_engine.encode_with_spark(spark, partitions, serving, ID, CODES)
+    result = spark_engine.encode_with_spark(spark, partitions, serving)
     chunks = spark_engine.spark_partition_chunks(result, sorted(partitions), CHUNK_ROWS)
     return {
         name: pd.concat(list(parts), ignore_index=True)
@@ -110,8 +110,6 @@ def test_spark_engine_node_writes_what_the_pandas_engine_writes(
             partitions,
             ["a", "b"],
             serving,
-            {"id_column": None},
-            {"column_prefix": "code_"},
             {"engine": engine, "anomaly_scores": True},
         )
         dataset = ExtractedPartitionsDataset(str(tmp_path / engine))
@@ -129,8 +127,8 @@ def test_spark_engine_node_writes_what_the_pandas_engine_writes(
 def test_wrong_columns_stop_before_spark_runs(spark, partitions, serving, tmp_path):
     table(3).rename(columns={"f2": "x"}).to_csv(tmp_path / "c.csv", index=False)
     partitions["c"] = Partition("c", tmp_path / "c.csv", CHUNK_ROWS)
-    with pytest.raises(PartitionSchemaError, match=r"'c'.*missing columns \['f2'\]"):
-        spark_engine.encode_with_spark(spark, partitions, serving, ID, CODES)
+    with pytest.raises(InvalidInputError, match=r"'c'.*missing columns \['f2'\]"):
+        spark_engine.encode_with_spark(spark, partitions, serving)
 
 
 def test_missing_value_found_by_a_worker_is_a_schema_error(
@@ -141,11 +139,11 @@ def test_missing_value_found_by_a_worker_is_a_schema_error(
     broken.to_csv(tmp_path / "c.csv", index=False)
     partitions["c"] = Partition("c", tmp_path / "c.csv", CHUNK_ROWS)
     outputs = spark_engine.spark_partition_chunks(
-        spark_engine.encode_with_spark(spark, partitions, serving, ID, CODES),
+        spark_engine.encode_with_spark(spark, partitions, serving),
         ["a", "b", "c"],
         CHUNK_ROWS,
     )
     assert sum(len(chunk) for chunk in outputs["a"]) == 200
     assert sum(len(chunk) for chunk in outputs["b"]) == 200
-    with pytest.raises(PartitionSchemaError, match=r"'c' has missing, NaN.*\['f3'\]"):
+    with pytest.raises(InvalidInputError, match=r"'c' has missing, NaN.*\['f3'\]"):
         list(outputs["c"])

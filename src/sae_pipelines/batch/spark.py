@@ -1,16 +1,16 @@
 """Batch extraction on Spark: the same encoder, applied with ``mapInPandas``.
 
-Plain PySpark and :mod:`sae_pipelines.serving`, no Kedro. The incoming files
+Plain PySpark and :mod:`sae_pipelines.inference`, no Kedro. The incoming files
 become one Spark DataFrame with a ``partition`` column; each Python worker
-encodes its Arrow batches with :func:`~sae_pipelines.serving.extract_chunks`,
-the very function of the pandas path, so column checks, codes, anomaly score,
-flag and L0 cannot differ. :func:`spark_partition_chunks` hands the result back
+encodes its Arrow batches with
+:meth:`~sae_pipelines.inference.InferenceModel.score_chunks`, the very method
+of the pandas path, so column checks, codes, anomaly score, flag and L0 cannot
+differ. :func:`spark_partition_chunks` hands the result back
 as pandas chunks per partition, for ``ExtractedPartitionsDataset`` to write.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import os
 import re
@@ -26,15 +26,14 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 - PySpark's usual alias
 from pyspark.sql.types import BooleanType, NumericType, Row
 
-from sae_pipelines.serving import (
-    PartitionSchemaError,
-    ServingModel,
+from sae_pipelines.inference.model import (
+    InferenceModel,
+    InvalidInputError,
     check_columns,
-    extract_chunks,
 )
 
 if TYPE_CHECKING:  # the dataset module imports Kedro, this module does not
-    from sae_pipelines.datasets.partitions import Partition
+    from sae_pipelines.batch.partitions import Partition
 
 PARTITION_COLUMN = "partition"
 _SPLIT, _ROW = "__spark_split", "__spark_row"
@@ -66,12 +65,12 @@ def read_partitions(
     from 0 in file order (this costs one extra pass to count rows).
 
     Raises:
-        PartitionSchemaError: A file's columns do not fit the model.
+        InvalidInputError: A file's columns do not fit the model.
     """
     frames = []
     for name in sorted(partitions):
         frame = _read(spark, partitions[name])
-        check_columns(name, frame.columns, expected, id_column)
+        check_columns(f"Partition '{name}'", frame.columns, expected, id_column)
         text = [
             field.name
             for field in frame.schema.fields
@@ -80,7 +79,7 @@ def read_partitions(
         ]
         if text:
             msg = f"Partition '{name}' has non-numeric values in columns {text}"
-            raise PartitionSchemaError(msg)
+            raise InvalidInputError(msg)
         if id_column not in frame.columns:
             frame = _numbered(frame, id_column)
         frames.append(frame.withColumn(PARTITION_COLUMN, F.lit(name)))
@@ -90,9 +89,7 @@ def read_partitions(
 def encode_with_spark(
     spark: SparkSession,
     partitions: dict[str, Partition],
-    serving: ServingModel,
-    id_column: str,
-    code_names: list[str],
+    model: InferenceModel,
     scores: bool = True,
 ) -> DataFrame:
     """Encode the partitions on Spark, lazily: nothing runs until it is collected.
@@ -106,24 +103,24 @@ def encode_with_spark(
         partition after partition.
 
     Raises:
-        PartitionSchemaError: A file's columns do not fit the model.
+        InvalidInputError: A file's columns do not fit the model.
     """
     if not partitions:
         msg = "No partitions to encode"
         raise ValueError(msg)
-    frame = read_partitions(spark, partitions, serving.feature_columns, id_column)
-    fresh = dataclasses.replace(serving, _compiled={})
-    model = spark.sparkContext.broadcast(fresh)
+    id_column = model.id_column
+    frame = read_partitions(spark, partitions, model.feature_columns, id_column)
+    broadcast = spark.sparkContext.broadcast(model)
     schema = ", ".join(
         [
             f"`{PARTITION_COLUMN}` string",
             f"`{id_column}` {frame.schema[id_column].dataType.simpleString()}",
-            *(f"`{name}` float" for name in code_names),
+            *(f"`{name}` float" for name in model.code_columns),
             *(["anomaly_score float", "is_flagged boolean"] if scores else []),
             "l0 int",
         ]
     )
-    return frame.mapInPandas(_encoder(model, id_column, code_names, scores), schema)
+    return frame.mapInPandas(_encoder(broadcast, scores), schema)
 
 
 def spark_partition_chunks(
@@ -138,7 +135,7 @@ def spark_partition_chunks(
     order of ``result`` (sorted, as :func:`encode_with_spark` makes it).
 
     Raises:
-        PartitionSchemaError: A worker found NaN or text in a partition.
+        InvalidInputError: A worker found NaN or text in a partition.
     """
     stream = _RowStream(result, partition_names)
     columns = result.columns[1:]
@@ -189,13 +186,13 @@ class _RowStream:
 
 
 def _translated(items: Iterator[Any]) -> Iterator[Any]:
-    """``items``, with a worker's ``PartitionSchemaError`` raised as such."""
+    """``items``, with a worker's ``InvalidInputError`` raised as such."""
     try:
         yield from items
     except (PythonException, Py4JJavaError) as error:  # toLocalIterator: the latter
-        found = re.search(r"PartitionSchemaError: (.+)", str(error))
+        found = re.search(r"InvalidInputError: (.+)", str(error))
         if found:
-            raise PartitionSchemaError(found.group(1)) from error
+            raise InvalidInputError(found.group(1)) from error
         raise
 
 
@@ -225,18 +222,17 @@ def _numbered(frame: DataFrame, id_column: str) -> DataFrame:
 
 
 def _encoder(
-    model: Any, id_column: str, code_names: list[str], scores: bool
+    broadcast: Any, scores: bool
 ) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
-    """The ``mapInPandas`` function: ``extract_chunks`` on each partition's rows."""
+    """The ``mapInPandas`` function: ``score_chunks`` on each partition's rows."""
 
     def encode(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        serving: ServingModel = model.value
+        model: InferenceModel = broadcast.value
         for batch in batches:
             for name, rows in batch.groupby(PARTITION_COLUMN, sort=False):
                 chunk = rows.drop(columns=PARTITION_COLUMN).reset_index(drop=True)
-                for output in extract_chunks(
-                    str(name), [chunk], serving, id_column, code_names, scores
-                ):
+                label = f"Partition '{name}'"
+                for output in model.score_chunks([chunk], label, scores):
                     frame = output.to_pandas()
                     frame.insert(0, PARTITION_COLUMN, str(name))
                     yield frame

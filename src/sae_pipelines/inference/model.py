@@ -1,17 +1,21 @@
-"""A trained model ready to encode new tables: normaliser, encoder, threshold.
+"""The inference model: normaliser, sparse autoencoder and anomaly threshold in one.
 
-Plain Arrow, NumPy, scikit-learn and Keras, no Kedro: batch extraction uses it
-chunk by chunk, and so does the Spark path. Chunks stay Arrow tables from the
-parquet reader to the parquet writer. Their features become one float32 matrix
-stored feature by feature, the layout Arrow's columns copy into fastest. It is
-normalised in place and handed to TensorFlow without a copy, whose first matrix
-product reads it transposed; the codes come back unit by unit, the layout of
-the output's columns.
+Plain Arrow, NumPy, scikit-learn and Keras, no Kedro and no MLflow. It is the
+one way this project turns rows into codes and anomaly scores: feature
+extraction and evaluation, batch extraction (pandas and Spark) and the MLflow
+model that leaves the project all call it.
+
+Rows go in as Arrow tables (or DataFrames) of raw feature columns, matched by
+name. Their features become one float32 matrix stored feature by feature, the
+layout Arrow's columns copy into fastest. It is normalised in place and handed
+to TensorFlow without a copy, whose first matrix product reads it transposed;
+the codes come back unit by unit, the layout of the output's columns.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import warnings
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -27,61 +31,122 @@ import tensorflow as tf
 
 from sae_pipelines.sae.metrics import active_mask
 from sae_pipelines.sae.model import CODES_LAYER, code_size_of
-from sae_pipelines.tables import as_arrow
+from sae_pipelines.tables import DEFAULT_ID_COLUMN, as_arrow
 
-# The run metric that holds a trained model's anomaly threshold (see evaluation).
-THRESHOLD_METRIC = "anomaly_threshold"
 # TensorFlow's alignment of tensor memory: an array aligned to it is shared
 # through DLPack instead of copied.
 TENSOR_ALIGNMENT = 64
+SCORE_COLUMN = "anomaly_score"
+FLAG_COLUMN = "is_flagged"
+L0_COLUMN = "l0"
+DEFAULT_CODE_PREFIX = "code_"
 
 
-class PartitionSchemaError(ValueError):
-    """A partition's columns or values do not fit the model; nothing was written."""
+class InvalidInputError(ValueError):
+    """Rows whose columns or values do not fit the model; nothing was written."""
+
+
+def code_column_names(code_size: int, prefix: str = DEFAULT_CODE_PREFIX) -> list[str]:
+    """``code_000, code_001, …``: zero-padded so they sort in unit order."""
+    width = max(3, len(str(code_size - 1)))
+    return [f"{prefix}{unit:0{width}d}" for unit in range(code_size)]
 
 
 @dataclass
-class ServingModel:
+class InferenceModel:
     """Everything needed to turn raw feature rows into codes and anomaly flags.
 
     Attributes:
         autoencoder: The trained sparse autoencoder.
         normalizer: The scikit-learn normaliser fitted on its training split.
-        threshold: Rows whose reconstruction MSE exceeds it are flagged.
+        threshold: Rows whose anomaly score exceeds it are flagged; NaN until
+            evaluation has set it (then no row is flagged).
+        id_column: The column that identifies rows. Passed through when the
+            input has it; otherwise rows are numbered from 0.
+        code_prefix: Prefix of the code columns (``code_000``, …).
         source: Which model this is, e.g. ``sae_pipelines version 3 (run …)``.
-        version: The registry version, or ``None`` for a pinned Kedro file.
+        version: The registry version, or ``None`` when not from the registry.
     """
 
     autoencoder: keras.Model
     normalizer: Any
-    threshold: float
-    source: str
+    threshold: float = float("nan")
+    id_column: str = DEFAULT_ID_COLUMN
+    code_prefix: str = DEFAULT_CODE_PREFIX
+    source: str = "inference model"
     version: int | None = None
     _compiled: dict[bool, Any] = field(default_factory=dict, repr=False)
     _in_place: Any = field(default=None, init=False, repr=False)
 
     @property
     def feature_columns(self) -> list[str]:
-        """The training feature columns, in the order the model expects."""
+        """The training feature columns, in the order the model reads them."""
         return [str(name) for name in self.normalizer.feature_names_in_]
 
-    def encode(
-        self, features: np.ndarray, scores: bool = True
-    ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Codes and per-row reconstruction MSE of raw (unnormalised) features.
+    @property
+    def code_columns(self) -> list[str]:
+        """The names of the code columns of the output, one per code unit."""
+        return code_column_names(code_size_of(self.autoencoder), self.code_prefix)
 
-        :meth:`normalize`, then :meth:`encode_normalized`.
+    def __getstate__(self) -> dict[str, Any]:
+        # Compiled graph functions and the in-place normaliser do not pickle
+        # (Spark ships the model to its workers); they are rebuilt on first use.
+        return {**self.__dict__, "_compiled": {}, "_in_place": None}
+
+    def predict(
+        self, rows: pd.DataFrame | pa.Table, scores: bool = True
+    ) -> pd.DataFrame:
+        """Score a table of raw rows: the output of batch extraction, as a DataFrame.
 
         Args:
-            features: Raw rows, ``(rows, features)`` in :attr:`feature_columns`
-                order, in any memory layout.
-            scores: Also run the decoder for the anomaly scores; without them
-                only the encoder runs (half the work) and the MSE is ``None``.
+            rows: The training feature columns, matched by name (any order),
+                and optionally :attr:`id_column`.
+            scores: Also compute ``anomaly_score`` and ``is_flagged`` (the
+                decoder runs too); without them the output has the id, the
+                codes and ``l0``.
+
+        Raises:
+            InvalidInputError: Missing, unexpected, non-numeric, NaN or infinite
+                columns; the message names them.
         """
-        return self.encode_normalized(self.normalize(features), scores)
+        tables = list(self.score_chunks([rows], "The input", scores))
+        return pa.concat_tables(tables).to_pandas()
+
+    def score_chunks(
+        self,
+        chunks: Iterable[pa.Table | pd.DataFrame],
+        label: str = "The input",
+        scores: bool = True,
+    ) -> Iterator[pa.Table]:
+        """Turn chunks of raw rows into output tables: id, codes, score, flag, L0.
+
+        Each next chunk is read, checked and normalised on a worker thread
+        while this one is encoded. Rows without an id column are numbered from
+        0 across all chunks.
+
+        Args:
+            chunks: Arrow tables or DataFrames, e.g. a partition read in chunks.
+            label: How error messages name the rows, e.g. ``Partition 'day1'``.
+            scores: As in :meth:`predict`.
+
+        Raises:
+            InvalidInputError: A chunk does not fit the model; the message
+                starts with ``label``.
+        """
+        first_row = 0
+        for table, scaled in read_ahead(self._model_inputs(label, chunks)):
+            codes, errors = self.encode_normalized(scaled, scores)
+            if self.id_column in table.column_names:
+                ids = table.column(self.id_column)
+                id_field = table.schema.field(self.id_column)
+            else:
+                ids = pa.array(np.arange(first_row, first_row + len(codes)))
+                id_field = pa.field(self.id_column, pa.int64(), nullable=False)
+            first_row += len(codes)
+            yield self.output_columns(codes, errors).add_column(0, id_field, ids)
 
     def normalize(self, features: np.ndarray, overwrite: bool = False) -> np.ndarray:
-        """Raw feature rows scaled by the normaliser: the model's inputs.
+        """Raw feature rows scaled by the normaliser: the autoencoder's inputs.
 
         Args:
             features: Raw rows, ``(rows, features)`` in :attr:`feature_columns`
@@ -114,11 +179,14 @@ class ServingModel:
     def encode_normalized(
         self, scaled: np.ndarray, scores: bool = True
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Codes and per-row reconstruction MSE of :meth:`normalize`'s output.
+        """Codes and anomaly scores of normalised rows (:meth:`normalize`'s output).
+
+        The anomaly score of a row is its reconstruction MSE,
+        ``mean_j (x_ij − x̂_ij)²`` over the normalised features.
 
         Returns:
-            The codes, ``(rows, code units)`` stored unit by unit, and the MSE
-            (``None`` without ``scores``).
+            The codes, ``(rows, code units)`` stored unit by unit, and the
+            scores (``None`` without ``scores``).
         """
         if len(scaled) == 0:
             empty = np.zeros((0, code_size_of(self.autoencoder)), np.float32)
@@ -158,6 +226,47 @@ class ServingModel:
                 input_signature=[tf.TensorSpec([width, None], tf.float32)],
             )
         return self._compiled[scores]
+
+    def _model_inputs(
+        self, label: str, chunks: Iterable[pa.Table | pd.DataFrame]
+    ) -> Iterator[tuple[pa.Table, np.ndarray]]:
+        """Each chunk as an Arrow table, checked, and its features normalised.
+
+        Two matrices take turns: the caller may use one while the next chunk is
+        prepared in the other (as :func:`read_ahead` does), never longer.
+        """
+        expected = self.feature_columns
+        matrices: list[np.ndarray | None] = [None, None]
+        for index, chunk in enumerate(chunks):
+            table = as_arrow(chunk)
+            check_columns(label, table.column_names, expected, self.id_column)
+            turn = index % 2
+            values = feature_values(label, table, expected, matrices[turn])
+            matrices[turn] = self.normalize(values, overwrite=True)
+            yield table, matrices[turn]
+
+    def output_columns(self, codes: np.ndarray, scores: np.ndarray | None) -> pa.Table:
+        """The computed output columns: codes, anomaly score and flag, and L0.
+
+        ``anomaly_score`` and ``is_flagged`` come with ``scores``; the flag also
+        needs a threshold (not NaN). The columns are declared non-nullable, so
+        the parquet writer stores no validity levels for them.
+
+        Args:
+            codes: ``(rows, code units)``, as :meth:`encode_normalized` returns them.
+            scores: The rows' anomaly scores, or ``None``.
+        """
+        computed = dict(zip(self.code_columns, codes.T, strict=True))  # rows of codes.T
+        if scores is not None:
+            computed[SCORE_COLUMN] = scores
+            if not math.isnan(self.threshold):
+                computed[FLAG_COLUMN] = scores > self.threshold
+        computed[L0_COLUMN] = active_mask(codes).sum(axis=1).astype(np.int32)
+        arrays = {name: pa.array(values) for name, values in computed.items()}
+        fields = [
+            pa.field(name, array.type, nullable=False) for name, array in arrays.items()
+        ]
+        return pa.Table.from_arrays(list(arrays.values()), schema=pa.schema(fields))
 
 
 def _aligned_empty(shape: tuple[int, ...]) -> np.ndarray:
@@ -199,31 +308,27 @@ def _in_place_copy(normalizer: Any) -> Any:
 
 
 def check_columns(
-    partition: str, columns: list[str], expected: list[str], id_column: str
+    label: str, columns: list[str], expected: list[str], id_column: str
 ) -> None:
-    """Stop unless ``columns`` are the training features in order, with an optional id.
+    """Stop unless ``columns`` are the training features (any order) and an optional id.
 
     Raises:
-        PartitionSchemaError: Naming the partition and the columns at fault.
+        InvalidInputError: Naming the columns missing and those not expected;
+            the message starts with ``label``.
     """
     features = [c for c in columns if c != id_column]
-    if features == expected:
-        return
     missing = [c for c in expected if c not in features]
     extra = [c for c in features if c not in expected]
-    if missing or extra:
-        detail = f"missing columns {missing}" if missing else ""
-        detail += ("; " if missing and extra else "") + (
-            f"unexpected columns {extra}" if extra else ""
-        )
-    else:
-        detail = f"columns out of order: expected {expected}, got {features}"
-    msg = f"Partition '{partition}' does not match the model's features: {detail}"
-    raise PartitionSchemaError(msg)
+    if not (missing or extra):
+        return
+    problems = [f"missing columns {missing}"] if missing else []
+    problems += [f"unexpected columns {extra}"] if extra else []
+    msg = f"{label} does not match the model's features: {'; '.join(problems)}"
+    raise InvalidInputError(msg)
 
 
 def feature_values(
-    partition: str,
+    label: str,
     chunk: pa.Table | pd.DataFrame,
     expected: list[str],
     reuse: np.ndarray | None = None,
@@ -232,27 +337,27 @@ def feature_values(
 
     Shape ``(rows, features)``; each feature's values lie together, so each
     Arrow column is one contiguous copy. The memory is aligned for
-    :meth:`ServingModel.normalize` to scale it in place and share it with
+    :meth:`InferenceModel.normalize` to scale it in place and share it with
     TensorFlow.
 
     Args:
-        partition: The partition's name, for error messages.
-        chunk: Some of its rows.
+        label: How error messages name the rows, e.g. ``Partition 'day1'``.
+        chunk: Some rows, with every column of ``expected``.
         expected: The feature columns, in the model's order.
         reuse: An earlier result whose memory may be overwritten when it has
             the same shape: fresh memory costs the kernel a page clearing.
 
     Raises:
-        PartitionSchemaError: Text, missing, NaN or infinite values; the
-            message names the partition and the columns at fault.
+        InvalidInputError: Text, missing, NaN or infinite values; the message
+            starts with ``label`` and names the columns at fault.
     """
     table = as_arrow(chunk)
     non_numeric = [
         name for name in expected if not _is_numeric(table.schema.field(name).type)
     ]
     if non_numeric:
-        msg = f"Partition '{partition}' has non-numeric values in columns {non_numeric}"
-        raise PartitionSchemaError(msg)
+        msg = f"{label} has non-numeric values in columns {non_numeric}"
+        raise InvalidInputError(msg)
     shape = (len(expected), table.num_rows)
     reusable = reuse is not None and reuse.T.shape == shape
     by_feature = reuse.T if reusable else _aligned_empty(shape)
@@ -267,8 +372,8 @@ def feature_values(
     bad = np.flatnonzero(~np.isfinite(by_feature).all(axis=1)) if suspect else []
     if len(bad):
         names = [expected[i] for i in bad]
-        msg = f"Partition '{partition}' has missing, NaN or infinite values in columns {names}"
-        raise PartitionSchemaError(msg)
+        msg = f"{label} has missing, NaN or infinite values in columns {names}"
+        raise InvalidInputError(msg)
     return by_feature.T
 
 
@@ -279,57 +384,6 @@ def _is_numeric(column_type: pa.DataType) -> bool:
         or pa.types.is_boolean(column_type)
         or pa.types.is_null(column_type)
     )
-
-
-def extract_chunks(
-    partition: str,
-    chunks: Iterable[pa.Table | pd.DataFrame],
-    serving: ServingModel,
-    id_column: str,
-    code_names: list[str],
-    scores: bool = True,
-) -> Iterator[pa.Table]:
-    """Turn a partition's chunks into output tables: id, codes, score, flag, L0.
-
-    Rows without an id column are numbered from 0 across the whole partition.
-    With ``scores`` off only the encoder runs, and the output has no
-    ``anomaly_score`` or ``is_flagged`` column.
-    """
-    first_row = 0
-    for table, scaled in read_ahead(
-        _model_inputs(partition, chunks, serving, id_column)
-    ):
-        codes, errors = serving.encode_normalized(scaled, scores)
-        if id_column in table.column_names:
-            ids = table.column(id_column)
-            id_field = table.schema.field(id_column)
-        else:
-            ids = pa.array(np.arange(first_row, first_row + len(codes)))
-            id_field = pa.field(id_column, pa.int64(), nullable=False)
-        first_row += len(codes)
-        yield _output_table(id_field, ids, code_names, codes, errors, serving.threshold)
-
-
-def _model_inputs(
-    partition: str,
-    chunks: Iterable[pa.Table | pd.DataFrame],
-    serving: ServingModel,
-    id_column: str,
-) -> Iterator[tuple[pa.Table, np.ndarray]]:
-    """Each chunk as an Arrow table, checked, and its features normalised.
-
-    Two matrices take turns: the caller may use one while the next chunk is
-    prepared in the other (as :func:`read_ahead` does), never longer.
-    """
-    expected = serving.feature_columns
-    matrices: list[np.ndarray | None] = [None, None]
-    for index, chunk in enumerate(chunks):
-        table = as_arrow(chunk)
-        check_columns(partition, table.column_names, expected, id_column)
-        turn = index % 2
-        values = feature_values(partition, table, expected, matrices[turn])
-        matrices[turn] = serving.normalize(values, overwrite=True)
-        yield table, matrices[turn]
 
 
 def read_ahead(items: Iterator[Any]) -> Iterator[Any]:
@@ -343,30 +397,3 @@ def read_ahead(items: Iterator[Any]) -> Iterator[Any]:
         while (item := pending.result()) is not None:
             pending = worker.submit(next, items, None)
             yield item
-
-
-def _output_table(
-    id_field: pa.Field,
-    ids: pa.Array | pa.ChunkedArray,
-    code_names: list[str],
-    codes: np.ndarray,
-    errors: np.ndarray | None,
-    threshold: float,
-) -> pa.Table:
-    """Id, codes, anomaly score and flag (with ``errors``) and L0 of a chunk.
-
-    The computed columns are declared non-nullable, so the parquet writer
-    stores no validity levels for them.
-    """
-    computed = dict(zip(code_names, codes.T, strict=True))  # rows of codes.T
-    if errors is not None:
-        computed["anomaly_score"] = errors
-        computed["is_flagged"] = errors > threshold
-    computed["l0"] = active_mask(codes).sum(axis=1).astype(np.int32)
-    arrays = {name: pa.array(values) for name, values in computed.items()}
-    fields = [
-        pa.field(name, array.type, nullable=False) for name, array in arrays.items()
-    ]
-    return pa.Table.from_arrays(
-        [ids, *arrays.values()], schema=pa.schema([id_field, *fields])
-    )

@@ -1,0 +1,163 @@
+"""The inference model in the Kedro catalog: saved, registered, and loaded back.
+
+``InferenceModelDataset`` keeps each run's model as a versioned MLflow model
+folder under ``data/`` and logs it to the run, registered as a new version.
+``RegisteredModelDataset`` loads a registered version by alias or number.
+Both load through MLflow's ``pyfunc`` loader, as every user of the model does.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path, PurePosixPath
+from typing import Any, NamedTuple
+
+import mlflow
+import pandas as pd
+from kedro.io import AbstractDataset, AbstractVersionedDataset, DatasetError, Version
+
+from sae_pipelines.inference.model import InferenceModel
+from sae_pipelines.inference.pyfunc import save_inference_model
+from sae_pipelines.registry import PRODUCTION_ALIAS, find_version
+
+logger = logging.getLogger(__name__)
+
+REGISTERED_VERSION_TAG = "registered_model_version"
+
+
+class ModelRelease(NamedTuple):
+    """An inference model to save, with the raw rows that show its input."""
+
+    model: InferenceModel
+    input_example: pd.DataFrame
+
+
+def load_inference_model(model_uri: str) -> InferenceModel:
+    """The inference model of an MLflow model URI or folder."""
+    return mlflow.pyfunc.load_model(model_uri).unwrap_python_model().model
+
+
+class InferenceModelDataset(AbstractVersionedDataset[ModelRelease, InferenceModel]):
+    """Each run's inference model: a versioned MLflow model folder, also registered.
+
+    Saving writes the folder and, within an MLflow run, logs the model to it
+    as a new version of ``registered_model_name``. Until some version holds
+    the alias ``production``, the new one takes it, so a fresh project can run
+    batch extraction right after training; after that, moving the alias is a
+    deliberate act (``kedro promote``). Loading reads the folder of the pinned
+    (or newest) Kedro version.
+    """
+
+    def __init__(
+        self,
+        filepath: str,
+        registered_model_name: str | None = None,
+        version: Version | None = None,
+        metadata: dict | None = None,
+    ):
+        super().__init__(filepath=PurePosixPath(filepath), version=version)
+        self._registered_model_name = registered_model_name
+        self.metadata = metadata
+
+    def load(self) -> InferenceModel:
+        """Load the model folder of the pinned (or newest) version."""
+        path = Path(self._get_load_path())
+        model = load_inference_model(str(path))
+        model.source = f"Kedro version {path.parent.name} of {self._filepath}"
+        return model
+
+    def save(self, data: ModelRelease) -> None:
+        """Save the model folder, then log and register it in the active run."""
+        path = Path(self._get_save_path())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        info = save_inference_model(
+            data.model, data.input_example, path, self._registered_model_name
+        )
+        if info is not None and info.registered_model_version is not None:
+            self._give_first_alias(info.registered_model_version)
+
+    def _give_first_alias(self, version: int | str) -> None:
+        name = self._registered_model_name
+        client = mlflow.MlflowClient()
+        client.set_tag(
+            mlflow.active_run().info.run_id, REGISTERED_VERSION_TAG, str(version)
+        )
+        aliases = client.get_registered_model(name).aliases
+        if PRODUCTION_ALIAS in aliases:
+            logger.info(
+                "Registered %s version %s; '%s' stays on version %s",
+                name,
+                version,
+                PRODUCTION_ALIAS,
+                aliases[PRODUCTION_ALIAS],
+            )
+            return
+        client.set_registered_model_alias(name, PRODUCTION_ALIAS, str(version))
+        logger.info(
+            "Registered %s version %s and gave it the alias '%s'",
+            name,
+            version,
+            PRODUCTION_ALIAS,
+        )
+
+    def _exists(self) -> bool:
+        try:
+            return Path(self._get_load_path()).exists()
+        except DatasetError:
+            return False
+
+    def _describe(self) -> dict[str, Any]:
+        return {
+            "filepath": str(self._filepath),
+            "registered_model_name": self._registered_model_name,
+            "version": self._version,
+        }
+
+
+class RegisteredModelDataset(AbstractDataset[None, InferenceModel]):
+    """A registered version of the inference model, by alias or number.
+
+    The version is ``model_version`` when given, else the one holding ``alias``
+    (``version`` is a reserved word in Kedro's catalog).
+    """
+
+    def __init__(
+        self,
+        model_name: str,
+        alias: str = PRODUCTION_ALIAS,
+        model_version: int | str | None = None,
+        metadata: dict | None = None,
+    ):
+        self._model_name = model_name
+        self._alias = alias
+        self._version = (
+            None if model_version in (None, "", "null") else str(model_version)
+        )
+        self.metadata = metadata
+
+    def load(self) -> InferenceModel:
+        """Resolve the version and load its model.
+
+        Raises:
+            UnknownModelVersionError: No such alias or version; lists those that exist.
+        """
+        client = mlflow.MlflowClient()
+        version = find_version(client, self._model_name, self._alias, self._version)
+        model = load_inference_model(f"models:/{self._model_name}/{version.version}")
+        model.source = (
+            f"{self._model_name} version {version.version} (run {version.run_id})"
+        )
+        model.version = int(version.version)
+        return model
+
+    def save(self, data: None) -> None:
+        """Models are registered by training, not saved here."""
+        msg = "RegisteredModelDataset is read-only; training registers models"
+        raise DatasetError(msg)
+
+    def _describe(self) -> dict[str, Any]:
+        return {
+            "model_name": self._model_name,
+            "alias": self._alias,
+            "version": self._version,
+        }

@@ -1,0 +1,11 @@
+"""The code MLflow runs to build the inference model when it loads it.
+
+MLflow's "models from code": the logged model holds this file instead of a
+pickled Python object, and ``code_paths`` holds the package it imports.
+"""
+
+import mlflow
+
+from sae_pipelines.inference.pyfunc import SparseAutoencoderModel
+
+mlflow.models.set_model(SparseAutoencoderModel())

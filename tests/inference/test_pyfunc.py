@@ -1,0 +1,94 @@
+"""The inference model as an MLflow model, saved and loaded back in this process."""
+
+import json
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.exceptions import MlflowException
+
+from sae_pipelines.inference import InferenceModel, InvalidInputError
+from sae_pipelines.inference.pyfunc import save_inference_model
+from sae_pipelines.pipelines.data_processing.nodes import fit_normalizer
+from tests.conftest import topk_autoencoder
+
+FEATURES = ["a", "b", "c"]
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """A tiny inference model saved as an MLflow model folder, and its rows."""
+    rng = np.random.default_rng(0)
+    train = pd.DataFrame(rng.uniform(size=(40, 3)), columns=FEATURES)
+    normalizer = fit_normalizer(
+        train, {"method": "minmax"}, {"label_column": None, "id_column": "key"}
+    )
+    model = InferenceModel(
+        topk_autoencoder(3, 6, 2), normalizer, threshold=0.02, id_column="key"
+    )
+    path = tmp_path_factory.mktemp("pyfunc") / "model"
+    example = train.head(3).assign(key=["r0", "r1", "r2"])[["key", *FEATURES]]
+    assert save_inference_model(model, example, path) is None  # no active run
+    return model, path, train.assign(key=[f"k{i}" for i in range(40)])
+
+
+def test_the_loaded_model_scores_as_the_inference_model_does(saved):
+    model, path, rows = saved
+    loaded = mlflow.pyfunc.load_model(str(path))
+    out = loaded.predict(rows)
+    pd.testing.assert_frame_equal(out, model.predict(rows))
+    assert list(out.columns) == [
+        "key",
+        *model.code_columns,
+        "anomaly_score",
+        "is_flagged",
+        "l0",
+    ]
+    assert out["key"].tolist() == rows["key"].tolist()
+    assert 0 < out["is_flagged"].sum() < len(rows)
+    bare = loaded.predict(rows, params={"anomaly_scores": False})
+    assert list(bare.columns) == ["key", *model.code_columns, "l0"]
+
+
+def test_the_signature_names_and_types_every_column(saved):
+    model, path, _ = saved
+    signature = mlflow.models.Model.load(str(path)).signature
+    inputs = {c.name: (c.type.name, c.required) for c in signature.inputs.inputs}
+    assert inputs == {
+        "key": ("string", False),
+        "a": ("double", True),
+        "b": ("double", True),
+        "c": ("double", True),
+    }
+    outputs = {c.name: c.type.name for c in signature.outputs.inputs}
+    assert outputs["code_000"] == "float" and outputs["l0"] == "integer"
+    assert outputs["is_flagged"] == "boolean"
+    assert [p.name for p in signature.params.params] == ["anomaly_scores"]
+    example = json.loads((path / "input_example.json").read_text())
+    assert example["columns"] == ["key", *FEATURES]
+
+
+def test_requirements_pin_what_the_code_imports(saved):
+    _, path, _ = saved
+    pinned = dict(
+        line.split("==") for line in (path / "requirements.txt").read_text().split()
+    )
+    assert {"mlflow", "tensorflow", "keras", "scikit-learn", "pandas"} <= set(pinned)
+    assert pinned["mlflow"] == mlflow.__version__
+    assert (path / "code" / "sae_pipelines" / "inference" / "model.py").exists()
+
+
+def test_bad_values_are_a_value_error_that_mlflow_reports(saved):
+    _, path, rows = saved
+    loaded = mlflow.pyfunc.load_model(str(path))
+    with pytest.raises(
+        ValueError, match=r"NaN or infinite values in columns \['b'\]"
+    ) as error:
+        loaded.predict(rows.assign(b=np.where(rows.index == 3, np.inf, rows["b"])))
+    assert isinstance(error.value, InvalidInputError | MlflowException)
+    assert isinstance(error.value, MlflowException)
+    with pytest.raises(MlflowException, match=r"missing inputs \['c'\]"):
+        loaded.predict(rows.drop(columns="c"))
+    with pytest.raises(MlflowException, match="column a"):
+        loaded.predict(rows.assign(a="text"))

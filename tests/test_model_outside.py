@@ -1,0 +1,221 @@
+"""The registered model where its users meet it, with the README's own commands.
+
+A fresh virtual environment with only the model's requirements (the project
+cannot be imported there), ``mlflow models serve`` on a loopback port, and
+``mlflow.pyfunc.spark_udf``: each command of the README's section "Use the model
+outside the project" runs here, on a trained project copy.
+"""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.project_runs import PROJECT_ROOT, copy_project, kedro_cli
+
+pytestmark = pytest.mark.slow
+
+SECTION = "## Use the model outside the project"
+README_PORT = "5001"
+ENVIRONMENT = "model-env"
+
+
+def readme_blocks() -> list[tuple[str, str]]:
+    """The section's code blocks, in order, as ``(language, code)``."""
+    text = (PROJECT_ROOT / "README.md").read_text()
+    section = text[text.index(SECTION) :]
+    section = section[: section.index("\n## ", len(SECTION))]
+    return re.findall(r"```(bash|python)\n(.*?)```", section, re.DOTALL)
+
+
+def run(command: list[str], root: Path, timeout: int = 900) -> str:
+    result = subprocess.run(
+        command,
+        cwd=root,
+        env=os.environ | {"MLFLOW_TRACKING_URI": "sqlite:///mlflow.db"},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def blocks():
+    found = readme_blocks()
+    assert [language for language, _ in found] == [
+        "bash",
+        "python",
+        "bash",
+        "bash",
+        "python",
+    ]
+    return [code for _, code in found]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, blocks):
+    """A trained project copy, one batch output, and the model's own environment."""
+    root = copy_project(tmp_path_factory.mktemp("outside") / "project")
+    env = os.environ | {"MLFLOW_TRACKING_URI": "sqlite:///mlflow.db"}
+    trained = kedro_cli(root, "run", "--params", "training.epochs=15", env=env)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    incoming = root / "data/01_raw/incoming"
+    incoming.mkdir(parents=True, exist_ok=True)
+    rows = pd.read_csv(root / "data/01_raw/digits.csv").drop(columns="label")
+    rows.iloc[:300].to_csv(incoming / "d1.csv", index=False)
+    batch = kedro_cli(root, "run", "--pipeline", "batch_extraction", env=env)
+    assert batch.returncode == 0, batch.stderr[-3000:]
+    run(["bash", "-euo", "pipefail", "-c", blocks[0]], root)  # download, environment
+    return root
+
+
+def test_a_fresh_environment_scores_as_batch_extraction_did(trained, blocks):
+    python = str(trained / ENVIRONMENT / "bin" / "python")
+    isolated = run(
+        [
+            python,
+            "-c",
+            "import importlib.util as u; print(u.find_spec('sae_pipelines'))",
+        ],
+        trained,
+    )
+    assert isolated.strip() == "None"  # only the model's code_paths can bring it
+    printed = run([python, "-c", blocks[1]], trained)
+    assert "anomaly_score" in printed and "is_flagged" in printed
+
+    score = (
+        "import mlflow, pandas as pd; "
+        "model = mlflow.pyfunc.load_model('models:/sae_pipelines@production'); "
+        "rows = pd.read_csv('data/01_raw/incoming/d1.csv'); "
+        "model.predict(rows).to_parquet('outside.parquet')"
+    )
+    run([python, "-c", score], trained)
+    outside = pd.read_parquet(trained / "outside.parquet")
+    batch = pd.read_parquet(trained / "data/07_model_output/batch/d1.parquet")
+    assert list(outside.columns) == list(batch.columns) and len(outside) == 300
+    codes = [c for c in batch.columns if c.startswith("code_")]
+    np.testing.assert_allclose(outside[codes], batch[codes], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(
+        outside["anomaly_score"], batch["anomaly_score"], rtol=0, atol=1e-5
+    )
+    assert (outside["is_flagged"] == batch["is_flagged"]).all()
+    assert (outside["l0"] == batch["l0"]).all()
+    assert (outside["row_id"] == batch["row_id"]).all()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def server(trained, blocks):
+    """The README's ``mlflow models serve``, on a free loopback port."""
+    port = str(free_port())
+    child = subprocess.Popen(
+        ["bash", "-c", blocks[2].replace(README_PORT, port)],
+        cwd=trained,
+        env=os.environ | {"MLFLOW_TRACKING_URI": "sqlite:///mlflow.db"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=5):
+                break
+        except OSError:
+            assert child.poll() is None, child.stderr.read()[-3000:]
+            time.sleep(1)
+    else:
+        pytest.fail("mlflow models serve did not answer /ping within 180 s")
+    yield port
+    os.killpg(child.pid, signal.SIGTERM)
+    child.wait(timeout=30)
+
+
+def post(port: str, body: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/invocations",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_served_model_answers_rows_and_names_what_is_wrong(trained, blocks, server):
+    answers = run(["bash", "-c", blocks[3].replace(README_PORT, server)], trained)
+    decoder = json.JSONDecoder()
+    split, end = decoder.raw_decode(answers)
+    records, _ = decoder.raw_decode(answers[end:].lstrip())
+    first = split["predictions"][0]
+    assert {"row_id", "code_000", "anomaly_score", "is_flagged", "l0"} <= set(first)
+    assert first["l0"] == 8
+    assert len(split["predictions"]) == 5
+    assert set(records["predictions"][0]) == {
+        "row_id",
+        *(f"code_{unit:03d}" for unit in range(64)),
+        "l0",
+    }
+
+    rows = pd.read_csv(trained / "data/01_raw/digits.csv").drop(columns="label")
+    two = rows.head(2)
+
+    def split_body(table: pd.DataFrame) -> dict:
+        return {
+            "dataframe_split": json.loads(table.to_json(orient="split", index=False))
+        }
+
+    status, body = post(server, split_body(two))
+    assert status == 200 and len(body["predictions"]) == 2
+    status, body = post(server, {"dataframe_records": two.to_dict("records")})
+    assert status == 200 and body["predictions"][0]["l0"] == 8
+
+    bad = {
+        "missing": (two.drop(columns="pixel_0_3"), r"missing inputs \['pixel_0_3'\]"),
+        "misnamed": (
+            two.rename(columns={"pixel_0_3": "x"}),
+            r"missing inputs \['pixel_0_3'\].*extra inputs: \['x'\]",
+        ),
+        "text": (two.assign(pixel_0_3="dark"), "column pixel_0_3"),
+        "NaN": (two.assign(pixel_0_3=[np.nan, 1.0]), "column pixel_0_3"),
+    }
+    for kind, (table, message) in bad.items():
+        status, body = post(server, split_body(table))
+        assert status == 400, (kind, body)
+        assert re.search(message, body["message"], re.DOTALL), (kind, body["message"])
+
+
+def test_spark_udf_scores_a_spark_dataframe(trained, blocks):
+    shown = run([sys.executable, "-c", blocks[4]], trained)
+    header = next(line for line in shown.splitlines() if "anomaly_score" in line)
+    assert [cell.strip() for cell in header.strip("|").split("|")] == [
+        "row_id",
+        "anomaly_score",
+        "is_flagged",
+        "l0",
+    ]
+    values = [line for line in shown.splitlines() if line.startswith("|")][1:]
+    assert len(values) == 5
+    assert all(line.strip("|").split("|")[-1].strip() == "8" for line in values)
