@@ -6,9 +6,12 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from kedro.io import DatasetError
 from mlflow.exceptions import MlflowException
+from sklearn.preprocessing import MinMaxScaler
 
 from sae_pipelines.inference import InferenceModel, InvalidInputError
+from sae_pipelines.inference.datasets import RegisteredModelDataset
 from sae_pipelines.inference.pyfunc import save_inference_model
 from sae_pipelines.pipelines.data_processing.nodes import fit_normalizer
 from tests.conftest import topk_autoencoder
@@ -92,3 +95,15 @@ def test_bad_values_are_a_value_error_that_mlflow_reports(saved):
         loaded.predict(rows.drop(columns="c"))
     with pytest.raises(MlflowException, match="column a"):
         loaded.predict(rows.assign(a="text"))
+
+
+def test_a_registered_model_of_another_kind_is_refused_by_name(tmp_path):
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'registry.db'}")
+    try:
+        with mlflow.start_run():
+            scaler = MinMaxScaler().fit(np.eye(3))
+            mlflow.sklearn.log_model(scaler, name="m", registered_model_name="other")
+        with pytest.raises(DatasetError, match="models:/other/1 is not an inference"):
+            RegisteredModelDataset("other", model_version=1).load()
+    finally:
+        mlflow.set_tracking_uri(None)

@@ -15,9 +15,10 @@ from typing import Any, NamedTuple
 import mlflow
 import pandas as pd
 from kedro.io import AbstractDataset, AbstractVersionedDataset, DatasetError, Version
+from mlflow.exceptions import MlflowException
 
 from sae_pipelines.inference.model import InferenceModel
-from sae_pipelines.inference.pyfunc import save_inference_model
+from sae_pipelines.inference.pyfunc import SparseAutoencoderModel, save_inference_model
 from sae_pipelines.registry import PRODUCTION_ALIAS, find_version
 
 logger = logging.getLogger(__name__)
@@ -33,8 +34,23 @@ class ModelRelease(NamedTuple):
 
 
 def load_inference_model(model_uri: str) -> InferenceModel:
-    """The inference model of an MLflow model URI or folder."""
-    return mlflow.pyfunc.load_model(model_uri).unwrap_python_model().model
+    """The inference model of an MLflow model URI or folder.
+
+    Raises:
+        DatasetError: The model there is another kind of model (e.g. a Keras
+            model registered before the inference model existed).
+    """
+    try:
+        wrapper = mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
+    except MlflowException as error:
+        wrapper = error
+    if not isinstance(wrapper, SparseAutoencoderModel):
+        msg = (
+            f"{model_uri} is not an inference model of this project ({wrapper}); "
+            "train one with `kedro run`, or point the alias at a version it registered"
+        )
+        raise DatasetError(msg)
+    return wrapper.model
 
 
 class InferenceModelDataset(AbstractVersionedDataset[ModelRelease, InferenceModel]):
