@@ -39,11 +39,21 @@ def readme_blocks() -> list[tuple[str, str]]:
     return re.findall(r"```(bash|python)\n(.*?)```", section, re.DOTALL)
 
 
+def user_environment() -> dict[str, str]:
+    """A user's shell: this one, less paths that would bring the project in.
+
+    Kedro's ``bootstrap_project``, called by earlier tests in this process,
+    puts the project's ``src`` on ``PYTHONPATH``; a user's shell has no such entry.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "PYTHONHOME"}}
+    return env | {"MLFLOW_TRACKING_URI": "sqlite:///mlflow.db"}
+
+
 def run(command: list[str], root: Path, timeout: int = 900) -> str:
     result = subprocess.run(
         command,
         cwd=root,
-        env=os.environ | {"MLFLOW_TRACKING_URI": "sqlite:///mlflow.db"},
+        env=user_environment(),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -130,7 +140,7 @@ def server(trained, blocks):
     child = subprocess.Popen(
         ["bash", "-c", blocks[2].replace(README_PORT, port)],
         cwd=trained,
-        env=os.environ | {"MLFLOW_TRACKING_URI": "sqlite:///mlflow.db"},
+        env=user_environment(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
