@@ -89,7 +89,7 @@ def test_bad_values_are_a_value_error_that_mlflow_reports(saved):
         ValueError, match=r"NaN or infinite values in columns \['b'\]"
     ) as error:
         loaded.predict(rows.assign(b=np.where(rows.index == 3, np.inf, rows["b"])))
-    assert isinstance(error.value, InvalidInputError | MlflowException)
+    assert isinstance(error.value, InvalidInputError)
     assert isinstance(error.value, MlflowException)
     with pytest.raises(MlflowException, match=r"missing inputs \['c'\]"):
         loaded.predict(rows.drop(columns="c"))

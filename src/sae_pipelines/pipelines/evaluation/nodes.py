@@ -29,7 +29,8 @@ from sae_pipelines.tables import (
 
 logger = logging.getLogger(__name__)
 
-SCORE_SUFFIX = "anomaly_score"
+# The baselines' scores are <model>_anomaly_score beside the SAE's anomaly_score.
+SCORE_SUFFIX = SCORE_COLUMN
 EXAMPLE_ROWS = 5
 
 

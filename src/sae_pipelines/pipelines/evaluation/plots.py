@@ -15,6 +15,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.decomposition import PCA
 
+from sae_pipelines.inference.model import SCORE_COLUMN
 from sae_pipelines.sae import metrics
 from sae_pipelines.sae.model import unit_directions
 from sae_pipelines.tables import code_matrix, feature_matrix
@@ -102,7 +103,7 @@ def plot_anomaly_scores(anomaly_scores: pd.DataFrame) -> Figure:
     """Histogram of test anomaly scores, split by label when known, with threshold."""
     figure = Figure(figsize=(7, 4), layout="constrained")
     ax = figure.subplots()
-    scores = anomaly_scores["anomaly_score"]
+    scores = anomaly_scores[SCORE_COLUMN]
     bins = np.histogram_bin_edges(scores, bins=40)
     if "is_anomaly" in anomaly_scores:
         for flag, name in ((False, "normal"), (True, "anomaly")):
