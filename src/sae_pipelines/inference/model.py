@@ -90,7 +90,7 @@ class InferenceModel:
 
     def __getstate__(self) -> dict[str, Any]:
         # Compiled graph functions and the in-place normaliser do not pickle
-        # (Spark ships the model to its workers); they are rebuilt on first use.
+        # (to another process); they are rebuilt on first use.
         return {**self.__dict__, "_compiled": {}, "_in_place": None}
 
     def predict(

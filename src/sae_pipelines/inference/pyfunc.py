@@ -9,15 +9,12 @@ requirements and this package's code (``code_paths``), so
 without this project. ``predict`` is :meth:`InferenceModel.predict`.
 """
 
-import json
-import pickle
 import tempfile
 import warnings
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import keras
 import mlflow
 import pandas as pd
 from mlflow.exceptions import MlflowException
@@ -27,16 +24,12 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.types import ColSpec, Schema
 
 import sae_pipelines
+from sae_pipelines.inference.artifacts import load_artifacts, write_artifacts
 from sae_pipelines.inference.model import InferenceModel, InvalidInputError
 
 SCORES_PARAM = "anomaly_scores"
 # Where a run keeps its inference model: runs:/<run id>/inference_model.
 ARTIFACT_PATH = "inference_model"
-ARTIFACT_FILES = {
-    "autoencoder": "autoencoder.keras",
-    "normalizer": "normalizer.pkl",
-    "settings": "inference.json",
-}
 # What the model's code imports; MLflow adds its own pin.
 REQUIREMENTS = (
     "tensorflow",
@@ -82,37 +75,6 @@ class SparseAutoencoderModel(mlflow.pyfunc.PythonModel):
             return self.model.predict(model_input, scores)
         except InvalidInputError as error:
             raise InvalidModelInputError(str(error)) from error
-
-
-def write_artifacts(model: InferenceModel, folder: Path) -> dict[str, str]:
-    """Write what :func:`load_artifacts` reads into ``folder``; their paths by name."""
-    paths = {name: folder / file for name, file in ARTIFACT_FILES.items()}
-    model.autoencoder.save(paths["autoencoder"])
-    with paths["normalizer"].open("wb") as file:
-        pickle.dump(model.normalizer, file)
-    settings = {
-        "threshold": model.threshold,
-        "id_column": model.id_column,
-        "code_prefix": model.code_prefix,
-        "source": model.source,
-    }
-    paths["settings"].write_text(json.dumps(settings, indent=2))
-    return {name: str(path) for name, path in paths.items()}
-
-
-def load_artifacts(artifacts: dict[str, str]) -> InferenceModel:
-    """The inference model from the files :func:`write_artifacts` wrote."""
-    settings = json.loads(Path(artifacts["settings"]).read_text())
-    with Path(artifacts["normalizer"]).open("rb") as file:
-        normalizer = pickle.load(file)  # noqa: S301 - this model's own artifact
-    return InferenceModel(
-        keras.models.load_model(artifacts["autoencoder"]),
-        normalizer,
-        threshold=settings["threshold"],
-        id_column=settings["id_column"],
-        code_prefix=settings["code_prefix"],
-        source=settings["source"],
-    )
 
 
 def model_signature(

@@ -1,0 +1,55 @@
+"""The inference model's files: the autoencoder, the normaliser and its settings.
+
+No MLflow here: the MLflow model carries these files as its artifacts, and the
+Spark engine ships them to its executors, which load them without MLflow.
+"""
+
+import json
+import pickle
+from pathlib import Path
+
+import keras
+
+from sae_pipelines.inference.model import InferenceModel
+
+ARTIFACT_FILES = {
+    "autoencoder": "autoencoder.keras",
+    "normalizer": "normalizer.pkl",
+    "settings": "inference.json",
+}
+
+
+def write_artifacts(model: InferenceModel, folder: Path) -> dict[str, str]:
+    """Write what :func:`load_artifacts` reads into ``folder``; their paths by name."""
+    paths = {name: Path(path) for name, path in artifact_paths(folder).items()}
+    model.autoencoder.save(paths["autoencoder"])
+    with paths["normalizer"].open("wb") as file:
+        pickle.dump(model.normalizer, file)
+    settings = {
+        "threshold": model.threshold,
+        "id_column": model.id_column,
+        "code_prefix": model.code_prefix,
+        "source": model.source,
+    }
+    paths["settings"].write_text(json.dumps(settings, indent=2))
+    return {name: str(path) for name, path in paths.items()}
+
+
+def load_artifacts(artifacts: dict[str, str]) -> InferenceModel:
+    """The inference model from the files :func:`write_artifacts` wrote."""
+    settings = json.loads(Path(artifacts["settings"]).read_text())
+    with Path(artifacts["normalizer"]).open("rb") as file:
+        normalizer = pickle.load(file)  # noqa: S301 - this model's own artifact
+    return InferenceModel(
+        keras.models.load_model(artifacts["autoencoder"]),
+        normalizer,
+        threshold=settings["threshold"],
+        id_column=settings["id_column"],
+        code_prefix=settings["code_prefix"],
+        source=settings["source"],
+    )
+
+
+def artifact_paths(folder: Path) -> dict[str, str]:
+    """The paths of the files :func:`write_artifacts` writes into ``folder``."""
+    return {name: str(folder / file) for name, file in ARTIFACT_FILES.items()}
