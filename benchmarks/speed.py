@@ -34,7 +34,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import math
 import os
@@ -62,6 +61,8 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from benchmarks.project import copy_project, write_partition
+from benchmarks.results import arguments, write_section
+from sae_pipelines.batch.output import ChunkOutputs
 from sae_pipelines.batch.partitions import (
     ExtractedPartitionsDataset,
     IncomingPartitionsDataset,
@@ -349,7 +350,7 @@ def extraction_figures(
             partitions["big"].chunks(), "Partition 'big'", scores
         )
         output = folder / "batch"
-        ExtractedPartitionsDataset(str(output)).save({"big": chunks})
+        ExtractedPartitionsDataset(str(output)).save(ChunkOutputs({"big": chunks}))
         # Its checkpoint would mark the partition done, and the next run skip it.
         shutil.rmtree(output)
 
@@ -422,12 +423,7 @@ def pipeline_overhead(
 
 def main() -> None:
     """Measure everything, print the table and write it to ``--output``."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", choices=SCALES, default="full")
-    parser.add_argument(
-        "--output", type=Path, default=Path(__file__).with_name("results.md")
-    )
-    args = parser.parse_args()
+    args = arguments(__doc__.splitlines()[0], SCALES)
     scale = SCALES[args.scale]
     rows: list[tuple[str, str, str, str]] = []
     gflops = matmul_gflops(scale.matmul_size)
@@ -519,7 +515,7 @@ def main() -> None:
         ]
     )
     print(report)
-    args.output.write_text(report)
+    write_section(report, args.output)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ import traceback
 from pathlib import Path
 
 import mlflow
+import numpy as np
+import pandas as pd
 import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
@@ -95,6 +97,30 @@ def latest_run() -> mlflow.entities.Run:
     return runs[0]
 
 
+def start_kedro(project: Path, *args: str) -> subprocess.Popen:
+    """Start ``kedro ARGS`` in the project copy, in a process group of its own.
+
+    Its stdout and stderr come as one text stream, a log record per line, as
+    they are written.
+    """
+    return subprocess.Popen(
+        [sys.executable, "-m", "kedro", *args],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=os.environ | {"COLUMNS": "400", "PYTHONUNBUFFERED": "1"},
+        start_new_session=True,
+    )
+
+
+def digits(rows: int, start: int = 0) -> pd.DataFrame:
+    """``rows`` unlabelled digit rows from ``start`` (repeated past the 1797th)."""
+    pixels = pd.read_csv(PROJECT_ROOT / "data/01_raw/digits.csv").drop(columns="label")
+    index = np.arange(start, start + rows) % len(pixels)
+    return pixels.iloc[index].reset_index(drop=True)
+
+
 def kedro_cli(
     project: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:
@@ -111,3 +137,21 @@ def kedro_cli(
         check=False,
         env=(os.environ if env is None else env) | {"COLUMNS": "400"},
     )
+
+
+def assert_batch_run_tracked(
+    partitions: int, rows: int, rows_by_sequence: list[tuple[int, float]]
+) -> None:
+    """The latest MLflow run is a batch run of registered version 1 with these counts.
+
+    ``rows_by_sequence`` lists each partition's sequence number (the step of
+    its drift metrics) and rows.
+    """
+    run = latest_run()
+    assert run.data.metrics["batch_partitions"] == partitions
+    assert run.data.metrics["batch_rows"] == rows
+    assert run.data.metrics["model_version"] == 1
+    history = mlflow.MlflowClient().get_metric_history(
+        run.info.run_id, "partition_rows"
+    )
+    assert sorted((m.step, m.value) for m in history) == rows_by_sequence

@@ -4,7 +4,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import mlflow
@@ -16,7 +15,13 @@ from filelock import FileLock
 
 from sae_pipelines.batch.partitions import IncomingPartitionsDataset
 from sae_pipelines.inference.datasets import RegisteredModelDataset
-from tests.project_runs import kedro_cli, latest_run, run_project
+from tests.project_runs import (
+    assert_batch_run_tracked,
+    digits,
+    kedro_cli,
+    run_project,
+    start_kedro,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -30,14 +35,6 @@ def trained(project):
     run_project(project, {"training": {"epochs": 15}})
     (project / "data/01_raw/incoming").mkdir(parents=True, exist_ok=True)
     return project
-
-
-def digits(rows: int, start: int = 0) -> pd.DataFrame:
-    """``rows`` unlabelled digit rows (repeated when more than 1797 are asked)."""
-    pixels = pd.read_csv("data/01_raw/digits.csv").drop(columns="label")
-    return pixels.iloc[np.arange(start, start + rows) % len(pixels)].reset_index(
-        drop=True
-    )
 
 
 def drop(project: Path, name: str, table: pd.DataFrame) -> None:
@@ -95,14 +92,7 @@ def test_new_partitions_are_encoded_once_and_bad_input_changes_nothing(trained):
     assert {"anomaly_score", "is_flagged", "l0"} <= set(table.columns)
     assert (table["l0"] == 8).all()
 
-    run = latest_run()
-    assert run.data.metrics["batch_partitions"] == 2
-    assert run.data.metrics["batch_rows"] == 110
-    assert run.data.metrics["model_version"] == 1
-    history = mlflow.MlflowClient().get_metric_history(
-        run.info.run_id, "partition_rows"
-    )
-    assert sorted((m.step, m.value) for m in history) == [(3, 50.0), (4, 60.0)]
+    assert_batch_run_tracked(2, 110, [(3, 50.0), (4, 60.0)])
 
     # A partition with a missing column stops the run; nothing of it is written.
     state = (outputs(trained), checkpoint(trained))
@@ -148,15 +138,7 @@ def test_a_killed_run_resumes_with_exactly_the_missing_partitions(trained):
     )
     drop(trained, "a.parquet", digits(4000))
     drop(trained, "b.parquet", digits(400_000))
-    child = subprocess.Popen(
-        [sys.executable, "-m", "kedro", *BATCH],
-        cwd=trained,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=os.environ | {"COLUMNS": "400", "PYTHONUNBUFFERED": "1"},
-        start_new_session=True,
-    )
+    child = start_kedro(trained, *BATCH)
     for line in child.stdout:
         if "Partition 'b': 20000 rows" in line:
             os.killpg(child.pid, signal.SIGKILL)

@@ -18,6 +18,7 @@ from kedro.config import OmegaConfigLoader  # noqa: E402
 from omegaconf.resolvers import oc  # noqa: E402
 
 from sae_pipelines.batch.lock import BatchLockHooks  # noqa: E402
+from sae_pipelines.batch.spark_session import SPARK_CONFIG, SparkHooks  # noqa: E402
 from sae_pipelines.hooks import (  # noqa: E402
     MlflowTrackingHooks,
     NodeTimingHooks,
@@ -37,6 +38,7 @@ HOOKS = (
     NodeTimingHooks(),
     ParameterValidationHooks(),
     BatchLockHooks(),
+    SparkHooks(),
     VersionedArtifactHooks(),
     ProvenanceHooks(),
     # In place of kedro-mlflow's own hook (disabled below). Last here so that it
@@ -58,6 +60,8 @@ CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
+    # conf/<env>/spark.yml: the Spark engine's session (see SparkHooks).
+    "config_patterns": {SPARK_CONFIG: ["spark*", "spark*/**"]},
     # Lets mlflow.yml read MLFLOW_TRACKING_URI (Kedro allows oc.env in credentials only).
     "custom_resolvers": {"oc.env": oc.env, "installed": installed_requirement},
 }

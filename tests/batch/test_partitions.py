@@ -6,6 +6,7 @@ import pyarrow as pa
 import pytest
 from kedro.io import DatasetError
 
+from sae_pipelines.batch.output import ChunkOutputs
 from sae_pipelines.batch.partitions import (
     CorruptPartitionError,
     ExtractedPartitionsDataset,
@@ -63,7 +64,7 @@ def output_chunks(rows, fail_after=None):
 
 def test_partitions_are_written_whole_then_recorded(tmp_path):
     dataset = ExtractedPartitionsDataset(str(tmp_path))
-    dataset.save({"p1": output_chunks(25), "p2": output_chunks(5)})
+    dataset.save(ChunkOutputs({"p1": output_chunks(25), "p2": output_chunks(5)}))
     checkpoint = dataset.load()
     assert list(checkpoint) == ["p1", "p2"]
     assert checkpoint["p1"]["rows"] == 25 and checkpoint["p1"]["sequence"] == 0
@@ -74,11 +75,11 @@ def test_partitions_are_written_whole_then_recorded(tmp_path):
 
 def test_a_failure_mid_partition_leaves_no_file_and_keeps_the_checkpoint(tmp_path):
     dataset = ExtractedPartitionsDataset(str(tmp_path))
-    dataset.save({"p1": output_chunks(25)})
+    dataset.save(ChunkOutputs({"p1": output_chunks(25)}))
     before = json.loads(dataset.checkpoint_path.read_text())
     mtime = (tmp_path / "p1.parquet").stat().st_mtime_ns
     with pytest.raises(DatasetError, match="killed mid-partition"):
-        dataset.save({"p2": output_chunks(40, fail_after=20)})
+        dataset.save(ChunkOutputs({"p2": output_chunks(40, fail_after=20)}))
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "_checkpoint.json",
         "p1.parquet",
@@ -95,20 +96,63 @@ def test_a_failed_write_stops_the_save_and_leaves_no_file(tmp_path):
 
     dataset = ExtractedPartitionsDataset(str(tmp_path))
     with pytest.raises(DatasetError, match="schema"):
-        dataset.save({"p": chunks()})
+        dataset.save(ChunkOutputs({"p": chunks()}))
     assert list(tmp_path.iterdir()) == []
 
 
 def test_an_empty_partition_is_refused(tmp_path):
     with pytest.raises(DatasetError, match="Partition 'p' has no rows"):
-        ExtractedPartitionsDataset(str(tmp_path)).save({"p": iter([])})
+        ExtractedPartitionsDataset(str(tmp_path)).save(ChunkOutputs({"p": iter([])}))
     assert not (tmp_path / "p.parquet").exists()
 
 
 def test_leftovers_of_a_killed_run_are_removed_on_the_next_save(tmp_path):
     (tmp_path / ".p1.parquet.1234.tmp").write_bytes(b"half a file")
-    ExtractedPartitionsDataset(str(tmp_path)).save({"p1": output_chunks(5)})
+    ExtractedPartitionsDataset(str(tmp_path)).save(
+        ChunkOutputs({"p1": output_chunks(5)})
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "_checkpoint.json",
         "p1.parquet",
     ]
+
+
+def test_a_partition_of_empty_chunks_is_refused_and_leaves_no_file(tmp_path):
+    empty = next(output_chunks(5)).iloc[:0]
+    with pytest.raises(DatasetError, match="Partition 'p' has no rows"):
+        ExtractedPartitionsDataset(str(tmp_path)).save(ChunkOutputs({"p": [empty]}))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_commit_cut_short_after_its_record_is_finished_by_the_next_save(tmp_path):
+    """Killed between recording p1 and moving its file: the file is not lost."""
+    dataset = ExtractedPartitionsDataset(str(tmp_path))
+    dataset.save(ChunkOutputs({"p1": output_chunks(25)}))
+    (tmp_path / "p1.parquet").rename(tmp_path / ".p1.parquet.commit")
+    assert list(dataset.load()) == ["p1"]  # recorded, so not encoded again
+
+    dataset.save(ChunkOutputs({"p2": output_chunks(5)}))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "_checkpoint.json",
+        "p1.parquet",
+        "p2.parquet",
+    ]
+    assert len(pd.read_parquet(tmp_path / "p1.parquet")) == 25
+
+
+def test_a_commit_cut_short_before_its_record_is_undone_by_the_next_save(tmp_path):
+    """Killed before p1 was recorded: it is still pending, its file is removed."""
+    ExtractedPartitionsDataset(str(tmp_path / "other")).save(
+        ChunkOutputs({"p1": output_chunks(25)})
+    )
+    (tmp_path / "other/p1.parquet").rename(tmp_path / ".p1.parquet.commit")
+    dataset = ExtractedPartitionsDataset(str(tmp_path))
+    assert dataset.load() == {}
+
+    dataset.save(ChunkOutputs({"p1": output_chunks(5)}))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "_checkpoint.json",
+        "other",
+        "p1.parquet",
+    ]
+    assert dataset.load()["p1"]["rows"] == 5

@@ -1,16 +1,25 @@
-"""The Spark path of batch extraction gives what the pandas path gives."""
+"""The Spark engine writes what the pandas engine writes, and fails as it does."""
+
+import time
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+from kedro.config import OmegaConfigLoader
+from kedro.io import DatasetError
 
+from sae_pipelines.batch.output import ChunkOutputs
 from sae_pipelines.batch.partitions import ExtractedPartitionsDataset, Partition
 from sae_pipelines.inference import InferenceModel, InvalidInputError
-from sae_pipelines.pipelines.batch_extraction.nodes import extract_partitions
 from sae_pipelines.pipelines.data_processing.nodes import fit_normalizer
+from sae_pipelines.settings import CONFIG_LOADER_ARGS
+from tests.project_runs import PROJECT_ROOT
+from tests.spark_cluster import free_port, java_missing
 
-pyspark = pytest.importorskip("pyspark")
+pytest.importorskip("pyspark")
+if java_missing():
+    pytest.skip("Spark needs Java 17+ on the PATH", allow_module_level=True)
 from sae_pipelines.batch import spark as spark_engine  # noqa: E402
 from tests.conftest import topk_autoencoder  # noqa: E402
 
@@ -24,24 +33,26 @@ CHUNK_ROWS = 64
 
 @pytest.fixture(scope="module")
 def spark():
-    session = spark_engine.local_session("sae_pipelines_tests")
-    # Small splits: a CSV file spans several Spark partitions, so row numbers
-    # must carry on across them as they do across pandas chunks.
+    """A session from the project's own spark.yml, on two local cores."""
+    loader = OmegaConfigLoader(str(PROJECT_ROOT / "conf"), **CONFIG_LOADER_ARGS)
+    settings = loader["spark"] | {"spark.master": "local[2]"}
+    session = spark_engine.start_session(settings)
+    # Small splits: a file spans several Spark splits, which must stay in order.
     session.conf.set("spark.sql.files.maxPartitionBytes", "4096")
     yield session
     session.stop()
 
 
 @pytest.fixture(scope="module")
-def serving():
+def model():
     rng = np.random.default_rng(0)
     train = pd.DataFrame(rng.normal(size=(300, 6)), columns=FEATURES)
     normalizer = fit_normalizer(train, {"method": "standard"}, {})
-    model = topk_autoencoder(len(FEATURES), len(CODES), 3)
-    serving = InferenceModel(model, normalizer, 0.0, source="tiny test model")
-    scores = serving.predict(table(1))["anomaly_score"]
-    serving.threshold = float(np.median(scores))  # about half the rows flagged
-    return serving
+    autoencoder = topk_autoencoder(len(FEATURES), len(CODES), 3)
+    model = InferenceModel(autoencoder, normalizer, source="tiny test model")
+    scores = model.predict(table(1))["anomaly_score"]
+    model.threshold = float(np.median(scores))  # about half the rows flagged
+    return model
 
 
 def table(seed, rows=200):
@@ -50,100 +61,164 @@ def table(seed, rows=200):
 
 
 @pytest.fixture
-def partitions(tmp_path):
+def incoming(tmp_path):
     """``a``: CSV without ids (rows numbered); ``b``: parquet with its own ids."""
-    table(1).to_csv(tmp_path / "a.csv", index=False)
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    table(1).to_csv(folder / "a.csv", index=False)
     with_ids = table(2).assign(**{ID: np.arange(5000, 5200)[::-1]})
-    with_ids[[ID, *FEATURES]].to_parquet(tmp_path / "b.parquet", index=False)
+    with_ids[[ID, *FEATURES]].to_parquet(folder / "b.parquet", index=False)
+    table(3, rows=50).assign(**{ID: np.arange(50)})[[*FEATURES, ID]].to_csv(
+        folder / "c.csv", index=False
+    )
+    return folder
+
+
+def partitions_in(folder):
     return {
-        "a": Partition("a", tmp_path / "a.csv", CHUNK_ROWS),
-        "b": Partition("b", tmp_path / "b.parquet", CHUNK_ROWS),
+        path.stem: Partition(path.stem, path, CHUNK_ROWS)
+        for path in sorted(folder.iterdir())
     }
 
 
-def pandas_output(name, partition, serving):
-    chunks = serving.score_chunks(partition.chunks(), f"Partition '{name}'")
-    return pa.concat_tables(chunks).to_pandas()
-
-
-def spark_output(spark, partitions, serving):
-    result = spark_engine.encode_with_spark(spark, partitions, serving)
-    chunks = spark_engine.spark_partition_chunks(result, sorted(partitions), CHUNK_ROWS)
-    return {
-        name: pd.concat(list(parts), ignore_index=True)
-        for name, parts in chunks.items()
+def write_with_pandas(partitions, model, folder):
+    chunks = {
+        name: model.score_chunks(partition.chunks(), f"Partition '{name}'")
+        for name, partition in partitions.items()
     }
+    dataset = ExtractedPartitionsDataset(str(folder))
+    dataset.save(ChunkOutputs(chunks))
+    return dataset
 
 
-def assert_same_output(actual, expected):
-    assert len(actual) == len(expected)
-    assert list(actual.columns) == list(expected.columns)
+def write_with_spark(spark, partitions, model, folder, scores=True):
+    dataset = ExtractedPartitionsDataset(str(folder))
+    dataset.save(spark_engine.SparkOutputs(partitions, model, scores, spark))
+    return dataset
+
+
+def files(folder):
+    return sorted(path.name for path in folder.iterdir())
+
+
+def assert_same_file(actual_path, expected_path):
+    actual_schema = pq.read_schema(actual_path)
+    assert actual_schema.equals(pq.read_schema(expected_path), check_metadata=True)
+    actual, expected = pd.read_parquet(actual_path), pd.read_parquet(expected_path)
+    assert len(actual) == len(expected) > 0
     np.testing.assert_array_equal(actual[ID], expected[ID])
     np.testing.assert_allclose(actual[CODES], expected[CODES], rtol=0, atol=1e-5)
     np.testing.assert_allclose(
         actual["anomaly_score"], expected["anomaly_score"], rtol=0, atol=1e-5
     )
-    np.testing.assert_array_equal(actual["is_flagged"], expected["is_flagged"])
-    np.testing.assert_array_equal(actual["l0"], expected["l0"])
-    for column in [*CODES, "anomaly_score", "is_flagged", "l0"]:
-        assert actual[column].dtype == expected[column].dtype, column
+    for column in ("is_flagged", "l0"):
+        np.testing.assert_array_equal(actual[column], expected[column])
 
 
-def test_spark_codes_equal_pandas_codes(spark, partitions, serving):
-    splits = spark_engine.read_partitions(spark, partitions, FEATURES, ID)
-    assert splits.rdd.getNumPartitions() > 2  # a.csv is read in several splits
-    outputs = spark_output(spark, partitions, serving)
-    assert list(outputs) == ["a", "b"]
-    for name, partition in partitions.items():
-        assert_same_output(outputs[name], pandas_output(name, partition, serving))
-    assert outputs["a"][ID].tolist() == list(range(200))
-    assert outputs["b"][ID].tolist() == list(range(5199, 4999, -1))
-    assert 0 < outputs["a"]["is_flagged"].sum() < 200
-
-
-def test_spark_engine_node_writes_what_the_pandas_engine_writes(
-    spark, partitions, serving, tmp_path
+def test_spark_writes_the_files_the_pandas_engine_writes(
+    spark, incoming, model, tmp_path
 ):
-    written = {}
-    for engine in ("pandas", "spark"):
-        chunks, model_used = extract_partitions(
-            partitions,
-            ["a", "b"],
-            serving,
-            {"engine": engine, "anomaly_scores": True},
+    partitions = partitions_in(incoming)
+    by_pandas = write_with_pandas(partitions, model, tmp_path / "pandas")
+    by_spark = write_with_spark(spark, partitions, model, tmp_path / "spark")
+
+    assert files(tmp_path / "spark") == files(tmp_path / "pandas")
+    assert files(tmp_path / "spark") == [
+        "_checkpoint.json",
+        "a.parquet",
+        "b.parquet",
+        "c.parquet",
+    ]
+    for name in partitions:
+        assert_same_file(
+            tmp_path / "spark" / f"{name}.parquet",
+            tmp_path / "pandas" / f"{name}.parquet",
         )
-        dataset = ExtractedPartitionsDataset(str(tmp_path / engine))
-        dataset.save(chunks)
-        written[engine] = dataset.load()
-        assert model_used == {"source": "tiny test model", "version": None}
-    for name in ("a", "b"):
-        assert written["spark"][name]["rows"] == written["pandas"][name]["rows"]
-        assert_same_output(
-            pd.read_parquet(tmp_path / "spark" / f"{name}.parquet"),
-            pd.read_parquet(tmp_path / "pandas" / f"{name}.parquet"),
+        spark_record, pandas_record = by_spark.load()[name], by_pandas.load()[name]
+        for key in ("rows", "file", "mean_l0", "sequence"):
+            assert spark_record[key] == pandas_record[key]
+        assert spark_record["anomaly_rate"] == pytest.approx(
+            pandas_record["anomaly_rate"]
         )
+    written = pd.read_parquet(tmp_path / "spark/a.parquet")
+    assert written[ID].tolist() == list(range(200))  # file order, across splits
+    assert 0 < written["is_flagged"].sum() < 200
+    assert pd.read_parquet(tmp_path / "spark/b.parquet")[ID].tolist() == list(
+        range(5199, 4999, -1)
+    )
 
 
-def test_wrong_columns_stop_before_spark_runs(spark, partitions, serving, tmp_path):
-    table(3).rename(columns={"f2": "x"}).to_csv(tmp_path / "c.csv", index=False)
-    partitions["c"] = Partition("c", tmp_path / "c.csv", CHUNK_ROWS)
-    with pytest.raises(InvalidInputError, match=r"'c'.*missing columns \['f2'\]"):
-        spark_engine.encode_with_spark(spark, partitions, serving)
-
-
-def test_missing_value_found_by_a_worker_is_a_schema_error(
-    spark, partitions, serving, tmp_path
+def test_spark_without_scores_writes_codes_and_l0_only(
+    spark, incoming, model, tmp_path
 ):
+    partitions = partitions_in(incoming)
+    dataset = write_with_spark(spark, partitions, model, tmp_path, scores=False)
+    written = pd.read_parquet(tmp_path / "b.parquet")
+    assert list(written.columns) == [ID, *CODES, "l0"]
+    assert dataset.load()["b"]["anomaly_rate"] is None
+
+
+def test_wrong_columns_stop_before_anything_is_committed(
+    spark, incoming, model, tmp_path
+):
+    table(3).rename(columns={"f2": "x"}).to_csv(incoming / "0_first.csv", index=False)
+    output = tmp_path / "out"
+    with pytest.raises(
+        DatasetError,
+        match=r"Partition '0_first' does not match the model's features: "
+        r"missing columns \['f2'\]; unexpected columns \['x'\]",
+    ) as error:
+        write_with_spark(spark, partitions_in(incoming), model, output)
+    assert isinstance(error.value.__cause__, InvalidInputError)
+    assert files(output) == []
+
+
+def test_text_in_a_feature_is_refused_by_name(spark, incoming, model, tmp_path):
+    text = table(4).astype({"f4": str})
+    text.loc[3, "f4"] = "n/a"
+    text.to_csv(incoming / "0_text.csv", index=False)
+    with pytest.raises(
+        DatasetError,
+        match=r"Partition '0_text' has non-numeric values in columns \['f4'\]",
+    ):
+        write_with_spark(spark, partitions_in(incoming), model, tmp_path / "out")
+
+
+def test_nan_found_on_an_executor_stops_at_its_partition(
+    spark, incoming, model, tmp_path
+):
+    """Partitions before the bad one are committed; it and those after are not."""
     broken = table(4)
     broken.loc[150, "f3"] = np.nan
-    broken.to_csv(tmp_path / "c.csv", index=False)
-    partitions["c"] = Partition("c", tmp_path / "c.csv", CHUNK_ROWS)
-    outputs = spark_engine.spark_partition_chunks(
-        spark_engine.encode_with_spark(spark, partitions, serving),
-        ["a", "b", "c"],
-        CHUNK_ROWS,
-    )
-    assert sum(len(chunk) for chunk in outputs["a"]) == 200
-    assert sum(len(chunk) for chunk in outputs["b"]) == 200
-    with pytest.raises(InvalidInputError, match=r"'c' has missing, NaN.*\['f3'\]"):
-        list(outputs["c"])
+    broken.to_csv(incoming / "b2.csv", index=False)  # between b and c
+    output = tmp_path / "out"
+    with pytest.raises(
+        DatasetError,
+        match=r"Partition 'b2' has missing, NaN or infinite values in columns \['f3'\]",
+    ):
+        write_with_spark(spark, partitions_in(incoming), model, output)
+    committed = ExtractedPartitionsDataset(str(output)).load()
+    assert list(committed) == ["a", "b"]
+    # Nothing else: c may have been encoded meanwhile; it was not committed, and
+    # what it and b2 staged is gone.
+    assert files(output) == ["_checkpoint.json", "a.parquet", "b.parquet"]
+
+
+def test_an_empty_partition_is_refused_by_name(spark, incoming, model, tmp_path):
+    table(5).iloc[:0].to_parquet(incoming / "0_empty.parquet", index=False)
+    with pytest.raises(DatasetError, match="Partition '0_empty' has no rows"):
+        write_with_spark(spark, partitions_in(incoming), model, tmp_path / "out")
+
+
+def test_an_unreadable_partition_is_refused_by_name(spark, incoming, model, tmp_path):
+    (incoming / "0_broken.parquet").write_bytes(b"PAR1 this is not parquet")
+    with pytest.raises(DatasetError, match="Partition '0_broken' .* cannot be read"):
+        write_with_spark(spark, partitions_in(incoming), model, tmp_path / "out")
+
+
+def test_an_unreachable_master_is_named_at_once():
+    master = f"spark://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    with pytest.raises(spark_engine.SparkMasterUnreachableError, match=master):
+        spark_engine.check_master(master)
+    assert time.monotonic() - started < 60

@@ -1,10 +1,11 @@
-"""Partitions read and written in chunks, exactly once, with atomic writes.
+"""Partitions in and out of batch extraction, exactly once.
 
 ``IncomingPartitionsDataset`` lists the CSV and parquet files of a folder and
-reads each lazily, in chunks. ``ExtractedPartitionsDataset`` writes one parquet
-file per partition from an iterable of chunks: first to a temporary file, then
-renamed into place, and only then recorded in its checkpoint. A run killed at
-any point leaves complete outputs and a checkpoint that lists exactly them.
+reads each lazily, in chunks. ``ExtractedPartitionsDataset`` commits one
+parquet file per partition, staged whole by an engine
+(:mod:`sae_pipelines.batch.output`), and keeps a checkpoint of those
+committed. A run killed at any point leaves no output file that the checkpoint
+does not list.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,20 +21,24 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from kedro.io import AbstractDataset, DatasetError
 
+from sae_pipelines.batch.output import (
+    STAGED_SUFFIX,
+    CorruptPartitionError,
+    PartitionOutputs,
+    StagedPartition,
+    describe,
+    final_path,
+)
 from sae_pipelines.tables import as_arrow
 
 logger = logging.getLogger(__name__)
 
 SUFFIXES = (".csv", ".parquet")
 CHECKPOINT_FILE = "_checkpoint.json"
-
-
-class CorruptPartitionError(DatasetError):
-    """A partition file cannot be read as CSV or parquet."""
+COMMITTING_SUFFIX = ".commit"
 
 
 @dataclass(frozen=True)
@@ -153,17 +157,18 @@ class IncomingPartitionsDataset(AbstractDataset[None, dict[str, Partition]]):
         return {"path": str(self._path), "chunk_rows": self._chunk_rows}
 
 
-class ExtractedPartitionsDataset(AbstractDataset[dict[str, Any], dict[str, dict]]):
+class ExtractedPartitionsDataset(AbstractDataset[PartitionOutputs, dict[str, dict]]):
     """One parquet file per partition, and a checkpoint of those fully written.
 
-    ``save`` takes ``{name: chunks}``, ``chunks`` a (lazy) iterable of the Arrow
-    tables (or DataFrames) of batch extraction, with an ``l0`` column and, when
-    anomalies are scored, ``is_flagged``. The files are zstd-compressed without
-    dictionaries: smaller than pyarrow's default (snappy with dictionaries) on
-    sparse codes, and written faster.
-    Partitions are written in the order given. ``load`` returns the checkpoint:
-    ``{name: {"rows", "file", "anomaly_rate", "mean_l0", "sequence",
-    "written_at"}}``.
+    ``save`` takes an engine's :class:`~sae_pipelines.batch.output.PartitionOutputs`:
+    the engine stages each partition's file in this folder, and this dataset
+    commits it. ``load`` returns the checkpoint: ``{name: {"rows", "file",
+    "anomaly_rate", "mean_l0", "sequence", "written_at"}}``.
+
+    A commit renames the staged file to ``.<name>.parquet.commit``, records the
+    partition in the checkpoint (written atomically), then renames the file
+    into place. Whenever a run is killed, every output file is listed in the
+    checkpoint; a commit cut short is finished by the next save.
     """
 
     def __init__(self, path: str, metadata: dict | None = None):
@@ -186,69 +191,40 @@ class ExtractedPartitionsDataset(AbstractDataset[dict[str, Any], dict[str, dict]
             return {}
         return json.loads(self.checkpoint_path.read_text())
 
-    def save(self, data: dict[str, Any]) -> None:
-        """Write each partition atomically, then record it in the checkpoint.
+    def save(self, data: PartitionOutputs) -> None:
+        """Let the engine stage each partition's file, and commit each in turn.
 
-        Temporary files left by a killed run are removed first; batch
-        extraction holds a lock, so no other writer can own them.
+        First a commit cut short by a killed run is finished, and files staged
+        by a killed run are removed; batch extraction holds a lock, so no
+        other writer can own them.
         """
         self._path.mkdir(parents=True, exist_ok=True)
-        for leftover in self._path.glob(".*.tmp"):
+        self._finish_interrupted_commits()
+        for leftover in self._path.glob(f".*{STAGED_SUFFIX}"):
             logger.info("Removing %s, left by an interrupted run", leftover.name)
             leftover.unlink()
-        for name, chunks in data.items():
-            summary = self._write(name, chunks)
-            self._record(name, summary)
+        data.write(self._path.resolve(), self._commit)
 
-    def _write(
-        self, name: str, chunks: Iterable[pa.Table | pd.DataFrame]
-    ) -> dict[str, Any]:
-        final = self._path / f"{name}.parquet"
-        temporary = self._path / f".{name}.parquet.{os.getpid()}.tmp"
-        rows, active, flagged = 0, 0, 0
-        writer: pq.ParquetWriter | None = None
-        # Each chunk is written on a thread while the next one is computed;
-        # Arrow's writer releases the GIL. One write at a time keeps the order.
-        writing, written = ThreadPoolExecutor(max_workers=1), None
-        try:
-            for chunk in chunks:
-                table = as_arrow(chunk)
-                if writer is None:
-                    writer = pq.ParquetWriter(
-                        temporary,
-                        table.schema,
-                        compression="zstd",
-                        compression_level=1,
-                        use_dictionary=False,
-                    )
-                if written is not None:
-                    written.result()
-                written = writing.submit(writer.write_table, table)
-                rows += table.num_rows
-                scored = "is_flagged" in table.column_names
-                if scored:
-                    flagged += pc.sum(table["is_flagged"]).as_py() or 0
-                active += pc.sum(table["l0"]).as_py() or 0
-                logger.info("Partition '%s': %d rows encoded", name, rows)
-            if writer is None:
-                msg = f"Partition '{name}' has no rows"
-                raise DatasetError(msg)
-            written.result()
-            writer.close()
-            writer = None
-            _fsync(temporary)
-            os.replace(temporary, final)
-        finally:
-            writing.shutdown()  # lets a write under way finish first
-            if writer is not None:
-                writer.close()
-            temporary.unlink(missing_ok=True)
-        return {
-            "rows": rows,
-            "file": final.name,
-            "anomaly_rate": flagged / rows if scored else None,
-            "mean_l0": active / rows,
-        }
+    def _commit(self, staged: StagedPartition) -> None:
+        committing = self._committing_path(staged.name)
+        os.replace(staged.path, committing)
+        self._record(staged.name, describe(staged))
+        os.replace(committing, final_path(self._path, staged.name))
+        logger.info("Partition '%s': %d rows committed", staged.name, staged.rows)
+
+    def _committing_path(self, name: str) -> Path:
+        return self._path / f".{name}.parquet{COMMITTING_SUFFIX}"
+
+    def _finish_interrupted_commits(self) -> None:
+        """Move recorded files into place; remove those not recorded yet."""
+        checkpoint = self.load()
+        for committing in self._path.glob(f".*.parquet{COMMITTING_SUFFIX}"):
+            name = committing.name[1 : -len(f".parquet{COMMITTING_SUFFIX}")]
+            if name in checkpoint:
+                logger.info("Finishing the commit of partition '%s'", name)
+                os.replace(committing, final_path(self._path, name))
+            else:
+                committing.unlink()
 
     def _record(self, name: str, summary: dict[str, Any]) -> None:
         checkpoint = self.load()
@@ -257,7 +233,7 @@ class ExtractedPartitionsDataset(AbstractDataset[dict[str, Any], dict[str, dict]
             "sequence": len(checkpoint),
             "written_at": datetime.now(UTC).isoformat(),
         }
-        temporary = self._path / f".{CHECKPOINT_FILE}.{os.getpid()}.tmp"
+        temporary = self._path / f".{CHECKPOINT_FILE}.{os.getpid()}{STAGED_SUFFIX}"
         temporary.write_text(json.dumps(checkpoint, indent=2))
         _fsync(temporary)
         os.replace(temporary, self.checkpoint_path)

@@ -1,31 +1,57 @@
-"""Batch extraction on Spark: the same encoder, applied with ``mapInPandas``.
+"""Batch extraction on Spark: Spark reads, the executors encode and write.
 
-Plain PySpark and :mod:`sae_pipelines.inference`, no Kedro. The incoming files
-become one Spark DataFrame with a ``partition`` column; each Python worker
-encodes its Arrow batches with
-:meth:`~sae_pipelines.inference.InferenceModel.score_chunks`, the very method
-of the pandas path, so column checks, codes, anomaly score, flag and L0 cannot
-differ. :func:`spark_partition_chunks` hands the result back
-as pandas chunks per partition, for ``ExtractedPartitionsDataset`` to write.
+Plain PySpark, no Kedro. Each partition (input file) is one Spark job of one
+task, so its rows stay in file order: Spark's own reader (parquet or CSV)
+reads it, ``mapInArrow`` encodes it on an executor with the inference model
+(its files shipped with ``SparkContext.addFile``, loaded once per Python
+worker), and the executor writes the staged output file with
+:func:`~sae_pipelines.batch.output.write_partition`, the pandas engine's
+writer. Only one row of counts per partition comes back to the driver. The
+jobs run side by side, as many as the cluster has cores, and each partition is
+committed, in name order, once its file is whole.
 """
 
 from __future__ import annotations
 
-import itertools
+import glob
+import logging
 import os
 import re
+import socket
 import sys
-from collections.abc import Callable, Iterator
-from functools import reduce
+import tempfile
+import threading
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-import pandas as pd
+import pyarrow as pa
 from py4j.protocol import Py4JJavaError
-from pyspark.errors import PythonException
+from pyspark import SparkContext, SparkFiles, TaskContext
+from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 - PySpark's usual alias
-from pyspark.sql.types import BooleanType, NumericType, Row
+from pyspark.sql.types import (
+    BooleanType,
+    FractionalType,
+    IntegralType,
+    NumericType,
+)
 
+from sae_pipelines.batch.output import (
+    CorruptPartitionError,
+    EmptyPartitionError,
+    StagedPartition,
+    staged_path,
+    write_partition,
+)
+from sae_pipelines.inference.artifacts import load_artifacts, write_artifacts
 from sae_pipelines.inference.model import (
     InferenceModel,
     InvalidInputError,
@@ -35,206 +61,326 @@ from sae_pipelines.inference.model import (
 if TYPE_CHECKING:  # the dataset module imports Kedro, this module does not
     from sae_pipelines.batch.partitions import Partition
 
-PARTITION_COLUMN = "partition"
-_SPLIT, _ROW = "__spark_split", "__spark_row"
-_ROW_BITS = 33  # monotonically_increasing_id(): split index << 33 | row in split
-_PANDAS_TYPES = {"float": "float32", "int": "int32", "boolean": "bool"}
+logger = logging.getLogger(__name__)
+
+# What an executor returns for a partition: where its file is, and counts.
+_SUMMARY = "path string, rows long, flagged long, active long"
+_MASTER_TIMEOUT_S = 10
+# Files staged by executors are tagged with this and the task attempt.
+_STAGED_TAG = "spark-"
+# Errors raised on an executor that the driver raises again as themselves.
+_EXECUTOR_ERRORS = {
+    error.__name__: error
+    for error in (InvalidInputError, EmptyPartitionError, CorruptPartitionError)
+}
+# The inference models loaded in this Python worker, by shipped file name.
+_LOADED: dict[str, InferenceModel] = {}
 
 
-def local_session(app_name: str = "sae_pipelines") -> SparkSession:
-    """A ``local[*]`` session whose Python workers run this interpreter."""
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    return (
-        SparkSession.builder.master("local[*]")
-        .appName(app_name)
-        .config("spark.ui.enabled", "false")
-        .getOrCreate()
+class SparkMasterUnreachableError(ConnectionError):
+    """The cluster named by ``spark.master`` does not answer."""
+
+
+def start_session(settings: Mapping[str, Any]) -> SparkSession:
+    """The Spark session for these settings (``spark.yml``), started if need be.
+
+    A ``spark://`` or ``k8s://`` master is checked first, so that an
+    unreachable cluster stops the run at once with its URL. With
+    ``spark.driver.host`` set, Spark takes it as this machine's address
+    (``SPARK_LOCAL_IP``) instead of looking one up. Executors' Python is this
+    interpreter unless ``spark.pyspark.python`` or ``PYSPARK_PYTHON`` says
+    otherwise.
+
+    Raises:
+        SparkMasterUnreachableError: Nothing answers at the master's address.
+    """
+    conf = {key: _setting(value) for key, value in settings.items()}
+    check_master(conf.get("spark.master", "local[*]"))
+    if "spark.driver.host" in conf:
+        os.environ.setdefault("SPARK_LOCAL_IP", conf["spark.driver.host"])
+    conf.setdefault(
+        "spark.pyspark.python", os.environ.get("PYSPARK_PYTHON", sys.executable)
     )
+    # Our pinned pandas is tested with this PySpark; its notice is not news.
+    warnings.filterwarnings(
+        "ignore", "PySpark does not yet fully support pandas", FutureWarning
+    )
+    builder = SparkSession.builder
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
 
 
-def read_partitions(
+def active_session() -> SparkSession:
+    """The session this process runs, as ``SparkHooks`` started it."""
+    return SparkSession.builder.getOrCreate()
+
+
+def check_master(master: str, timeout: float = _MASTER_TIMEOUT_S) -> None:
+    """Stop unless a standalone or Kubernetes master answers at its address.
+
+    Raises:
+        SparkMasterUnreachableError: Naming the master URL and what went wrong.
+    """
+    if master.startswith("spark://"):
+        addresses = master.removeprefix("spark://").split(",")
+    elif master.startswith("k8s://"):
+        url = urlsplit(master.removeprefix("k8s://"))
+        addresses = [f"{url.hostname}:{url.port or 443}"]
+    else:
+        return  # local[*] needs no cluster; YARN finds its own
+    problems = []
+    for address in addresses:
+        host, _, port = address.rpartition(":")
+        try:
+            with socket.create_connection((host, int(port)), timeout=timeout):
+                return
+        except (OSError, ValueError) as error:
+            problems.append(f"{address}: {error}")
+    msg = (
+        f"Cannot reach the Spark master {master} (spark.master in spark.yml): "
+        + "; ".join(problems)
+    )
+    raise SparkMasterUnreachableError(msg)
+
+
+@dataclass
+class SparkOutputs:
+    """The Spark engine's output: partitions encoded and staged by executors.
+
+    A :class:`~sae_pipelines.batch.output.PartitionOutputs`: nothing runs
+    until ``ExtractedPartitionsDataset`` calls :meth:`write`.
+
+    Attributes:
+        partitions: The partitions to encode, by name.
+        model: The inference model that encodes them.
+        scores: Also compute ``anomaly_score`` and ``is_flagged``.
+        spark: The session; by default the active one, which ``SparkHooks``
+            starts from ``spark.yml``.
+    """
+
+    partitions: Mapping[str, Partition]
+    model: InferenceModel
+    scores: bool = True
+    spark: SparkSession = field(default_factory=active_session)
+    _stopped: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def write(self, folder: Path, commit: Callable[[StagedPartition], None]) -> None:
+        """Encode and stage every partition on the executors; commit each in turn.
+
+        Partitions run as separate jobs, at most ``defaultParallelism`` at a
+        time. The first failure, in name order, cancels the jobs still
+        running; partitions after it are not committed.
+
+        Args:
+            folder: Where the executors stage the files: a path every executor
+                and this driver see alike (on a cluster, a shared filesystem).
+            commit: Called with each staged partition, in name order.
+
+        Raises:
+            InvalidInputError: A partition's columns or values do not fit
+                the model; the message names the partition and the columns.
+            EmptyPartitionError: A partition has no rows.
+            CorruptPartitionError: Spark cannot read a partition.
+        """
+        names = sorted(self.partitions)
+        if not names:
+            return
+        context = self.spark.sparkContext
+        committed: list[str] = []
+        with tempfile.TemporaryDirectory(prefix="sae_model_") as folder_of_model:
+            model_files = _ship_model(context, self.model, Path(folder_of_model))
+            workers = max(1, min(len(names), context.defaultParallelism))
+            try:
+                with ThreadPoolExecutor(
+                    workers, thread_name_prefix="spark-job"
+                ) as pool:
+                    jobs = {
+                        name: pool.submit(self._stage, name, folder, model_files)
+                        for name in names
+                    }
+                    try:
+                        for name in names:
+                            commit(jobs[name].result())
+                            committed.append(name)
+                    except BaseException:
+                        self._cancel(jobs)
+                        raise
+            finally:  # every job has ended: what was staged and not committed goes
+                _remove_staged(folder, [n for n in names if n not in committed])
+
+    def _stage(
+        self, name: str, folder: Path, model_files: dict[str, str]
+    ) -> StagedPartition:
+        """Run partition ``name``'s job (in a thread of the driver)."""
+        context = self.spark.sparkContext
+        context.setJobGroup(_job_group(name), f"Encode partition '{name}'", True)
+        started = time.perf_counter()
+        frame = read_partition(
+            self.spark,
+            name,
+            self.partitions[name].path,
+            self.model.feature_columns,
+            self.model.id_column,
+        )
+        encode = _encoder(model_files, str(folder), name, self.scores)
+        if self._stopped.is_set():  # another partition failed meanwhile
+            msg = f"Partition '{name}' was not encoded: an earlier one failed"
+            raise RuntimeError(msg)
+        try:
+            summaries = frame.mapInArrow(encode, _SUMMARY).collect()
+        except (PySparkException, Py4JJavaError) as error:
+            ours = _executor_error(error)
+            if ours is None:
+                raise
+            raise ours from error
+        if not summaries:  # Spark calls no Python for a partition without rows
+            msg = f"Partition '{name}' has no rows"
+            raise EmptyPartitionError(msg)
+        [summary] = summaries
+        rows = summary["rows"]
+        seconds = time.perf_counter() - started
+        logger.info(
+            "Partition '%s': %d rows encoded on Spark in %.1f s (%.0f rows/s)",
+            name,
+            rows,
+            seconds,
+            rows / seconds,
+        )
+        return StagedPartition(
+            name, Path(summary["path"]), rows, summary["flagged"], summary["active"]
+        )
+
+    def _cancel(self, jobs: dict[str, Future]) -> None:
+        self._stopped.set()
+        context = self.spark.sparkContext
+        for name, job in jobs.items():
+            if not job.cancel():
+                context.cancelJobGroup(_job_group(name))
+
+
+def read_partition(
     spark: SparkSession,
-    partitions: dict[str, Partition],
+    name: str,
+    path: Path,
     expected: list[str],
     id_column: str,
 ) -> DataFrame:
-    """The partitions as one DataFrame, in name order, with a ``partition`` column.
+    """Partition ``name`` as read by Spark's own reader, as one Spark partition.
 
-    Each file's columns are checked here, on the driver, as the pandas path
-    checks each chunk. A file without ``id_column`` gets one numbering its rows
-    from 0 in file order (this costs one extra pass to count rows).
-
-    Raises:
-        InvalidInputError: A file's columns do not fit the model.
-    """
-    frames = []
-    for name in sorted(partitions):
-        frame = _read(spark, partitions[name])
-        check_columns(f"Partition '{name}'", frame.columns, expected, id_column)
-        text = [
-            field.name
-            for field in frame.schema.fields
-            if field.name in expected
-            and not isinstance(field.dataType, NumericType | BooleanType)
-        ]
-        if text:
-            msg = f"Partition '{name}' has non-numeric values in columns {text}"
-            raise InvalidInputError(msg)
-        if id_column not in frame.columns:
-            frame = _numbered(frame, id_column)
-        frames.append(frame.withColumn(PARTITION_COLUMN, F.lit(name)))
-    return reduce(DataFrame.unionByName, frames)
-
-
-def encode_with_spark(
-    spark: SparkSession,
-    partitions: dict[str, Partition],
-    model: InferenceModel,
-    scores: bool = True,
-) -> DataFrame:
-    """Encode the partitions on Spark, lazily: nothing runs until it is collected.
-
-    The model travels to the workers as a broadcast pickle (Keras 3 models
-    pickle through the ``.keras`` format).
-
-    Returns:
-        ``partition``, the id column, the codes (float), with ``scores`` also
-        ``anomaly_score`` (float) and ``is_flagged``, and ``l0`` (int),
-        partition after partition.
+    Its columns and types are checked here, on the driver, as the pandas
+    engine checks each chunk; values (NaN, infinity) are checked by the
+    executor that encodes them. A CSV file's schema is inferred by Spark (one
+    pass over the file); its integer and decimal id columns are read as
+    64-bit, as pandas reads them, so both engines write the same types.
 
     Raises:
-        InvalidInputError: A file's columns do not fit the model.
+        InvalidInputError: The columns do not fit the model, or are not numeric.
+        CorruptPartitionError: Spark cannot read the file.
     """
-    if not partitions:
-        msg = "No partitions to encode"
-        raise ValueError(msg)
-    id_column = model.id_column
-    frame = read_partitions(spark, partitions, model.feature_columns, id_column)
-    broadcast = spark.sparkContext.broadcast(model)
-    schema = ", ".join(
-        [
-            f"`{PARTITION_COLUMN}` string",
-            f"`{id_column}` {frame.schema[id_column].dataType.simpleString()}",
-            *(f"`{name}` float" for name in model.code_columns),
-            *(["anomaly_score float", "is_flagged boolean"] if scores else []),
-            "l0 int",
-        ]
-    )
-    return frame.mapInPandas(_encoder(broadcast, scores), schema)
-
-
-def spark_partition_chunks(
-    result: DataFrame, partition_names: list[str], chunk_rows: int = 100_000
-) -> dict[str, Iterator[pd.DataFrame]]:
-    """The encoded rows of each partition, as pandas chunks of ``chunk_rows`` rows.
-
-    One pass over ``result`` (one Spark job per Spark partition, as the driver
-    reads), so each partition is encoded once and the driver holds a chunk at a
-    time. The iterators must be consumed in the order given, as
-    ``ExtractedPartitionsDataset`` does; ``partition_names`` must be in the
-    order of ``result`` (sorted, as :func:`encode_with_spark` makes it).
-
-    Raises:
-        InvalidInputError: A worker found NaN or text in a partition.
-    """
-    stream = _RowStream(result, partition_names)
-    columns = result.columns[1:]
-    dtypes = {  # what the pandas path gives; the id column keeps its own
-        field.name: _PANDAS_TYPES[field.dataType.simpleString()]
-        for field in result.schema.fields[2:]
-    }
-
-    def chunks(name: str) -> Iterator[pd.DataFrame]:
-        rows = (row[1:] for row in stream.rows(name))
-        while batch := list(itertools.islice(rows, chunk_rows)):
-            yield pd.DataFrame.from_records(batch, columns=columns).astype(dtypes)
-
-    return {name: chunks(name) for name in partition_names}
-
-
-class _RowStream:
-    """``result``'s rows, one partition after another, read once."""
-
-    def __init__(self, result: DataFrame, names: list[str]):
-        self._result = result
-        self._order = {name: position for position, name in enumerate(names)}
-        self._groups: Iterator[tuple[str, Iterator[Row]]] | None = None
-        self._head: tuple[str, Iterator[Row]] | None = None
-        self._position = -1
-
-    def rows(self, name: str) -> Iterator[Row]:
-        """The rows of ``name``; none when it has no rows."""
-        if self._order[name] <= self._position:
-            msg = f"Partition '{name}' was read already: read them in order"
-            raise RuntimeError(msg)
-        self._position = self._order[name]
-        while (head := self._peek()) is not None and head[0] != name:
-            if self._order.get(head[0], -1) > self._position:
-                return  # ``name`` has no rows
-            self._head = None  # a partition not asked for, or skipped
-        if head is not None:
-            self._head = None
-            yield from head[1]
-
-    def _peek(self) -> tuple[str, Iterator[Row]] | None:
-        if self._groups is None:
-            rows = _translated(self._result.toLocalIterator())
-            self._groups = itertools.groupby(rows, key=lambda row: row[0])
-        if self._head is None:
-            self._head = next(self._groups, None)
-        return self._head
-
-
-def _translated(items: Iterator[Any]) -> Iterator[Any]:
-    """``items``, with a worker's ``InvalidInputError`` raised as such."""
+    label = f"Partition '{name}'"
     try:
-        yield from items
-    except (PythonException, Py4JJavaError) as error:  # toLocalIterator: the latter
-        found = re.search(r"InvalidInputError: (.+)", str(error))
-        if found:
-            raise InvalidInputError(found.group(1)) from error
-        raise
+        if path.suffix == ".parquet":
+            frame = spark.read.parquet(str(path.resolve()))
+        else:
+            frame = spark.read.csv(str(path.resolve()), header=True, inferSchema=True)
+    except (PySparkException, Py4JJavaError) as error:
+        detail = str(error).strip().splitlines()[0]
+        msg = f"{label} ({path}) cannot be read by Spark: {detail}"
+        raise CorruptPartitionError(msg) from error
+    check_columns(label, frame.columns, expected, id_column)
+    types = {entry.name: entry.dataType for entry in frame.schema.fields}
+    text = [
+        column
+        for column in expected
+        if not isinstance(types[column], NumericType | BooleanType)
+    ]
+    if text:
+        msg = f"{label} has non-numeric values in columns {text}"
+        raise InvalidInputError(msg)
+    if path.suffix != ".parquet" and id_column in types:
+        frame = _widened(frame, id_column, types[id_column])
+    return frame.coalesce(1)
 
 
-def _read(spark: SparkSession, partition: Partition) -> DataFrame:
-    path = str(partition.path)
-    if partition.path.suffix == ".parquet":
-        return spark.read.parquet(path)
-    return spark.read.csv(path, header=True, inferSchema=True)
+def _widened(frame: DataFrame, column: str, column_type: Any) -> DataFrame:
+    """``frame`` with an integer ``column`` as long and a decimal one as double."""
+    for kind, wide in ((IntegralType, "long"), (FractionalType, "double")):
+        if isinstance(column_type, kind):
+            return frame.withColumn(column, F.col(column).cast(wide))
+    return frame
 
 
-def _numbered(frame: DataFrame, id_column: str) -> DataFrame:
-    """``frame`` with ``id_column`` = 0, 1, … in file order (Spark splits in order)."""
-    tagged = frame.withColumn(_SPLIT, F.spark_partition_id()).withColumn(
-        _ROW, F.monotonically_increasing_id()
-    )
-    first_rows, total = [], 0
-    for split, rows in sorted(
-        tuple(row) for row in tagged.groupBy(_SPLIT).count().collect()
-    ):
-        first_rows += [F.lit(split), F.lit(total).cast("long")]
-        total += rows
-    if not first_rows:
-        return frame.withColumn(id_column, F.lit(None).cast("long"))
-    in_split = F.col(_ROW).bitwiseAND((1 << _ROW_BITS) - 1)
-    first_row = F.create_map(*first_rows)[F.col(_SPLIT)]
-    return tagged.withColumn(id_column, first_row + in_split).drop(_SPLIT, _ROW)
+def _ship_model(
+    context: SparkContext, model: InferenceModel, folder: Path
+) -> dict[str, str]:
+    """Send the model's files to every executor; their names there, by artifact.
+
+    Each file gets a name unique to this call, as Spark refuses a second file
+    of the same name with other contents.
+    """
+    token = uuid.uuid4().hex
+    shipped = {}
+    for artifact, path in write_artifacts(model, folder).items():
+        unique = Path(path).with_name(f"{token}-{Path(path).name}")
+        Path(path).rename(unique)
+        context.addFile(str(unique))
+        shipped[artifact] = unique.name
+    return shipped
 
 
 def _encoder(
-    broadcast: Any, scores: bool
-) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
-    """The ``mapInPandas`` function: ``score_chunks`` on each partition's rows."""
+    model_files: dict[str, str], folder: str, name: str, scores: bool
+) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    """The ``mapInArrow`` function that encodes and stages partition ``name``."""
 
-    def encode(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        model: InferenceModel = broadcast.value
-        for batch in batches:
-            for name, rows in batch.groupby(PARTITION_COLUMN, sort=False):
-                chunk = rows.drop(columns=PARTITION_COLUMN).reset_index(drop=True)
-                label = f"Partition '{name}'"
-                for output in model.score_chunks([chunk], label, scores):
-                    frame = output.to_pandas()
-                    frame.insert(0, PARTITION_COLUMN, str(name))
-                    yield frame
+    def encode(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        model = _loaded_model(model_files)
+        attempt = TaskContext.get().taskAttemptId()
+        path = staged_path(Path(folder), name, f"{_STAGED_TAG}{attempt}")
+        tables = (pa.Table.from_batches([batch]) for batch in batches)
+        chunks = model.score_chunks(tables, f"Partition '{name}'", scores)
+        staged = write_partition(name, chunks, path)
+        summary = {
+            "path": str(staged.path),
+            "rows": staged.rows,
+            "flagged": staged.flagged,
+            "active": staged.active,
+        }
+        yield pa.RecordBatch.from_pylist([summary])
 
     return encode
+
+
+def _remove_staged(folder: Path, names: list[str]) -> None:
+    """Remove the files executors staged for ``names`` (finished or cancelled)."""
+    for name in names:
+        pattern = staged_path(folder, glob.escape(name), f"{_STAGED_TAG}*").name
+        for path in folder.glob(pattern):
+            path.unlink(missing_ok=True)
+
+
+def _loaded_model(model_files: dict[str, str]) -> InferenceModel:
+    """The shipped inference model, loaded once per Python worker."""
+    key = model_files["autoencoder"]
+    if key not in _LOADED:
+        paths = {name: SparkFiles.get(file) for name, file in model_files.items()}
+        _LOADED[key] = load_artifacts(paths)
+    return _LOADED[key]
+
+
+def _executor_error(error: Exception) -> Exception | None:
+    """A job's error as the project's own, when an executor raised one of ours."""
+    found = re.search(rf"({'|'.join(_EXECUTOR_ERRORS)}): (.+)", str(error))
+    if found is None:
+        return None
+    return _EXECUTOR_ERRORS[found.group(1)](found.group(2))
+
+
+def _job_group(name: str) -> str:
+    return f"sae_pipelines-partition-{name}"
+
+
+def _setting(value: Any) -> str:
+    """A ``spark.yml`` value as Spark reads it (YAML's ``true`` is ``True`` here)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
 
+from sae_pipelines.batch.output import ChunkOutputs, PartitionOutputs
 from sae_pipelines.batch.partitions import Partition
+from sae_pipelines.batch.spark_session import spark_engine
 from sae_pipelines.inference import InferenceModel
 
 logger = logging.getLogger(__name__)
@@ -42,58 +42,44 @@ def extract_partitions(
     pending: list[str],
     serving_model: InferenceModel,
     batch_extraction_params: dict[str, Any],
-) -> tuple[dict[str, Iterator[pa.Table | pd.DataFrame]], dict[str, Any]]:
-    """Lazy output chunks (id, codes, anomaly score and flag, L0) per partition.
+) -> tuple[PartitionOutputs, dict[str, Any]]:
+    """The pending partitions' outputs (id, codes, anomaly score and flag, L0), lazily.
 
     ``batch_extraction.anomaly_scores: false`` leaves out the score and flag,
     and so the decoder: half the computation.
 
-    Nothing is read here: the catalog's writer pulls each partition's chunks,
-    so memory holds one chunk at a time whatever the partition size. With
-    ``engine: spark`` a local Spark session encodes them with the same model.
+    Nothing is read here: the catalog's ``extracted_partitions`` runs the
+    engine when it saves. ``engine: pandas`` encodes each partition chunk by
+    chunk in this process, so memory holds one chunk at a time whatever the
+    partition size; ``engine: spark`` encodes and writes them on the Spark
+    session's executors (``spark.yml``), with the same model and writer.
 
     Returns:
-        The chunks by partition, and which model encodes them (``source``,
+        The engine's outputs, and which model encodes them (``source``,
         ``version``).
+
+    Raises:
+        ImportError: ``engine: spark`` without PySpark installed.
     """
     logger.info("Encoding with %s", serving_model.source)
     scores = batch_extraction_params["anomaly_scores"]
+    partitions = {name: incoming_partitions[name] for name in pending}
+    model_used = {"source": serving_model.source, "version": serving_model.version}
     if batch_extraction_params["engine"] == "spark":
-        partitions = {name: incoming_partitions[name] for name in pending}
-        chunks = _spark_chunks(partitions, serving_model, scores)
-    else:
-        chunks = {
-            name: serving_model.score_chunks(
-                incoming_partitions[name].chunks(), f"Partition '{name}'", scores
-            )
-            for name in pending
-        }
-    return chunks, {"source": serving_model.source, "version": serving_model.version}
-
-
-def _spark_chunks(
-    partitions: dict[str, Partition], serving_model: InferenceModel, scores: bool
-) -> dict[str, Iterator[pd.DataFrame]]:
-    """The partitions' output chunks, encoded on a local Spark session.
-
-    Raises:
-        ImportError: PySpark is not installed.
-    """
-    try:
-        from sae_pipelines.batch import spark  # noqa: PLC0415 - PySpark is optional
-    except ModuleNotFoundError as error:
-        if (error.name or "").partition(".")[0] not in {"pyspark", "py4j"}:
-            raise
-        msg = 'batch_extraction.engine=spark needs PySpark: pip install -e ".[spark]"'
-        raise ImportError(msg) from error
-    if not partitions:
-        return {}
-    logger.info("Encoding %d partitions on Spark", len(partitions))
-    result = spark.encode_with_spark(
-        spark.local_session(), partitions, serving_model, scores
-    )
-    chunk_rows = min(partition.chunk_rows for partition in partitions.values())
-    return spark.spark_partition_chunks(result, sorted(partitions), chunk_rows)
+        outputs = spark_engine().SparkOutputs(partitions, serving_model, scores)
+        logger.info(
+            "Encoding %d partitions on Spark (%s)",
+            len(partitions),
+            outputs.spark.sparkContext.master,
+        )
+        return outputs, model_used
+    chunks = {
+        name: serving_model.score_chunks(
+            partition.chunks(), f"Partition '{name}'", scores
+        )
+        for name, partition in partitions.items()
+    }
+    return ChunkOutputs(chunks), model_used
 
 
 def summarize_batch(

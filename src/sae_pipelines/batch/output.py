@@ -1,0 +1,193 @@
+"""One partition's output file, written whole to a staged file before it is committed.
+
+Plain Arrow, no Kedro: both engines call :func:`write_partition`, the pandas
+engine in the run's own process and the Spark engine on the executors, so the
+files they write cannot differ. A staged file lies beside its final place,
+hidden (``.<name>.parquet.<tag>.tmp``); only ``ExtractedPartitionsDataset``
+moves it into place, once it is recorded in the checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from sae_pipelines.tables import as_arrow
+
+logger = logging.getLogger(__name__)
+
+STAGED_SUFFIX = ".tmp"
+
+
+class CorruptPartitionError(ValueError):
+    """A partition file cannot be read as CSV or parquet."""
+
+
+class EmptyPartitionError(ValueError):
+    """A partition has no rows, so there is nothing to write."""
+
+
+@dataclass(frozen=True)
+class StagedPartition:
+    """A partition's complete output file, not yet in its final place.
+
+    Attributes:
+        name: The partition.
+        path: The staged file.
+        rows: Rows written.
+        flagged: Rows flagged as anomalies; ``None`` when rows were not scored.
+        active: The sum of ``l0`` over the rows.
+    """
+
+    name: str
+    path: Path
+    rows: int
+    flagged: int | None
+    active: int
+
+    @property
+    def anomaly_rate(self) -> float | None:
+        """The fraction of rows flagged, or ``None`` when rows were not scored."""
+        return None if self.flagged is None else self.flagged / self.rows
+
+    @property
+    def mean_l0(self) -> float:
+        """The mean number of active codes per row."""
+        return self.active / self.rows
+
+
+class PartitionOutputs(Protocol):
+    """An engine's output: it stages each partition's file, the dataset commits it."""
+
+    def write(self, folder: Path, commit: Callable[[StagedPartition], None]) -> None:
+        """Stage each partition's file in ``folder`` and ``commit`` it, in name order.
+
+        A partition is committed only after every partition before it, and
+        none after a partition that failed.
+        """
+
+
+@dataclass(frozen=True)
+class ChunkOutputs:
+    """Output chunks per partition, written in this process (the pandas engine).
+
+    Attributes:
+        chunks: Each partition's (lazy) output tables, in commit order.
+    """
+
+    chunks: Mapping[str, Iterable[pa.Table | pd.DataFrame]]
+
+    def write(self, folder: Path, commit: Callable[[StagedPartition], None]) -> None:
+        """Write and commit each partition in turn, logging its progress."""
+        for name, chunks in self.chunks.items():
+            path = staged_path(folder, name, str(os.getpid()))
+            commit(write_partition(name, chunks, path, log_progress))
+
+
+def final_path(folder: Path, name: str) -> Path:
+    """Where partition ``name``'s output file lives once committed."""
+    return folder / f"{name}.parquet"
+
+
+def staged_path(folder: Path, name: str, tag: str) -> Path:
+    """A hidden file beside :func:`final_path`, unique to one writer by ``tag``."""
+    return folder / f".{name}.parquet.{tag}{STAGED_SUFFIX}"
+
+
+def write_partition(
+    name: str,
+    chunks: Iterable[pa.Table | pd.DataFrame],
+    path: Path,
+    progress: Callable[[str, int], None] | None = None,
+) -> StagedPartition:
+    """Write a partition's output chunks to ``path``: whole, or not at all.
+
+    The file is zstd-compressed without dictionaries (smaller than pyarrow's
+    default on sparse codes, and written faster), and synced to disk before
+    this returns. Each chunk is written on a thread while the next one is
+    computed; Arrow's writer releases the GIL, and one write at a time keeps
+    the order. On any error the file is removed.
+
+    Args:
+        name: The partition, for messages.
+        chunks: Output tables with an ``l0`` column and, when rows are scored,
+            ``is_flagged``.
+        path: The staged file to write.
+        progress: Called with ``name`` and the rows written so far after each
+            chunk.
+
+    Raises:
+        EmptyPartitionError: ``chunks`` holds no rows.
+    """
+    rows, active, flagged = 0, 0, None
+    writer: pq.ParquetWriter | None = None
+    writing, written = ThreadPoolExecutor(max_workers=1), None
+    try:
+        for chunk in chunks:
+            table = as_arrow(chunk)
+            if writer is None:
+                writer = pq.ParquetWriter(
+                    path,
+                    table.schema,
+                    compression="zstd",
+                    compression_level=1,
+                    use_dictionary=False,
+                )
+            if written is not None:
+                written.result()
+            written = writing.submit(writer.write_table, table)
+            rows += table.num_rows
+            active += _column_sum(table, "l0")
+            if "is_flagged" in table.column_names:
+                flagged = (flagged or 0) + _column_sum(table, "is_flagged")
+            if progress is not None:
+                progress(name, rows)
+        if writer is None or rows == 0:
+            msg = f"Partition '{name}' has no rows"
+            raise EmptyPartitionError(msg)
+        written.result()
+        writer.close()
+        writer = None
+        _fsync(path)
+    except BaseException:
+        writing.shutdown()  # lets a write under way finish before the file goes
+        if writer is not None:
+            writer.close()
+        path.unlink(missing_ok=True)
+        raise
+    writing.shutdown()
+    return StagedPartition(name, path, rows, flagged, active)
+
+
+def log_progress(name: str, rows: int) -> None:
+    """Log a partition's rows written so far (a ``progress`` for :func:`write_partition`)."""
+    logger.info("Partition '%s': %d rows encoded", name, rows)
+
+
+def _column_sum(table: pa.Table, column: str) -> int:
+    return pc.sum(table[column]).as_py() or 0
+
+
+def _fsync(path: Path) -> None:
+    with path.open("rb") as file:
+        os.fsync(file.fileno())
+
+
+def describe(staged: StagedPartition) -> dict[str, Any]:
+    """The checkpoint's record of a committed partition (without its sequence)."""
+    return {
+        "rows": staged.rows,
+        "file": final_path(staged.path.parent, staged.name).name,
+        "anomaly_rate": staged.anomaly_rate,
+        "mean_l0": staged.mean_l0,
+    }
