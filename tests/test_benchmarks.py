@@ -57,3 +57,19 @@ def test_training_floor_runs_at_smoke_scale():
         "the project's training (fit_sparse_autoencoder), batch 64",
     ]
     assert all("GFLOP/s" in row for row in rows[2:] if "TopK" not in row)
+
+
+def test_spark_benchmark_runs_at_smoke_scale(tmp_path):
+    output = tmp_path / "results.md"
+    output.write_text("# Speed benchmark (full)\n\nkept\n")
+    run_at_smoke_scale("spark_extraction", "--output", output)
+    speed, spark = output.read_text().split("\n# ")
+    assert speed == "# Speed benchmark (full)\n\nkept\n"  # other sections stay
+    assert spark.startswith("Spark engine benchmark (smoke)")
+    engines = [
+        line.split(" | ")[1] for line in spark.splitlines() if "10,000 × 64 |" in line
+    ]
+    assert engines[:3] == ["pandas", "Spark local[2]", "Spark standalone cluster"]
+    assert "| 20,000 × 64 |" in spark  # driver memory at a second size
+    for way in ("`mapInArrow`", "`mlflow.pyfunc.spark_udf`", "parquet reader"):
+        assert way in spark
