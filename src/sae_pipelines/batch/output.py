@@ -158,7 +158,7 @@ def write_partition(
         written.result()
         writer.close()
         writer = None
-        _fsync(path)
+        fsync(path)
     except BaseException:
         writing.shutdown()  # lets a write under way finish before the file goes
         if writer is not None:
@@ -178,7 +178,8 @@ def _column_sum(table: pa.Table, column: str) -> int:
     return pc.sum(table[column]).as_py() or 0
 
 
-def _fsync(path: Path) -> None:
+def fsync(path: Path) -> None:
+    """Flush ``path`` to disk, so that a rename after it never exposes a torn file."""
     with path.open("rb") as file:
         os.fsync(file.fileno())
 

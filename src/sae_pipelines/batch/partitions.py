@@ -31,6 +31,7 @@ from sae_pipelines.batch.output import (
     StagedPartition,
     describe,
     final_path,
+    fsync,
 )
 from sae_pipelines.tables import as_arrow
 
@@ -235,13 +236,8 @@ class ExtractedPartitionsDataset(AbstractDataset[PartitionOutputs, dict[str, dic
         }
         temporary = self._path / f".{CHECKPOINT_FILE}.{os.getpid()}{STAGED_SUFFIX}"
         temporary.write_text(json.dumps(checkpoint, indent=2))
-        _fsync(temporary)
+        fsync(temporary)
         os.replace(temporary, self.checkpoint_path)
 
     def _describe(self) -> dict[str, Any]:
         return {"path": str(self._path)}
-
-
-def _fsync(path: Path) -> None:
-    with path.open("rb") as file:
-        os.fsync(file.fileno())

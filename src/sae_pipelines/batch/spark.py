@@ -37,12 +37,7 @@ from pyspark import SparkContext, SparkFiles, TaskContext
 from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 - PySpark's usual alias
-from pyspark.sql.types import (
-    BooleanType,
-    FractionalType,
-    IntegralType,
-    NumericType,
-)
+from pyspark.sql.types import FractionalType, IntegralType
 
 from sae_pipelines.batch.output import (
     CorruptPartitionError,
@@ -163,7 +158,9 @@ class SparkOutputs:
     model: InferenceModel
     scores: bool = True
     spark: SparkSession = field(default_factory=active_session)
-    _stopped: threading.Event = field(default_factory=threading.Event, repr=False)
+    _stopped: threading.Event = field(
+        default_factory=threading.Event, init=False, repr=False
+    )
 
     def write(self, folder: Path, commit: Callable[[StagedPartition], None]) -> None:
         """Encode and stage every partition on the executors; commit each in turn.
@@ -268,14 +265,14 @@ def read_partition(
 ) -> DataFrame:
     """Partition ``name`` as read by Spark's own reader, as one Spark partition.
 
-    Its columns and types are checked here, on the driver, as the pandas
-    engine checks each chunk; values (NaN, infinity) are checked by the
-    executor that encodes them. A CSV file's schema is inferred by Spark (one
+    Its columns are checked here, on the driver, before any job runs; their
+    types and values (text, NaN, infinity) are checked by the executor that
+    encodes them, as the pandas engine checks each chunk. A CSV file's schema is inferred by Spark (one
     pass over the file); its integer and decimal id columns are read as
     64-bit, as pandas reads them, so both engines write the same types.
 
     Raises:
-        InvalidInputError: The columns do not fit the model, or are not numeric.
+        InvalidInputError: The columns do not fit the model.
         CorruptPartitionError: Spark cannot read the file.
     """
     label = f"Partition '{name}'"
@@ -289,17 +286,8 @@ def read_partition(
         msg = f"{label} ({path}) cannot be read by Spark: {detail}"
         raise CorruptPartitionError(msg) from error
     check_columns(label, frame.columns, expected, id_column)
-    types = {entry.name: entry.dataType for entry in frame.schema.fields}
-    text = [
-        column
-        for column in expected
-        if not isinstance(types[column], NumericType | BooleanType)
-    ]
-    if text:
-        msg = f"{label} has non-numeric values in columns {text}"
-        raise InvalidInputError(msg)
-    if path.suffix != ".parquet" and id_column in types:
-        frame = _widened(frame, id_column, types[id_column])
+    if path.suffix != ".parquet" and id_column in frame.columns:
+        frame = _widened(frame, id_column, frame.schema[id_column].dataType)
     return frame.coalesce(1)
 
 
