@@ -1,18 +1,33 @@
-"""Project commands added to the ``kedro`` CLI: ``promote`` and ``reproduce``."""
+"""Project commands of the ``kedro`` CLI: ``run``, ``promote`` and ``reproduce``.
+
+``run`` is Kedro's own, with one difference: an error the user caused (an
+:class:`~sae_pipelines.errors.InputError`, or a file that cannot be found or
+read) ends the run with its message as the last line, without a traceback.
+``SAE_PIPELINES_TRACEBACK=1`` shows the traceback of those too; a bug always
+shows it.
+"""
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import click
 import mlflow
+import pandas as pd
+import pyarrow as pa
+from kedro.framework.cli.project import run as kedro_run
 from kedro.framework.context import KedroContext
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
+from kedro.io import DatasetError
+from mlflow.entities import RunStatus
 from rich.console import Console
 from rich.table import Table
 
+from sae_pipelines.errors import InputError
 from sae_pipelines.provenance import installed_packages
 from sae_pipelines.registry import (
     PRODUCTION_ALIAS,
@@ -32,11 +47,57 @@ from sae_pipelines.reproduce import (
 ENV_OPTION = click.option(
     "--env", "-e", default=None, help="Kedro configuration environment."
 )
+TRACEBACK_VARIABLE = "SAE_PIPELINES_TRACEBACK"
+# Causes of a catalog's DatasetError that mean a file is missing or unreadable.
+UNREADABLE_FILE = (
+    OSError,
+    UnicodeDecodeError,
+    pd.errors.ParserError,
+    pd.errors.EmptyDataError,
+    pa.ArrowInvalid,
+)
 
 
 @click.group(name="sae_pipelines")
 def cli() -> None:
     """Commands of the sae_pipelines project."""
+
+
+@cli.command(
+    name="run",
+    params=list(kedro_run.params),
+    help=f"{kedro_run.help} Bad input ends it with one message, without a "
+    f"traceback; {TRACEBACK_VARIABLE}=1 shows the traceback too.",
+)
+def run(**options: Any) -> None:
+    """Kedro's ``run``, ending an error the user caused with its message."""
+    try:
+        kedro_run.callback(**options)
+    except Exception as error:
+        if mlflow.active_run() is not None:
+            mlflow.end_run(RunStatus.to_string(RunStatus.FAILED))
+        cause = input_error(error)
+        if cause is None or os.environ.get(TRACEBACK_VARIABLE, "") not in ("", "0"):
+            raise
+        raise click.ClickException(str(cause)) from None
+
+
+def input_error(error: BaseException) -> BaseException | None:
+    """The error the user caused behind ``error``, or ``None`` for a bug.
+
+    That is an :class:`InputError` anywhere in its chain of causes (Kedro wraps
+    what a dataset raises in a ``DatasetError``), or a ``DatasetError`` caused
+    by a file that is missing or cannot be parsed.
+    """
+    current: BaseException | None = error
+    while current is not None:
+        if isinstance(current, InputError):
+            return current
+        cause = current.__cause__
+        if isinstance(current, DatasetError) and isinstance(cause, UNREADABLE_FILE):
+            return current
+        current = cause
+    return None
 
 
 def _project_context(env: str | None) -> KedroContext:

@@ -18,10 +18,15 @@ from pydantic import (
     model_validator,
 )
 
+from sae_pipelines.errors import InputError
 from sae_pipelines.preprocessing import OutOfRange
 from sae_pipelines.sae.config import ModelConfig, StrictSettings, TrainingConfig
 
 Label = int | str
+
+
+class InvalidParametersError(InputError, ValueError):
+    """Parameters that are missing or out of range; the message names each one."""
 
 
 class DataParams(StrictSettings):
@@ -128,7 +133,7 @@ def validate_parameters(parameters: dict[str, Any]) -> None:
             and ``--params``).
 
     Raises:
-        ValueError: A group is missing or a parameter is invalid.
+        InvalidParametersError: A group is missing or a parameter is invalid.
     """
     problems = []
     for group, schema in PARAMETER_GROUPS.items():
@@ -143,7 +148,7 @@ def validate_parameters(parameters: dict[str, Any]) -> None:
         msg = "Invalid parameters (see conf/base/parameters*.yml):\n" + "\n".join(
             problems
         )
-        raise ValueError(msg)
+        raise InvalidParametersError(msg)
 
 
 def _describe(group: str, error: ValidationError) -> list[str]:

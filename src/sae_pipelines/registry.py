@@ -10,10 +10,12 @@ import mlflow
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
+from sae_pipelines.errors import InputError
+
 PRODUCTION_ALIAS = "production"
 
 
-class UnknownModelVersionError(LookupError):
+class UnknownModelVersionError(InputError, LookupError):
     """The alias or version does not exist; the message lists those that do."""
 
 

@@ -30,6 +30,7 @@ import mlflow
 import numpy as np
 from mlflow.exceptions import MlflowException
 
+from sae_pipelines.errors import InputError
 from sae_pipelines.provenance import (
     DATASETS_ARTIFACT,
     PARAMETERS_ARTIFACT,
@@ -46,7 +47,7 @@ REQUIRED_TAGS = ("git_commit", "git_dirty", "kedro_env", "kedro_pipelines")
 WEIGHTS_FILE = "model.weights.h5"  # inside a .keras archive
 
 
-class CannotReproduceError(RuntimeError):
+class CannotReproduceError(InputError, RuntimeError):
     """The run cannot be repeated; the message gives every reason."""
 
 

@@ -1,4 +1,5 @@
 import json
+import logging
 
 import numpy as np
 import pandas as pd
@@ -100,10 +101,24 @@ def test_a_failed_write_stops_the_save_and_leaves_no_file(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_an_empty_partition_is_refused(tmp_path):
-    with pytest.raises(DatasetError, match="Partition 'p' has no rows"):
-        ExtractedPartitionsDataset(str(tmp_path)).save(ChunkOutputs({"p": iter([])}))
-    assert not (tmp_path / "p.parquet").exists()
+@pytest.mark.parametrize("chunks", [[], "one empty chunk"])
+def test_a_partition_without_rows_is_recorded_as_skipped_with_no_file(
+    tmp_path, chunks, caplog
+):
+    if chunks:
+        chunks = [next(output_chunks(5)).iloc[:0]]
+    dataset = ExtractedPartitionsDataset(str(tmp_path))
+    with caplog.at_level(logging.INFO):
+        dataset.save(ChunkOutputs({"p": iter(chunks), "q": output_chunks(5)}))
+    assert "Partition 'p' has no rows: skipped" in caplog.text
+    checkpoint = dataset.load()
+    assert checkpoint["p"]["rows"] == 0 and checkpoint["p"]["file"] is None
+    assert checkpoint["p"]["mean_l0"] is None
+    assert checkpoint["q"]["rows"] == 5
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "_checkpoint.json",
+        "q.parquet",
+    ]
 
 
 def test_leftovers_of_a_killed_run_are_removed_on_the_next_save(tmp_path):
@@ -115,13 +130,6 @@ def test_leftovers_of_a_killed_run_are_removed_on_the_next_save(tmp_path):
         "_checkpoint.json",
         "p1.parquet",
     ]
-
-
-def test_a_partition_of_empty_chunks_is_refused_and_leaves_no_file(tmp_path):
-    empty = next(output_chunks(5)).iloc[:0]
-    with pytest.raises(DatasetError, match="Partition 'p' has no rows"):
-        ExtractedPartitionsDataset(str(tmp_path)).save(ChunkOutputs({"p": [empty]}))
-    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_commit_cut_short_after_its_record_is_finished_by_the_next_save(tmp_path):

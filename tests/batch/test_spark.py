@@ -204,10 +204,21 @@ def test_nan_found_on_an_executor_stops_at_its_partition(
     assert files(output) == ["_checkpoint.json", "a.parquet", "b.parquet"]
 
 
-def test_an_empty_partition_is_refused_by_name(spark, incoming, model, tmp_path):
+def test_partitions_without_rows_are_skipped_as_with_pandas(
+    spark, incoming, model, tmp_path
+):
     table(5).iloc[:0].to_parquet(incoming / "0_empty.parquet", index=False)
-    with pytest.raises(DatasetError, match="Partition '0_empty' has no rows"):
-        write_with_spark(spark, partitions_in(incoming), model, tmp_path / "out")
+    (incoming / "1_header.csv").write_text(",".join(table(1).columns) + "\n")
+    (incoming / "2_blank.csv").write_bytes(b"")
+    output = tmp_path / "out"
+    write_with_spark(spark, partitions_in(incoming), model, output)
+    write_with_pandas(partitions_in(incoming), model, tmp_path / "pandas")
+    for folder in (output, tmp_path / "pandas"):
+        checkpoint = ExtractedPartitionsDataset(str(folder)).load()
+        for name in ("0_empty", "1_header", "2_blank"):
+            assert checkpoint[name]["rows"] == 0 and checkpoint[name]["file"] is None
+        assert checkpoint["a"]["rows"] == 200
+        assert not any(folder.glob("[012]_*"))
 
 
 def test_an_unreadable_partition_is_refused_by_name(spark, incoming, model, tmp_path):

@@ -9,8 +9,14 @@ from filelock import FileLock, Timeout
 from kedro.framework.hooks import hook_impl
 from kedro.io import DataCatalog
 
+from sae_pipelines.errors import InputError
+
 PIPELINE = "batch_extraction"
 OUTPUT_DATASET = "extracted_partitions"
+
+
+class BatchLockedError(InputError, RuntimeError):
+    """Another batch extraction holds the lock on the output folder."""
 
 
 class BatchLockHooks:
@@ -34,7 +40,7 @@ class BatchLockHooks:
         """Take the lock when the batch extraction pipeline is about to run.
 
         Raises:
-            RuntimeError: Another batch extraction holds the lock.
+            BatchLockedError: Another batch extraction holds the lock.
         """
         if PIPELINE not in (run_params.get("pipeline_names") or []):
             return
@@ -48,7 +54,7 @@ class BatchLockHooks:
                 f"Another batch extraction is running on {folder} (lock file "
                 f"{lock.lock_file}); this run stops without reading or writing"
             )
-            raise RuntimeError(msg) from error
+            raise BatchLockedError(msg) from error
         self._lock = lock
 
     @hook_impl

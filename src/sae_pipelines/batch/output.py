@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from sae_pipelines.errors import InputError
 from sae_pipelines.tables import as_arrow
 
 logger = logging.getLogger(__name__)
@@ -29,41 +30,46 @@ logger = logging.getLogger(__name__)
 STAGED_SUFFIX = ".tmp"
 
 
-class CorruptPartitionError(ValueError):
+class CorruptPartitionError(InputError, ValueError):
     """A partition file cannot be read as CSV or parquet."""
-
-
-class EmptyPartitionError(ValueError):
-    """A partition has no rows, so there is nothing to write."""
 
 
 @dataclass(frozen=True)
 class StagedPartition:
     """A partition's complete output file, not yet in its final place.
 
+    A partition without rows has no file: it is recorded as skipped.
+
     Attributes:
         name: The partition.
-        path: The staged file.
+        path: The staged file; ``None`` when the partition has no rows.
         rows: Rows written.
         flagged: Rows flagged as anomalies; ``None`` when rows were not scored.
         active: The sum of ``l0`` over the rows.
     """
 
     name: str
-    path: Path
+    path: Path | None
     rows: int
     flagged: int | None
     active: int
 
-    @property
-    def anomaly_rate(self) -> float | None:
-        """The fraction of rows flagged, or ``None`` when rows were not scored."""
-        return None if self.flagged is None else self.flagged / self.rows
+    @classmethod
+    def empty(cls, name: str) -> StagedPartition:
+        """A partition without rows (a header, or not even that): no file."""
+        return cls(name, None, 0, None, 0)
 
     @property
-    def mean_l0(self) -> float:
-        """The mean number of active codes per row."""
-        return self.active / self.rows
+    def anomaly_rate(self) -> float | None:
+        """The fraction of rows flagged; ``None`` when not scored, or without rows."""
+        return (
+            None if self.flagged is None or not self.rows else self.flagged / self.rows
+        )
+
+    @property
+    def mean_l0(self) -> float | None:
+        """The mean number of active codes per row; ``None`` without rows."""
+        return self.active / self.rows if self.rows else None
 
 
 class PartitionOutputs(Protocol):
@@ -112,6 +118,8 @@ def write_partition(
 ) -> StagedPartition:
     """Write a partition's output chunks to ``path``: whole, or not at all.
 
+    Chunks without a single row leave no file (:meth:`StagedPartition.empty`).
+
     The file is zstd-compressed without dictionaries (smaller than pyarrow's
     default on sparse codes, and written faster), and synced to disk before
     this returns. Each chunk is written on a thread while the next one is
@@ -125,9 +133,6 @@ def write_partition(
         path: The staged file to write.
         progress: Called with ``name`` and the rows written so far after each
             chunk.
-
-    Raises:
-        EmptyPartitionError: ``chunks`` holds no rows.
     """
     rows, active, flagged = 0, 0, None
     writer: pq.ParquetWriter | None = None
@@ -152,13 +157,13 @@ def write_partition(
                 flagged = (flagged or 0) + _column_sum(table, "is_flagged")
             if progress is not None:
                 progress(name, rows)
-        if writer is None or rows == 0:
-            msg = f"Partition '{name}' has no rows"
-            raise EmptyPartitionError(msg)
-        written.result()
-        writer.close()
-        writer = None
-        fsync(path)
+        if written is not None:
+            written.result()
+        if writer is not None:
+            writer.close()
+            writer = None
+        if rows:
+            fsync(path)
     except BaseException:
         writing.shutdown()  # lets a write under way finish before the file goes
         if writer is not None:
@@ -166,6 +171,9 @@ def write_partition(
         path.unlink(missing_ok=True)
         raise
     writing.shutdown()
+    if not rows:
+        path.unlink(missing_ok=True)
+        return StagedPartition.empty(name)
     return StagedPartition(name, path, rows, flagged, active)
 
 
@@ -185,10 +193,13 @@ def fsync(path: Path) -> None:
 
 
 def describe(staged: StagedPartition) -> dict[str, Any]:
-    """The checkpoint's record of a committed partition (without its sequence)."""
+    """The checkpoint's record of a committed partition (without its sequence).
+
+    A partition without rows is recorded with ``file: None``.
+    """
     return {
         "rows": staged.rows,
-        "file": final_path(staged.path.parent, staged.name).name,
+        "file": None if staged.path is None else f"{staged.name}.parquet",
         "anomaly_rate": staged.anomaly_rate,
         "mean_l0": staged.mean_l0,
     }

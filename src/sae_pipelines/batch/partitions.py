@@ -44,15 +44,25 @@ COMMITTING_SUFFIX = ".commit"
 
 @dataclass(frozen=True)
 class Partition:
-    """One input file, read in chunks of ``chunk_rows`` rows."""
+    """One input file, read in chunks of ``chunk_rows`` rows.
+
+    A file of no bytes holds no rows, whatever its suffix.
+    """
 
     name: str
     path: Path
     chunk_rows: int
 
     @property
+    def is_blank(self) -> bool:
+        """Whether the file has no bytes at all (not even a header)."""
+        return self.path.stat().st_size == 0
+
+    @property
     def rows(self) -> int | None:
         """Row count from parquet metadata; ``None`` for CSV (unknown until read)."""
+        if self.is_blank:
+            return 0
         if self.path.suffix == ".parquet":
             with self._parquet() as parquet:
                 return parquet.metadata.num_rows
@@ -76,6 +86,8 @@ class Partition:
             raise CorruptPartitionError(msg) from error
 
     def _read(self) -> Iterator[pa.Table]:
+        if self.is_blank:
+            return
         if self.path.suffix == ".parquet":
             yield from self._read_parquet()
         else:
@@ -169,7 +181,10 @@ class ExtractedPartitionsDataset(AbstractDataset[PartitionOutputs, dict[str, dic
     A commit renames the staged file to ``.<name>.parquet.commit``, records the
     partition in the checkpoint (written atomically), then renames the file
     into place. Whenever a run is killed, every output file is listed in the
-    checkpoint; a commit cut short is finished by the next save.
+    checkpoint; a commit cut short is finished by the next save. A partition
+    without rows (a CSV header alone, or a file of no bytes) gets no file: it
+    is recorded as skipped (``rows: 0``, ``file: None``), so it is not read
+    again.
     """
 
     def __init__(self, path: str, metadata: dict | None = None):
@@ -207,6 +222,13 @@ class ExtractedPartitionsDataset(AbstractDataset[PartitionOutputs, dict[str, dic
         data.write(self._path.resolve(), self._commit)
 
     def _commit(self, staged: StagedPartition) -> None:
+        if staged.path is None:
+            self._record(staged.name, describe(staged))
+            logger.info(
+                "Partition '%s' has no rows: skipped, and recorded as done",
+                staged.name,
+            )
+            return
         committing = self._committing_path(staged.name)
         os.replace(staged.path, committing)
         self._record(staged.name, describe(staged))

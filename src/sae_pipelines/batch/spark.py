@@ -41,11 +41,11 @@ from pyspark.sql.types import FractionalType, IntegralType
 
 from sae_pipelines.batch.output import (
     CorruptPartitionError,
-    EmptyPartitionError,
     StagedPartition,
     staged_path,
     write_partition,
 )
+from sae_pipelines.errors import InputError
 from sae_pipelines.inference.artifacts import load_artifacts, write_artifacts
 from sae_pipelines.inference.model import (
     InferenceModel,
@@ -65,14 +65,13 @@ _MASTER_TIMEOUT_S = 10
 _STAGED_TAG = "spark-"
 # Errors raised on an executor that the driver raises again as themselves.
 _EXECUTOR_ERRORS = {
-    error.__name__: error
-    for error in (InvalidInputError, EmptyPartitionError, CorruptPartitionError)
+    error.__name__: error for error in (InvalidInputError, CorruptPartitionError)
 }
 # The inference models loaded in this Python worker, by shipped file name.
 _LOADED: dict[str, InferenceModel] = {}
 
 
-class SparkMasterUnreachableError(ConnectionError):
+class SparkMasterUnreachableError(InputError, ConnectionError):
     """The cluster named by ``spark.master`` does not answer."""
 
 
@@ -177,7 +176,6 @@ class SparkOutputs:
         Raises:
             InvalidInputError: A partition's columns or values do not fit
                 the model; the message names the partition and the columns.
-            EmptyPartitionError: A partition has no rows.
             CorruptPartitionError: Spark cannot read a partition.
         """
         names = sorted(self.partitions)
@@ -210,6 +208,8 @@ class SparkOutputs:
         self, name: str, folder: Path, model_files: dict[str, str]
     ) -> StagedPartition:
         """Run partition ``name``'s job (in a thread of the driver)."""
+        if self.partitions[name].is_blank:  # Spark would see no columns
+            return StagedPartition.empty(name)
         context = self.spark.sparkContext
         context.setJobGroup(_job_group(name), f"Encode partition '{name}'", True)
         started = time.perf_counter()
@@ -231,9 +231,9 @@ class SparkOutputs:
             if ours is None:
                 raise
             raise ours from error
-        if not summaries:  # Spark calls no Python for a partition without rows
-            msg = f"Partition '{name}' has no rows"
-            raise EmptyPartitionError(msg)
+        if not summaries or not summaries[0]["rows"]:
+            # Spark calls no Python for a partition without rows
+            return StagedPartition.empty(name)
         [summary] = summaries
         rows = summary["rows"]
         seconds = time.perf_counter() - started
@@ -330,7 +330,7 @@ def _encoder(
         chunks = model.score_chunks(tables, f"Partition '{name}'", scores)
         staged = write_partition(name, chunks, path)
         summary = {
-            "path": str(staged.path),
+            "path": str(staged.path) if staged.path else None,
             "rows": staged.rows,
             "flagged": staged.flagged,
             "active": staged.active,

@@ -29,6 +29,7 @@ import pyarrow as pa
 import sklearn
 import tensorflow as tf
 
+from sae_pipelines.errors import InputError
 from sae_pipelines.sae.metrics import active_mask
 from sae_pipelines.sae.model import CODES_LAYER, code_size_of
 from sae_pipelines.tables import DEFAULT_ID_COLUMN, as_arrow
@@ -42,7 +43,7 @@ L0_COLUMN = "l0"
 DEFAULT_CODE_PREFIX = "code_"
 
 
-class InvalidInputError(ValueError):
+class InvalidInputError(InputError, ValueError):
     """Rows whose columns or values do not fit the model; nothing was written."""
 
 

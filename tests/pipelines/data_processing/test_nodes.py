@@ -12,7 +12,9 @@ from sae_pipelines.pipelines.data_processing.nodes import (
 
 
 def test_validation_adds_row_ids_and_keeps_layout(labelled_table, params):
-    validated = validate_raw_data(labelled_table, params["data"], params["anomaly"])
+    validated = validate_raw_data(
+        labelled_table, params["data"], params["anomaly"], params["split"]
+    )
     assert list(validated.columns) == ["row_id", *[f"f{i}" for i in range(6)], "label"]
     assert validated["row_id"].tolist() == list(range(300))
 
@@ -20,7 +22,9 @@ def test_validation_adds_row_ids_and_keeps_layout(labelled_table, params):
 def test_non_numeric_column_is_named(labelled_table, params):
     labelled_table["f2"] = "x"
     with pytest.raises(InvalidDataError, match=r"non-numeric feature columns \[f2\]"):
-        validate_raw_data(labelled_table, params["data"], params["anomaly"])
+        validate_raw_data(
+            labelled_table, params["data"], params["anomaly"], params["split"]
+        )
 
 
 @pytest.mark.parametrize("bad_value", [np.nan, np.inf, -np.inf])
@@ -29,20 +33,26 @@ def test_nan_or_infinite_values_are_named_with_counts(
 ):
     labelled_table.loc[[3, 7], "f4"] = bad_value
     with pytest.raises(InvalidDataError, match=r"NaN or infinite.*'f4': 2"):
-        validate_raw_data(labelled_table, params["data"], params["anomaly"])
+        validate_raw_data(
+            labelled_table, params["data"], params["anomaly"], params["split"]
+        )
 
 
 def test_constant_column_errors_drops_or_keeps_as_asked(labelled_table, params):
     labelled_table["f5"] = 1.0
     params["data"]["constant_columns"] = "error"
     with pytest.raises(InvalidDataError, match=r"constant feature columns \[f5\]"):
-        validate_raw_data(labelled_table, params["data"], params["anomaly"])
+        validate_raw_data(
+            labelled_table, params["data"], params["anomaly"], params["split"]
+        )
     params["data"]["constant_columns"] = "drop"
     assert "f5" not in validate_raw_data(
-        labelled_table, params["data"], params["anomaly"]
+        labelled_table, params["data"], params["anomaly"], params["split"]
     )
     params["data"]["constant_columns"] = "keep"
-    kept = validate_raw_data(labelled_table, params["data"], params["anomaly"])
+    kept = validate_raw_data(
+        labelled_table, params["data"], params["anomaly"], params["split"]
+    )
     train, *_ = split_data(kept, params["split"], params["data"], params["anomaly"])
     scaled = normalize(
         train,
@@ -55,7 +65,9 @@ def test_constant_column_errors_drops_or_keeps_as_asked(labelled_table, params):
 def test_missing_label_column_is_named(labelled_table, params):
     params["data"]["label_column"] = "target"
     with pytest.raises(InvalidDataError, match="data.label_column is 'target'"):
-        validate_raw_data(labelled_table, params["data"], params["anomaly"])
+        validate_raw_data(
+            labelled_table, params["data"], params["anomaly"], params["split"]
+        )
 
 
 def test_unknown_normal_label_is_named(labelled_table, params):
@@ -63,29 +75,56 @@ def test_unknown_normal_label_is_named(labelled_table, params):
     with pytest.raises(
         InvalidDataError, match=r"normal_labels \[7\] do not occur in column 'label'"
     ):
-        validate_raw_data(labelled_table, params["data"], params["anomaly"])
+        validate_raw_data(
+            labelled_table, params["data"], params["anomaly"], params["split"]
+        )
 
 
-def test_too_few_rows_for_the_split(labelled_table, params):
-    tiny = validate_raw_data(labelled_table.head(3), params["data"], params["anomaly"])
-    with pytest.raises(InvalidDataError, match="3 rows: too few"):
-        split_data(tiny, params["split"], params["data"], params["anomaly"])
+@pytest.mark.parametrize(
+    ("rows", "short_split"), [(3, "train"), (5, "test"), (0, "three ways")]
+)
+def test_too_few_rows_for_the_split_stop_validation(
+    labelled_table, params, rows, short_split
+):
+    params["split"]["stratify"] = False
+    with pytest.raises(InvalidDataError, match=f"{rows} rows: too few") as error:
+        validate_raw_data(
+            labelled_table.head(rows),
+            params["data"],
+            params["anomaly"],
+            params["split"],
+        )
+    assert short_split in str(error.value)
 
 
 def test_too_few_rows_per_class_to_stratify(labelled_table, params):
-    table = validate_raw_data(
-        labelled_table.iloc[[0, 1, 2, 3, 4, 5, 6, 150, 299]],
-        params["data"],
-        params["anomaly"],
-    )
     with pytest.raises(
-        InvalidDataError, match="stratified by column 'label'.*split.stratify"
+        InvalidDataError, match="stratified by column 'label'.*split.stratify=false"
     ):
-        split_data(table, params["split"], params["data"], params["anomaly"])
+        validate_raw_data(
+            labelled_table.iloc[[0, 1, 2, 3, 4, 5, 6, 150, 299]],
+            params["data"],
+            params["anomaly"],
+            params["split"],
+        )
+
+
+def test_anomalies_moved_out_count_against_the_minimum(labelled_table, params):
+    params["anomaly"]["normal_labels"] = [0]
+    params["split"]["stratify"] = False
+    few_normal = labelled_table[
+        (labelled_table["label"] != 0) | (labelled_table.index < 2)
+    ]
+    with pytest.raises(InvalidDataError, match="the (train|validation) split needs"):
+        validate_raw_data(
+            few_normal, params["data"], params["anomaly"], params["split"]
+        )
 
 
 def test_split_is_stratified_disjoint_and_seeded(labelled_table, params):
-    table = validate_raw_data(labelled_table, params["data"], params["anomaly"])
+    table = validate_raw_data(
+        labelled_table, params["data"], params["anomaly"], params["split"]
+    )
     splits = split_data(table, params["split"], params["data"], params["anomaly"])
     assert [len(s) for s in splits] == [180, 60, 60]
     ids = [set(s["row_id"]) for s in splits]
@@ -98,7 +137,9 @@ def test_split_is_stratified_disjoint_and_seeded(labelled_table, params):
 
 def test_anomalies_are_kept_out_of_train_and_validation(labelled_table, params):
     params["anomaly"]["normal_labels"] = [0]
-    table = validate_raw_data(labelled_table, params["data"], params["anomaly"])
+    table = validate_raw_data(
+        labelled_table, params["data"], params["anomaly"], params["split"]
+    )
     train, validation, test = split_data(
         table, params["split"], params["data"], params["anomaly"]
     )
@@ -110,7 +151,9 @@ def test_anomalies_are_kept_out_of_train_and_validation(labelled_table, params):
 @pytest.mark.parametrize("method", ["minmax", "standard"])
 def test_normalizer_is_fitted_on_train_only(labelled_table, params, method):
     params["normalization"]["method"] = method
-    table = validate_raw_data(labelled_table, params["data"], params["anomaly"])
+    table = validate_raw_data(
+        labelled_table, params["data"], params["anomaly"], params["split"]
+    )
     train, validation, _ = split_data(
         table, params["split"], params["data"], params["anomaly"]
     )
@@ -133,6 +176,8 @@ def test_normalizer_is_fitted_on_train_only(labelled_table, params, method):
 def test_own_id_column_is_carried_not_used_as_feature(labelled_table, params):
     labelled_table.insert(0, "customer", [f"c{i}" for i in range(300)])
     params["data"]["id_column"] = "customer"
-    validated = validate_raw_data(labelled_table, params["data"], params["anomaly"])
+    validated = validate_raw_data(
+        labelled_table, params["data"], params["anomaly"], params["split"]
+    )
     assert validated.columns[0] == "customer" and "row_id" not in validated
     assert isinstance(validated, pd.DataFrame)

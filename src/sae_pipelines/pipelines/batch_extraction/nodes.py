@@ -121,9 +121,10 @@ def summarize_batch(
     if model_used["version"] is not None:
         metrics["model_version"] = {"value": model_used["version"], "step": 0}
     for key in ("rows", "anomaly_rate", "mean_l0"):
-        if written and all(row[key] is not None for row in written):
-            metrics[f"partition_{key}"] = [
-                {"value": float(row[key]), "step": int(row["sequence"])}
-                for row in written
-            ]
+        if values := [
+            {"value": float(row[key]), "step": int(row["sequence"])}
+            for row in written
+            if row[key] is not None
+        ]:
+            metrics[f"partition_{key}"] = values
     return summary, metrics

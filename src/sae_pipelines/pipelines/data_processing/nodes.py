@@ -13,15 +13,22 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
+from sae_pipelines.errors import InputError
 from sae_pipelines.preprocessing import OutOfRangeCompressor
 from sae_pipelines.tables import DEFAULT_ID_COLUMN, feature_columns, id_column
 
 logger = logging.getLogger(__name__)
 
 NORMALIZERS = {"minmax": MinMaxScaler, "standard": StandardScaler}
+# The fewest rows each split may hold, and what needs them.
+MIN_SPLIT_ROWS = {
+    "train": (2, "to fit the normalizer and the model"),
+    "validation": (1, "for the validation loss and the anomaly threshold"),
+    "test": (2, "for the evaluation's 2-D projection of the codes"),
+}
 
 
-class InvalidDataError(ValueError):
+class InvalidDataError(InputError, ValueError):
     """The raw table cannot be used as it is; the message says where and why."""
 
 
@@ -29,13 +36,18 @@ def validate_raw_data(
     raw_data: pd.DataFrame,
     data_params: dict[str, Any],
     anomaly_params: dict[str, Any],
+    split_params: dict[str, Any],
 ) -> pd.DataFrame:
     """Check the raw table and return it in the project's table layout.
+
+    The table is split here too, as :func:`split_data` will split it, so that
+    a table too small for the split stops the run before anything is written.
 
     Args:
         raw_data: The ``raw_data`` catalog entry.
         data_params: ``data`` parameters: label, id and constant-column handling.
         anomaly_params: ``anomaly`` parameters: which labels are normal.
+        split_params: ``split`` parameters.
 
     Returns:
         The id column (``row_id`` when ``data.id_column`` is null), the numeric
@@ -44,7 +56,8 @@ def validate_raw_data(
     Raises:
         InvalidDataError: A named column is missing, a feature is not numeric,
             holds NaN or infinite values, or is constant (with
-            ``data.constant_columns: error``), or a normal label does not occur.
+            ``data.constant_columns: error``), a normal label does not occur,
+            or a split would hold fewer rows than ``MIN_SPLIT_ROWS``.
     """
     table = raw_data.copy()
     _check_named_columns(table, data_params)
@@ -68,7 +81,30 @@ def validate_raw_data(
     ordered = [row_id, *feature_columns(table, data_params)] + (
         [label] if label else []
     )
-    return table[ordered].reset_index(drop=True)
+    validated = table[ordered].reset_index(drop=True)
+    _check_split_sizes(
+        _split_rows(validated, split_params, data_params, anomaly_params),
+        split_params,
+    )
+    return validated
+
+
+def _check_split_sizes(
+    splits: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame],
+    split_params: dict[str, Any],
+) -> None:
+    sizes = dict(zip(MIN_SPLIT_ROWS, map(len, splits), strict=True))
+    for split, (fewest, purpose) in MIN_SPLIT_ROWS.items():
+        if sizes[split] < fewest:
+            msg = (
+                f"raw_data has {sum(sizes.values())} rows: too few for the split "
+                f"({sizes['train']} train, {sizes['validation']} validation, "
+                f"{sizes['test']} test); the {split} split needs at least "
+                f"{fewest} {purpose}. Add rows, or change "
+                f"split.validation_fraction={split_params['validation_fraction']} "
+                f"and split.test_fraction={split_params['test_fraction']}"
+            )
+            raise InvalidDataError(msg)
 
 
 def _check_named_columns(table: pd.DataFrame, data_params: dict[str, Any]) -> None:
@@ -173,18 +209,28 @@ def split_data(
     Raises:
         InvalidDataError: Too few rows (or rows of a class) for the split.
     """
+    train, validation, test = _split_rows(
+        validated_data, split_params, data_params, anomaly_params
+    )
+    logger.info(
+        "Split %d rows: %d train, %d validation, %d test",
+        len(validated_data),
+        len(train),
+        len(validation),
+        len(test),
+    )
+    return train, validation, test
+
+
+def _split_rows(
+    validated_data: pd.DataFrame,
+    split_params: dict[str, Any],
+    data_params: dict[str, Any],
+    anomaly_params: dict[str, Any],
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     n_rows = len(validated_data)
-    val_fraction = split_params["validation_fraction"]
-    test_fraction = split_params["test_fraction"]
-    n_test = math.ceil(n_rows * test_fraction)
-    n_validation = math.ceil(n_rows * val_fraction)
-    if n_rows - n_test - n_validation < 2:
-        msg = (
-            f"raw_data has {n_rows} rows: too few for split.validation_fraction="
-            f"{val_fraction} and split.test_fraction={test_fraction}, which leave "
-            "fewer than 2 training rows"
-        )
-        raise InvalidDataError(msg)
+    n_test = math.ceil(n_rows * split_params["test_fraction"])
+    n_validation = math.ceil(n_rows * split_params["validation_fraction"])
     label = data_params.get("label_column")
     stratify = label if label and split_params["stratify"] else None
     seed = split_params["seed"]
@@ -192,23 +238,15 @@ def split_data(
         rest, test = _split(validated_data, n_test, stratify, seed)
         train, validation = _split(rest, n_validation, stratify, seed)
     except ValueError as error:
-        msg = (
-            f"Cannot split {n_rows} rows stratified by column '{label}': {error}. "
-            "Add rows, or set split.stratify to false"
-        )
+        how = f"stratified by column '{label}'" if stratify else "three ways"
+        advice = ", or set split.stratify=false" if stratify else ""
+        msg = f"raw_data has {n_rows} rows: too few to split {how} ({error}). Add rows{advice}"
         raise InvalidDataError(msg) from error
     normal_labels = anomaly_params.get("normal_labels")
     if normal_labels is not None:
         train, validation, test = _move_anomalies_to_test(
             train, validation, test, label, normal_labels
         )
-    logger.info(
-        "Split %d rows: %d train, %d validation, %d test",
-        n_rows,
-        len(train),
-        len(validation),
-        len(test),
-    )
     return train, validation, test
 
 

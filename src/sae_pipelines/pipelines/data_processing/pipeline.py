@@ -17,7 +17,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 validate_raw_data,
-                inputs=["raw_data", "params:data", "params:anomaly"],
+                inputs=["raw_data", "params:data", "params:anomaly", "params:split"],
                 outputs="validated_data",
                 name="validate_raw_data",
             ),

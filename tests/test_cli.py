@@ -1,0 +1,30 @@
+import pytest
+from kedro.io import DatasetError
+
+from sae_pipelines.batch.output import CorruptPartitionError
+from sae_pipelines.cli import input_error
+
+
+def raised(error: Exception, cause: BaseException | None) -> Exception:
+    """``error`` as raised ``from cause``."""
+    try:
+        raise error from cause
+    except Exception as caught:  # noqa: BLE001
+        return caught
+
+
+def test_bad_input_wrapped_by_the_catalog_is_found():
+    partition = CorruptPartitionError("Partition 'p' cannot be read")
+    assert input_error(raised(DatasetError("saving failed"), partition)) is partition
+
+
+@pytest.mark.parametrize("cause", [FileNotFoundError(2, "No such file"), None])
+def test_a_missing_file_is_bad_input_and_an_error_of_ours_is_not(cause):
+    error = raised(DatasetError("loading failed"), cause)
+    assert input_error(error) is (error if cause is not None else None)
+
+
+def test_a_bug_inside_a_dataset_is_not_bad_input():
+    bug = raised(DatasetError("saving failed"), TypeError("unsupported operand"))
+    assert input_error(bug) is None
+    assert input_error(KeyError("code_000")) is None
