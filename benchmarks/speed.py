@@ -79,7 +79,7 @@ from sae_pipelines.sae.model import encoder_of
 from sae_pipelines.settings import CONFIG_LOADER_ARGS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-NODE_TIME = re.compile(r"Nodes ran for ([0-9.]+) s in all")
+NODE_TIME = re.compile(r"Nodes took ([0-9.]+) s in all")
 
 
 @dataclass(frozen=True)

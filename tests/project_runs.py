@@ -25,8 +25,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 def copy_project(destination: Path) -> Path:
     """Copy what `kedro run` needs, and the notebooks.
 
-    That is pyproject.toml, conf/base and conf/pinned, the data folders and the
-    raw data.
+    That is pyproject.toml, conf/base, conf/pinned and conf/logging.yml, the
+    data folders and the raw data.
     """
     destination.mkdir()
     (destination / "src").mkdir()  # the package itself is installed
@@ -34,6 +34,7 @@ def copy_project(destination: Path) -> Path:
         shutil.copy(PROJECT_ROOT / name, destination / name)
     for env in ("base", "pinned"):
         shutil.copytree(PROJECT_ROOT / "conf" / env, destination / "conf" / env)
+    shutil.copy(PROJECT_ROOT / "conf/logging.yml", destination / "conf/logging.yml")
     shutil.copytree(PROJECT_ROOT / "notebooks", destination / "notebooks")
     (destination / "conf" / "local").mkdir()
     for layer in sorted((PROJECT_ROOT / "data").iterdir()):

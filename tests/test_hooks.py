@@ -12,21 +12,32 @@ from sae_pipelines.hooks import MlflowTrackingHooks, NodeTimingHooks
 from tests.project_runs import PROJECT_ROOT
 
 
-def test_node_times_are_logged_one_by_one_and_in_all(caplog):
+def test_node_times_run_from_first_load_to_last_save(caplog, monkeypatch):
+    now = {"s": 0.0}
+    monkeypatch.setattr("sae_pipelines.hooks.time.perf_counter", lambda: now["s"])
     hooks = NodeTimingHooks()
-    nodes = [Node(len, "x", "y", name=name) for name in ("first", "second")]
+    first = Node(lambda x: (x, x), "x", ["y", "z"], name="first")
+    second = Node(lambda y: None, "y", None, name="second")
     with caplog.at_level(logging.INFO, logger="sae_pipelines.hooks"):
         hooks.before_pipeline_run()
-        for node in nodes:
-            hooks.before_node_run(node)
-            hooks.after_node_run(node)
+        hooks.before_dataset_loaded(first)
+        now["s"] = 1.0
+        hooks.before_node_run(first)  # the clock started at the load
+        hooks.after_node_run(first, {"y": 1, "z": 1})
+        hooks.after_dataset_saved(first)
+        assert not caplog.records  # "z" is still to be saved
+        now["s"] = 4.0
+        hooks.after_dataset_saved(first)
+        hooks.before_dataset_loaded(second)
+        now["s"] = 6.0
+        hooks.after_node_run(second, {})
         hooks.after_pipeline_run()
     messages = [record.getMessage() for record in caplog.records]
-    assert messages[0].startswith("Node 'first' ran in ")
-    assert messages[1].startswith("Node 'second' ran in ")
-    assert messages[2].startswith("Nodes ran for ") and messages[2].endswith(
-        " s in all"
-    )
+    assert messages == [
+        "Node 'first' took 4.00 s",
+        "Node 'second' took 2.00 s",
+        "Nodes took 6.00 s in all, loads and saves included",
+    ]
 
 
 def test_kedro_mlflow_hook_is_replaced_not_doubled():

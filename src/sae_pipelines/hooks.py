@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from pathlib import Path
 from typing import Any
 
 import mlflow
+import pandas as pd
 import yaml
 from kedro.framework.hooks import hook_impl
 from kedro.io import AbstractVersionedDataset, CachedDataset, DataCatalog
 from kedro.pipeline import Pipeline
 from kedro_mlflow.framework.hooks import MlflowHook
 
+from sae_pipelines.inference.datasets import InferenceModelDataset
 from sae_pipelines.params import validate_parameters
 from sae_pipelines.provenance import (
     DATASETS_ARTIFACT,
@@ -28,6 +31,7 @@ from sae_pipelines.provenance import (
 logger = logging.getLogger(__name__)
 
 ARTIFACT_METADATA_KEY = "mlflow_artifact_path"
+OBJECT_REPR = re.compile(r"<(?:\w+\.)*(\w+) object at 0x[0-9a-fA-F]+>")
 
 
 class ParameterValidationHooks:
@@ -43,6 +47,54 @@ class ParameterValidationHooks:
             ValueError: A parameter is missing or out of range; the message names it.
         """
         validate_parameters(catalog.load("parameters"))
+
+
+class ModelRegistrationHooks:
+    """Registers the run's inference model once the whole run has succeeded.
+
+    Kedro calls ``after_pipeline_run`` only after every node ran and every
+    output was saved, so a run that fails registers no model version and
+    moves no alias.
+    """
+
+    @hook_impl
+    def after_pipeline_run(self, pipeline: Pipeline, catalog: DataCatalog) -> None:
+        """Register each inference model the run logged."""
+        for name in sorted(pipeline.datasets()):
+            dataset = catalog.get(name)
+            if isinstance(dataset, InferenceModelDataset):
+                dataset.register()
+
+
+def run_name(run_params: dict[str, Any], parameters: dict[str, Any]) -> str:
+    """``default · topk k=auto · seed=7``: pipelines, sparsity, ``--params`` given.
+
+    The sparsity part is left out of runs that train nothing.
+    """
+    pipelines = run_params.get("pipeline_names") or ["__default__"]
+    parts = ["+".join(name.strip("_") for name in pipelines)]
+    if any(name in {"__default__", "training"} for name in pipelines):
+        sparsity = parameters["model"]["sparsity"]
+        method = sparsity["method"]
+        settings = sparsity.get(method) or {}
+        parts.append(" ".join([method, *(f"{k}={v}" for k, v in settings.items())]))
+    if overrides := run_params.get("runtime_params"):
+        flat = pd.json_normalize(overrides, sep=".").to_dict(orient="records")[0]
+        parts.append(", ".join(f"{key}={value}" for key, value in flat.items()))
+    return " · ".join(parts)
+
+
+def tag_value(value: Any) -> str:
+    """A run parameter as a tag: JSON for containers and numbers, objects by class.
+
+    Kedro hands the runner over as its repr (``<kedro.runner.….SequentialRunner
+    object at 0x…>``), which becomes ``SequentialRunner``.
+    """
+    if isinstance(value, str):
+        if match := OBJECT_REPR.fullmatch(value):
+            return match.group(1)
+        return value
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 class MlflowTrackingHooks(MlflowHook):
@@ -63,9 +115,27 @@ class MlflowTrackingHooks(MlflowHook):
     def before_pipeline_run(
         self, run_params: dict[str, Any], pipeline: Pipeline, catalog: DataCatalog
     ) -> None:
-        """Start the run (kedro-mlflow) with nothing logged yet."""
+        """Start the run (kedro-mlflow) with nothing logged yet, named and tagged.
+
+        kedro-mlflow names a run after its pipelines (``__default__``) and tags
+        it with each run parameter as Python prints it (the runner as
+        ``<kedro.runner…object at 0x…>``); here the name tells runs apart
+        (:func:`run_name`) and the tags hold plain values.
+        """
         self._logged = {}
-        super().before_pipeline_run(run_params, pipeline, catalog)
+        run_settings = self.mlflow_config.tracking.run
+        configured_name = run_settings.name  # mlflow.yml's, if set, is kept
+        if configured_name is None:
+            run_settings.name = run_name(run_params, catalog.load("parameters"))
+        try:
+            super().before_pipeline_run(run_params, pipeline, catalog)
+        finally:
+            run_settings.name = configured_name
+        run = mlflow.active_run()
+        if run is not None and run.info.run_id == self.run_id:
+            mlflow.set_tags(
+                {key: tag_value(value) for key, value in run_params.items() if value}
+            )
 
     @hook_impl
     def before_node_run(
@@ -86,38 +156,58 @@ class MlflowTrackingHooks(MlflowHook):
 
 
 class NodeTimingHooks:
-    """Logs how long each node's function ran, and all of them together.
+    """Logs how long each node took, loading, computing and saving, and in all.
 
-    Kedro logs when a node starts and ends, not for how long it computed; the
-    gap between a run's wall time and this total is the pipeline's overhead
-    (start-up, catalog I/O, tracking).
+    Kedro logs when a node starts and ends, not for how long. A node's time
+    runs from loading its first input to saving its last output: some work
+    happens in a save (batch extraction encodes while its dataset writes).
+    The gap between a run's wall time and the total is the pipeline's
+    overhead (start-up, tracking).
     """
 
     def __init__(self) -> None:
         self._started: dict[str, float] = {}
+        self._unsaved: dict[str, int] = {}
         self._total = 0.0
 
     @hook_impl
     def before_pipeline_run(self) -> None:
         """Start the total from zero."""
-        self._total = 0.0
+        self._started, self._unsaved, self._total = {}, {}, 0.0
+
+    @hook_impl
+    def before_dataset_loaded(self, node: Any) -> None:
+        """Start the node's clock at its first input."""
+        self._started.setdefault(node.name, time.perf_counter())
 
     @hook_impl
     def before_node_run(self, node: Any) -> None:
-        """Note when the node's function starts."""
-        self._started[node.name] = time.perf_counter()
+        """Start the clock of a node without inputs."""
+        self._started.setdefault(node.name, time.perf_counter())
 
     @hook_impl
-    def after_node_run(self, node: Any) -> None:
-        """Log the node's time."""
-        elapsed = time.perf_counter() - self._started.pop(node.name)
-        self._total += elapsed
-        logger.info("Node '%s' ran in %.2f s", node.name, elapsed)
+    def after_node_run(self, node: Any, outputs: dict[str, Any]) -> None:
+        """Count the outputs still to save; without any, the node is done."""
+        self._unsaved[node.name] = len(outputs)
+        if not outputs:
+            self._finish(node.name)
+
+    @hook_impl
+    def after_dataset_saved(self, node: Any) -> None:
+        """Stop the node's clock once its last output is saved."""
+        self._unsaved[node.name] -= 1
+        if self._unsaved[node.name] == 0:
+            self._finish(node.name)
 
     @hook_impl
     def after_pipeline_run(self) -> None:
         """Log the nodes' total."""
-        logger.info("Nodes ran for %.2f s in all", self._total)
+        logger.info("Nodes took %.2f s in all, loads and saves included", self._total)
+
+    def _finish(self, name: str) -> None:
+        elapsed = time.perf_counter() - self._started.pop(name)
+        self._total += elapsed
+        logger.info("Node '%s' took %.2f s", name, elapsed)
 
 
 class _CatalogHooks:

@@ -21,6 +21,7 @@ from sae_pipelines.batch.lock import BatchLockHooks  # noqa: E402
 from sae_pipelines.batch.spark_session import SPARK_CONFIG, SparkHooks  # noqa: E402
 from sae_pipelines.hooks import (  # noqa: E402
     MlflowTrackingHooks,
+    ModelRegistrationHooks,
     NodeTimingHooks,
     ParameterValidationHooks,
     ProvenanceHooks,
@@ -34,16 +35,20 @@ gc.freeze()
 gc.enable()
 atexit.register(gc.freeze)
 
+# Pluggy calls the hooks of one kind last registered first.
 HOOKS = (
     NodeTimingHooks(),
-    ParameterValidationHooks(),
-    BatchLockHooks(),
     SparkHooks(),
     VersionedArtifactHooks(),
     ProvenanceHooks(),
-    # In place of kedro-mlflow's own hook (disabled below). Last here so that it
-    # runs first, as the plugin's would: the hooks above log to the run it starts.
+    # In place of kedro-mlflow's own hook (disabled below). After those above so
+    # that it runs before them, as the plugin's would: they log to its run.
     MlflowTrackingHooks(),
+    # After it, so that these run before the MLflow run starts (a refused run
+    # leaves none) and a model is registered before the run ends.
+    ModelRegistrationHooks(),
+    BatchLockHooks(),
+    ParameterValidationHooks(),
 )
 
 # Telemetry tries the network; this project runs offline. kedro-mlflow's hook is

@@ -16,6 +16,7 @@ import mlflow
 import pandas as pd
 from kedro.io import AbstractDataset, AbstractVersionedDataset, DatasetError, Version
 from mlflow.exceptions import MlflowException
+from mlflow.models.model import ModelInfo
 
 from sae_pipelines.inference.model import InferenceModel
 from sae_pipelines.inference.pyfunc import SparseAutoencoderModel, save_inference_model
@@ -56,10 +57,12 @@ def load_inference_model(model_uri: str) -> InferenceModel:
 class InferenceModelDataset(AbstractVersionedDataset[ModelRelease, InferenceModel]):
     """Each run's inference model: a versioned MLflow model folder, also registered.
 
-    Saving writes the folder and, within an MLflow run, logs the model to it
-    as a new version of ``registered_model_name``. Until some version holds
-    the alias ``production``, the new one takes it, so a fresh project can run
-    batch extraction right after training; after that, moving the alias is a
+    Saving writes the folder and, within an MLflow run, logs the model to it.
+    :meth:`register` (called by ``ModelRegistrationHooks`` once the whole run
+    has succeeded, so a failed run registers nothing) makes it a new version of
+    ``registered_model_name``. Until some version holds the alias
+    ``production``, the new one takes it, so a fresh project can run batch
+    extraction right after training; after that, moving the alias is a
     deliberate act (``kedro promote``). Loading reads the folder of the pinned
     (or newest) Kedro version.
     """
@@ -73,6 +76,7 @@ class InferenceModelDataset(AbstractVersionedDataset[ModelRelease, InferenceMode
     ):
         super().__init__(filepath=PurePosixPath(filepath), version=version)
         self._registered_model_name = registered_model_name
+        self._logged: ModelInfo | None = None
         self.metadata = metadata
 
     def load(self) -> InferenceModel:
@@ -83,21 +87,28 @@ class InferenceModelDataset(AbstractVersionedDataset[ModelRelease, InferenceMode
         return model
 
     def save(self, data: ModelRelease) -> None:
-        """Save the model folder, then log and register it in the active run."""
+        """Save the model folder, and log it to the active MLflow run, if any."""
         path = Path(self._get_save_path())
         path.parent.mkdir(parents=True, exist_ok=True)
-        info = save_inference_model(
-            data.model, data.input_example, path, self._registered_model_name
-        )
-        if info is not None and info.registered_model_version is not None:
-            self._give_first_alias(info.registered_model_version)
+        self._logged = save_inference_model(data.model, data.input_example, path)
 
-    def _give_first_alias(self, version: int | str) -> None:
-        name = self._registered_model_name
+    def register(self) -> str | None:
+        """Register the model logged by :meth:`save` as a new version.
+
+        The first version of the registered model also takes the alias
+        ``production``. The run that logged the model is tagged with the version.
+
+        Returns:
+            The new version, or ``None`` when nothing was logged (no MLflow run,
+            or no ``registered_model_name``).
+        """
+        if self._logged is None or self._registered_model_name is None:
+            return None
+        name, logged = self._registered_model_name, self._logged
+        self._logged = None
+        version = mlflow.register_model(logged.model_uri, name).version
         client = mlflow.MlflowClient()
-        client.set_tag(
-            mlflow.active_run().info.run_id, REGISTERED_VERSION_TAG, str(version)
-        )
+        client.set_tag(logged.run_id, REGISTERED_VERSION_TAG, str(version))
         aliases = client.get_registered_model(name).aliases
         if PRODUCTION_ALIAS in aliases:
             logger.info(
@@ -107,14 +118,15 @@ class InferenceModelDataset(AbstractVersionedDataset[ModelRelease, InferenceMode
                 PRODUCTION_ALIAS,
                 aliases[PRODUCTION_ALIAS],
             )
-            return
-        client.set_registered_model_alias(name, PRODUCTION_ALIAS, str(version))
-        logger.info(
-            "Registered %s version %s and gave it the alias '%s'",
-            name,
-            version,
-            PRODUCTION_ALIAS,
-        )
+        else:
+            client.set_registered_model_alias(name, PRODUCTION_ALIAS, str(version))
+            logger.info(
+                "Registered %s version %s and gave it the alias '%s'",
+                name,
+                version,
+                PRODUCTION_ALIAS,
+            )
+        return str(version)
 
     def _exists(self) -> bool:
         try:

@@ -112,7 +112,6 @@ def save_inference_model(
     model: InferenceModel,
     input_example: pd.DataFrame,
     path: Path,
-    registered_model_name: str | None = None,
 ) -> ModelInfo | None:
     """Save the model as an MLflow model folder, and log it to the active run.
 
@@ -121,8 +120,6 @@ def save_inference_model(
         input_example: A few raw rows: the features, and the id column when
             the data has one of its own.
         path: The folder to save to (it must not exist).
-        registered_model_name: Register the logged model as a new version of
-            this registered model.
 
     Returns:
         The logged model, or ``None`` when no MLflow run is active.
@@ -142,6 +139,5 @@ def save_inference_model(
         return mlflow.pyfunc.log_model(
             name=ARTIFACT_PATH,
             artifacts=artifacts,
-            registered_model_name=registered_model_name,
             **arguments,
         )
