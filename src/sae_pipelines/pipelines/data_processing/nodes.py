@@ -59,6 +59,9 @@ def validate_raw_data(
             ``data.constant_columns: error``), a normal label does not occur,
             or a split would hold fewer rows than ``MIN_SPLIT_ROWS``.
     """
+    if len(raw_data) == 0:
+        msg = "raw_data has 0 rows: nothing to split and train on"
+        raise InvalidDataError(msg)
     table = raw_data.copy()
     _check_named_columns(table, data_params)
     row_id = id_column(data_params)

@@ -1,0 +1,245 @@
+"""Bad input through the `kedro` CLI, as a user meets it.
+
+Each case runs `kedro run` (or `kedro reproduce`) in one trained project copy,
+with output not a terminal. It must exit non-zero within 40 lines of output,
+end with one line that names the file, column, partition, parameter or version
+at fault, show no traceback, and leave everything as it was: no file written,
+no model version registered, no alias moved, no finished MLflow run.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from filelock import FileLock
+
+from tests.project_runs import PROJECT_ROOT, copy_project, digits
+
+pytestmark = pytest.mark.slow
+
+MAX_LINES = 400
+BATCH = ("--pipelines", "batch_extraction")
+OUTPUT = "data/07_model_output/batch"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A project copy after one short run: registered version 1 is `production`."""
+    root = copy_project(tmp_path_factory.mktemp("bad_input") / "project")
+    store = f"sqlite:///{root.parent / 'mlflow.db'}"
+    result = kedro(root, store, "run", "--params", "training.epochs=15")
+    assert result.returncode == 0, result.stdout[-3000:]
+    (root / OUTPUT).mkdir(parents=True)
+    return root, store
+
+
+def kedro(
+    root: Path, store: str, *args: str, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """``kedro ARGS`` as a user runs it: stdout and stderr as one stream, no terminal."""
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"COLUMNS", "SAE_PIPELINES_TRACEBACK"}
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "kedro", *args],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=600,
+        check=False,
+        env=environment | {"MLFLOW_TRACKING_URI": store} | (extra_env or {}),
+    )
+
+
+def raw_table() -> pd.DataFrame:
+    return pd.read_csv(PROJECT_ROOT / "data/01_raw/digits.csv")
+
+
+def with_raw_data(folder: Path, table: pd.DataFrame | None) -> dict:
+    """Catalog entries reading ``table`` (``None``: a file that does not exist)."""
+    path = folder / "raw.csv"
+    if table is not None:
+        table.to_csv(path, index=False)
+    return {"raw_data": {"type": "pandas.CSVDataset", "filepath": str(path)}}
+
+
+def with_partition(folder: Path, name: str, content: pd.DataFrame | bytes) -> dict:
+    """Catalog entries reading one incoming partition, ``name``, from its own folder."""
+    incoming = folder / "incoming"
+    incoming.mkdir()
+    if isinstance(content, bytes):
+        (incoming / name).write_bytes(content)
+    elif name.endswith(".csv"):
+        content.to_csv(incoming / name, index=False)
+    else:
+        content.to_parquet(incoming / name, index=False)
+    return {
+        "incoming_partitions": {
+            "type": "sae_pipelines.batch.partitions.IncomingPartitionsDataset",
+            "path": str(incoming),
+        }
+    }
+
+
+def nan_pixel(folder: Path) -> dict:
+    table = raw_table()
+    table.loc[5, "pixel_3_3"] = np.nan
+    return with_raw_data(folder, table)
+
+
+def text_pixel(folder: Path) -> dict:
+    table = raw_table()
+    table["pixel_2_2"] = table["pixel_2_2"].astype(str).radd("p")
+    return with_raw_data(folder, table)
+
+
+def nan_partition() -> pd.DataFrame:
+    table = digits(5)
+    table.loc[2, "pixel_0_4"] = np.nan
+    return table
+
+
+# Case id → (kedro arguments, catalog entries from a folder of its own, the
+# words the last line must hold).
+CASES = {
+    "raw NaN": (("run",), nan_pixel, ["NaN or infinite", "'pixel_3_3': 1"]),
+    "raw text": (("run",), text_pixel, ["non-numeric", "pixel_2_2"]),
+    "raw missing": (
+        ("run",),
+        lambda folder: with_raw_data(folder, None),
+        ["No such file", "raw.csv"],
+    ),
+    "raw header only": (
+        ("run",),
+        lambda folder: with_raw_data(folder, raw_table().iloc[:0]),
+        ["raw_data has 0 rows"],
+    ),
+    "raw 5 rows": (
+        ("run", "--params", "split.stratify=false"),
+        lambda folder: with_raw_data(folder, raw_table().head(5)),
+        ["raw_data has 5 rows", "split.test_fraction"],
+    ),
+    "raw 5 rows stratified": (
+        ("run",),
+        lambda folder: with_raw_data(folder, raw_table().head(5)),
+        ["raw_data has 5 rows", "split.stratify=false"],
+    ),
+    "parameter out of range": (
+        ("run", "--params", "model.code_size=-1"),
+        None,
+        ["model.code_size"],
+    ),
+    "unknown label column": (
+        ("run", "--params", "data.label_column=target"),
+        None,
+        ["data.label_column", "target"],
+    ),
+    "unknown model version": (
+        ("run", *BATCH, "--params", "model_version=9"),
+        lambda folder: with_partition(folder, "d1.csv", digits(5)),
+        ["No version 9", "version 1 (production)"],
+    ),
+    "partition missing column": (
+        ("run", *BATCH),
+        lambda folder: with_partition(
+            folder, "d2.csv", digits(5).drop(columns="pixel_0_3")
+        ),
+        ["Partition 'd2'", "pixel_0_3"],
+    ),
+    "partition NaN": (
+        ("run", *BATCH),
+        lambda folder: with_partition(folder, "d3.parquet", nan_partition()),
+        ["Partition 'd3'", "pixel_0_4"],
+    ),
+    "partition not parquet": (
+        ("run", *BATCH),
+        lambda folder: with_partition(folder, "d4.parquet", b"PAR1 not parquet"),
+        ["Partition 'd4'", "d4.parquet", "not a readable parquet file"],
+    ),
+    "unknown run to reproduce": (
+        ("reproduce", "--run-id", "0123456789abcdef0123456789abcdef"),
+        None,
+        ["0123456789abcdef0123456789abcdef"],
+    ),
+}
+
+
+def state(root: Path, store: str) -> tuple:
+    """Files under data/, model versions and aliases, and finished runs."""
+    files = {
+        str(path.relative_to(root)): path.stat().st_mtime_ns
+        for path in (root / "data").rglob("*")
+        if path.is_file() and path.name != ".lock"
+    }
+    client = mlflow.MlflowClient(tracking_uri=store)
+    versions = sorted(
+        v.version for v in client.search_model_versions("name = 'sae_pipelines'")
+    )
+    aliases = client.get_registered_model("sae_pipelines").aliases
+    finished = mlflow.search_runs(
+        search_all_experiments=True,
+        filter_string="attributes.status = 'FINISHED'",
+        output_format="list",
+    )
+    return files, versions, aliases, len(finished)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input_ends_with_one_line_naming_it_and_changes_nothing(
+    trained, case, tmp_path, monkeypatch
+):
+    root, store = trained
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    args, catalog, words = CASES[case]
+    env_args: tuple[str, ...] = ()
+    if catalog is not None:
+        env = root / "conf" / tmp_path.name
+        env.mkdir()
+        (env / "catalog.yml").write_text(yaml.safe_dump(catalog(tmp_path)))
+        env_args = ("--env", tmp_path.name)
+    before = state(root, store)
+
+    result = kedro(root, store, *args, *env_args)
+
+    lines = result.stdout.rstrip().splitlines()
+    assert result.returncode != 0, result.stdout[-3000:]
+    assert "Traceback" not in result.stdout, result.stdout[-3000:]
+    assert len(lines) <= MAX_LINES, result.stdout
+    for word in words:
+        assert word in lines[-1], result.stdout[-3000:]
+    assert state(root, store) == before
+
+
+def test_a_run_refused_by_the_lock_leaves_no_mlflow_run(trained, monkeypatch):
+    root, store = trained
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    runs_before = len(mlflow.search_runs(search_all_experiments=True))
+    with FileLock(root / OUTPUT / ".lock"):
+        result = kedro(root, store, "run", *BATCH)
+    assert result.returncode != 0
+    last = result.stdout.rstrip().splitlines()[-1]
+    assert "Another batch extraction is running" in last and ".lock" in last
+    assert len(mlflow.search_runs(search_all_experiments=True)) == runs_before
+
+
+def test_the_traceback_of_bad_input_shows_when_asked(trained):
+    root, store = trained
+    result = kedro(
+        root,
+        store,
+        "run",
+        "--params",
+        "model.code_size=-1",
+        extra_env={"SAE_PIPELINES_TRACEBACK": "1"},
+    )
+    assert result.returncode != 0
+    assert "Traceback" in result.stdout and "model.code_size" in result.stdout
