@@ -104,7 +104,19 @@ def _ahead(sae: float, baselines: dict[str, float]) -> str:
 
 
 def committed_table(readme: str) -> str:
-    """The text between the markers in ``readme``.
+    """The text between the markers in ``readme``."""
+    start, end = _between_markers(readme)
+    return readme[start:end].strip("\n")
+
+
+def with_table(readme: str, table: str) -> str:
+    """``readme`` with the text between the markers replaced by ``table``."""
+    start, end = _between_markers(readme)
+    return f"{readme[:start]}\n{table}\n{readme[end:]}"
+
+
+def _between_markers(readme: str) -> tuple[int, int]:
+    """Where the text between the markers starts and ends.
 
     Raises:
         ValueError: The markers are missing.
@@ -113,13 +125,7 @@ def committed_table(readme: str) -> str:
     if start < 0 or end < start:
         msg = f"README.md has no '{START}' … '{END}' block"
         raise ValueError(msg)
-    return readme[start + len(START) : end].strip("\n")
-
-
-def with_table(readme: str, table: str) -> str:
-    """``readme`` with the text between the markers replaced by ``table``."""
-    old = committed_table(readme)
-    return readme.replace(f"{START}\n{old}\n{END}", f"{START}\n{table}\n{END}")
+    return start + len(START), end
 
 
 def table_difference(readme: str, table: str) -> str:
