@@ -23,6 +23,12 @@ from sae_pipelines.provenance import (
     file_sha256,
 )
 from sae_pipelines.sae.metrics import fraction_of_variance_unexplained
+from scripts.readme_figures import (
+    README,
+    committed_table,
+    digits_table,
+    table_difference,
+)
 from tests.project_runs import ProjectRunError, kedro_cli, latest_run, run_project
 
 pytestmark = pytest.mark.slow
@@ -76,7 +82,7 @@ def latest_version(root: Path, relative: str) -> pd.DataFrame:
     ).load()
 
 
-def test_default_run_tracks_everything_and_beats_its_baselines(project):
+def test_default_run_tracks_everything_and_gives_the_readme_figures(project):
     run = run_project(project)
     client = mlflow.MlflowClient()
     metrics = run.data.metrics
@@ -117,18 +123,27 @@ def test_default_run_tracks_everything_and_beats_its_baselines(project):
     assert run.data.tags["registered_model_version"] == "1"
     assert_inference_model_scores_as_the_run_did(project, metrics)
 
-    # Quality on digits: truly sparse, few dead units, and ahead of each baseline.
+    # Quality on digits: truly sparse, few dead units, and ahead of PCA and of the
+    # raw pixels where the codes are meant to be.
     assert metrics["test_l0"] == pytest.approx(8)
     assert metrics["dead_fraction"] < 0.05
     assert metrics["test_fvu"] < metrics["pca_test_fvu"]
     assert metrics["probe_accuracy"] >= metrics["probe_accuracy_raw"]
     assert metrics["probe_accuracy"] > metrics["probe_accuracy_pca"]
-    # Both classifiers learn (chance is 0.1). Which one is ahead on one seed
-    # depends on the CPU's floating-point kernels: the same code and seed gave
-    # 0.839 against 0.806 on one machine and 0.797 against 0.828 on another,
-    # so the comparison needs several seeds, not one run.
-    assert min(metrics["pretrained_accuracy"], metrics["scratch_accuracy"]) > 0.6
-    assert 0.0 < metrics["cluster_nmi"] <= 1.0
+    # Both classifiers learn (chance is 0.1); which one is ahead on this seed is
+    # in README.md's table, checked below. The codes keep most of the class
+    # structure k-means finds in the raw pixels.
+    assert min(metrics["pretrained_accuracy"], metrics["scratch_accuracy"]) > 0.7
+    assert metrics["cluster_nmi"] > 0.9 * metrics["cluster_nmi_raw"]
+    # README.md shows this run's figures: a default run gives the same ones on
+    # any x86-64 CPU with AVX2 (see sae_pipelines/__init__.py).
+    table = digits_table(metrics)
+    readme = README.read_text()
+    assert table == committed_table(readme), (
+        "README.md's digits table is not what a default run gives here; run "
+        "`kedro run && python scripts/readme_figures.py` and commit README.md.\n"
+        + table_difference(readme, table)
+    )
 
     # pca_test_fvu, recomputed here from the run's own versioned splits.
     train = latest_version(project, "data/05_model_input/model_input_train.parquet")

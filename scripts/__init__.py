@@ -1,0 +1,1 @@
+"""Maintenance commands, run from the project root as ``python scripts/NAME.py``."""

@@ -1,0 +1,214 @@
+"""Write README.md's digits results table from a default ``kedro run``'s MLflow run.
+
+The table sits between ``<!-- figures:digits start -->`` and
+``<!-- figures:digits end -->`` and is rendered from the run's metrics alone, so
+the committed figures are exactly what that run gave. Usage::
+
+    kedro run && python scripts/readme_figures.py   # rewrite the table
+    python scripts/readme_figures.py --check        # exit 1 and print what differs
+    python scripts/readme_figures.py --run-id ID    # another run than the latest
+
+By default the run is the latest finished run of the ``sae_pipelines`` experiment
+that ran the default pipelines with the project's own parameters, in the store
+``MLFLOW_TRACKING_URI`` names (``sqlite:///mlflow.db`` when unset).
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+import mlflow
+import yaml
+from kedro.config import OmegaConfigLoader
+
+from sae_pipelines.provenance import PARAMETERS_ARTIFACT
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+README = PROJECT_ROOT / "README.md"
+EXPERIMENT = "sae_pipelines"
+START = "<!-- figures:digits start -->"
+END = "<!-- figures:digits end -->"
+
+
+def digits_table(metrics: dict[str, float]) -> str:
+    """The results table of a default digits run, with the side ahead on each row.
+
+    Args:
+        metrics: The run's MLflow metrics.
+
+    Returns:
+        Markdown: the table, then a sentence naming the rows the SAE loses.
+    """
+    pca = f"PCA-{math.ceil(metrics['test_l0'])}"
+    m = {name: f"{value:.3f}" for name, value in metrics.items()}
+    rows = [
+        (
+            "probe accuracy",
+            m["probe_accuracy"],
+            f"raw {m['probe_accuracy_raw']}, {pca} {m['probe_accuracy_pca']}",
+            _ahead(
+                metrics["probe_accuracy"],
+                {
+                    "raw inputs": metrics["probe_accuracy_raw"],
+                    pca: metrics["probe_accuracy_pca"],
+                },
+            ),
+        ),
+        (
+            "k-means NMI",
+            m["cluster_nmi"],
+            f"raw {m['cluster_nmi_raw']}",
+            _ahead(metrics["cluster_nmi"], {"raw inputs": metrics["cluster_nmi_raw"]}),
+        ),
+        (
+            "test FVU (lower is better)",
+            m["test_fvu"],
+            f"{pca} {m['pca_test_fvu']}",
+            _ahead(-metrics["test_fvu"], {pca: -metrics["pca_test_fvu"]}),
+        ),
+        (
+            "accuracy with 10 % labels",
+            m["pretrained_accuracy"],
+            f"from scratch {m['scratch_accuracy']}",
+            _ahead(
+                metrics["pretrained_accuracy"],
+                {"from scratch": metrics["scratch_accuracy"]},
+            ),
+        ),
+    ]
+    lines = [
+        "| metric | SAE | baseline | ahead |",
+        "| --- | --- | --- | --- |",
+        *(f"| {' | '.join(row)} |" for row in rows),
+    ]
+    behind = [f"{row[0]} ({row[3]})" for row in rows if row[3] != "SAE"]
+    summary = (
+        "The SAE is not ahead on: " + "; ".join(behind) + "."
+        if behind
+        else "The SAE is ahead of every baseline."
+    )
+    return "\n".join([*lines, "", summary])
+
+
+def _ahead(sae: float, baselines: dict[str, float]) -> str:
+    """``SAE``, the best baseline's name, or ``tie``, as the rounded figures read."""
+    best = max(baselines, key=baselines.__getitem__)
+    sae, top = round(sae, 3), round(baselines[best], 3)
+    return "SAE" if sae > top else best if top > sae else "tie"
+
+
+def committed_table(readme: str) -> str:
+    """The text between the markers in ``readme``."""
+    start, end = _between_markers(readme)
+    return readme[start:end].strip("\n")
+
+
+def with_table(readme: str, table: str) -> str:
+    """``readme`` with the text between the markers replaced by ``table``."""
+    start, end = _between_markers(readme)
+    return f"{readme[:start]}\n{table}\n{readme[end:]}"
+
+
+def _between_markers(readme: str) -> tuple[int, int]:
+    """Where the text between the markers starts and ends.
+
+    Raises:
+        ValueError: The markers are missing.
+    """
+    start, end = readme.find(START), readme.find(END)
+    if start < 0 or end < start:
+        msg = f"README.md has no '{START}' … '{END}' block"
+        raise ValueError(msg)
+    return start + len(START), end
+
+
+def table_difference(readme: str, table: str) -> str:
+    """A unified diff from the committed table to ``table``; empty when equal."""
+    return "\n".join(
+        difflib.unified_diff(
+            committed_table(readme).splitlines(),
+            table.splitlines(),
+            "README.md",
+            "from the run",
+            lineterm="",
+        )
+    )
+
+
+def project_parameters() -> dict:
+    """The project's parameters as ``kedro run`` resolves them, without overrides."""
+    loader = OmegaConfigLoader(
+        conf_source=str(PROJECT_ROOT / "conf"), base_env="base", default_run_env="local"
+    )
+    return loader["parameters"]
+
+
+def latest_default_run(client: mlflow.MlflowClient) -> mlflow.entities.Run:
+    """The latest finished run of the default pipelines with the project's parameters.
+
+    Raises:
+        SystemExit: The experiment holds no such run.
+    """
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    runs = (
+        client.search_runs(
+            [experiment.experiment_id],
+            filter_string=(
+                "attributes.status = 'FINISHED' and "
+                f"tags.kedro_pipelines = '{json.dumps(['__default__'])}'"
+            ),
+            order_by=["attributes.start_time DESC"],
+        )
+        if experiment
+        else []
+    )
+    parameters = project_parameters()
+    for run in runs:
+        recorded = mlflow.artifacts.load_text(
+            f"runs:/{run.info.run_id}/{PARAMETERS_ARTIFACT}"
+        )
+        if yaml.safe_load(recorded) == parameters:
+            return run
+    sys.exit(
+        f"No finished default `kedro run` in experiment '{EXPERIMENT}' at "
+        f"{mlflow.get_tracking_uri()}: run `kedro run` first, or pass --run-id."
+    )
+
+
+def main() -> None:
+    """Rewrite or check README.md's digits table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run-id", help="the MLflow run (default: the latest)")
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 if README.md differs"
+    )
+    args = parser.parse_args()
+    mlflow.set_tracking_uri(
+        os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")
+    )
+    client = mlflow.MlflowClient()
+    run = client.get_run(args.run_id) if args.run_id else latest_default_run(client)
+    table = digits_table(run.data.metrics)
+    readme = README.read_text()
+    if args.check:
+        difference = table_difference(readme, table)
+        if difference:
+            print(difference)
+            sys.exit(
+                f"README.md's digits table differs from run {run.info.run_id}: "
+                "run `python scripts/readme_figures.py` to rewrite it."
+            )
+        print(f"README.md's digits table matches run {run.info.run_id}.")
+        return
+    README.write_text(with_table(readme, table))
+    print(f"README.md's digits table written from run {run.info.run_id}.")
+
+
+if __name__ == "__main__":
+    main()
