@@ -29,7 +29,7 @@ from scripts.readme_figures import (
     digits_table,
     table_difference,
 )
-from tests.project_runs import ProjectRunError, kedro_cli, latest_run, run_project
+from tests.project_runs import kedro_cli, latest_run, run_project
 
 pytestmark = pytest.mark.slow
 
@@ -64,15 +64,6 @@ PLOTS = {
     "top_activating",
 }
 SHORT_TRAINING = {"training": {"epochs": 15}}
-
-
-def data_files(root: Path) -> dict[str, float]:
-    """Every file under data/ with its modification time."""
-    return {
-        str(p.relative_to(root)): p.stat().st_mtime
-        for p in (root / "data").rglob("*")
-        if p.is_file()
-    }
 
 
 def latest_version(root: Path, relative: str) -> pd.DataFrame:
@@ -305,41 +296,3 @@ def test_run_against_a_real_mlflow_server(project, mlflow_server, monkeypatch):
     client = mlflow.MlflowClient(tracking_uri=mlflow_server)
     assert len(client.list_artifacts(run.info.run_id, "plots")) == len(PLOTS)
     assert len(client.get_metric_history(run.info.run_id, "val_loss")) == 15
-
-
-@pytest.fixture
-def trained_project(project):
-    """A project copy after one short, successful run."""
-    run_project(project, SHORT_TRAINING)
-    return project
-
-
-def assert_run_fails_and_keeps_outputs(
-    root: Path, runtime_params: dict, message: str
-) -> None:
-    before = data_files(root)
-    with pytest.raises(ProjectRunError, match=message):
-        run_project(root, runtime_params)
-    assert data_files(root) == before
-
-
-def test_bad_raw_data_stops_before_training_and_keeps_earlier_outputs(trained_project):
-    raw = trained_project / "data/01_raw/digits.csv"
-    table = pd.read_csv(raw)
-    table.loc[5, "pixel_3_3"] = np.nan
-    table.to_csv(raw, index=False)
-    assert_run_fails_and_keeps_outputs(
-        trained_project, SHORT_TRAINING, r"NaN or infinite.*'pixel_3_3': 1"
-    )
-
-
-def test_missing_raw_file_is_named(trained_project):
-    (trained_project / "data/01_raw/digits.csv").unlink()
-    assert_run_fails_and_keeps_outputs(trained_project, SHORT_TRAINING, r"digits\.csv")
-
-
-def test_bad_parameter_stops_before_anything_is_written(trained_project):
-    params = {"model": {"code_size": 64, "sparsity": {"topk": {"k": 100}}}}
-    assert_run_fails_and_keeps_outputs(
-        trained_project, params, "larger than code_size=64"
-    )
