@@ -66,9 +66,22 @@ def test_new_partitions_are_encoded_once_and_bad_input_changes_nothing(trained):
 
     for index, name in enumerate(["d1.csv", "d2.parquet", "d3.csv"]):
         drop(trained, name, digits(100 + index, start=100 * index))
+    # Deliveries without rows: a header alone, and a file of no bytes.
+    drop(trained, "d0_header.csv", digits(0))
+    (trained / "data/01_raw/incoming/d0_blank.csv").write_bytes(b"")
     first = run_batch(trained)
     assert first.returncode == 0, first.stderr[-3000:]
     assert set(outputs(trained)) == {"d1.parquet", "d2.parquet", "d3.parquet"}
+    for name in ("d0_blank", "d0_header"):
+        assert f"Partition '{name}' has no rows: skipped" in first.stdout + first.stderr
+        assert checkpoint(trained)[name] | {"written_at": None} == {
+            "rows": 0,
+            "file": None,
+            "anomaly_rate": None,
+            "mean_l0": None,
+            "sequence": ["d0_blank", "d0_header"].index(name),
+            "written_at": None,
+        }
     before = outputs(trained)
 
     drop(trained, "d4.parquet", digits(50, start=900))
@@ -91,7 +104,7 @@ def test_new_partitions_are_encoded_once_and_bad_input_changes_nothing(trained):
     assert {"anomaly_score", "is_flagged", "l0"} <= set(table.columns)
     assert (table["l0"] == 8).all()
 
-    assert_batch_run_tracked(2, 110, [(3, 50.0), (4, 60.0)])
+    assert_batch_run_tracked(2, 110, [(5, 50.0), (6, 60.0)])
 
     # Or a model pinned by its Kedro version, from the project's own files.
     [version] = [p.name for p in (trained / "data/06_models/inference_model").iterdir()]
