@@ -52,11 +52,18 @@ class Partition:
 
     @property
     def rows(self) -> int | None:
-        """Row count from parquet metadata; ``None`` for CSV (unknown until read)."""
-        if self.path.suffix == ".parquet":
+        """Row count from parquet metadata, or ``None``: unknown until read.
+
+        ``None`` for CSV, and for a file that is not readable parquet (reading
+        its rows fails, in its turn).
+        """
+        if self.path.suffix != ".parquet":
+            return None
+        try:
             with self._parquet() as parquet:
                 return parquet.metadata.num_rows
-        return None
+        except CorruptPartitionError:
+            return None
 
     def chunks(self) -> Iterator[pa.Table]:
         """The partition's rows, ``chunk_rows`` at a time, as Arrow tables.
