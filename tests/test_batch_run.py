@@ -19,6 +19,7 @@ from tests.project_runs import (
     assert_batch_run_tracked,
     digits,
     kedro_cli,
+    noise,
     run_project,
     start_kedro,
 )
@@ -69,6 +70,7 @@ def test_new_partitions_are_encoded_once_and_bad_input_changes_nothing(trained):
         drop(trained, name, digits(100 + index, start=100 * index))
     first = run_batch(trained)
     assert first.returncode == 0, first.stderr[-3000:]
+    assert noise(first) == []
     assert set(outputs(trained)) == {"d1.parquet", "d2.parquet", "d3.parquet"}
     before = outputs(trained)
 

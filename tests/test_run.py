@@ -23,7 +23,13 @@ from sae_pipelines.provenance import (
     file_sha256,
 )
 from sae_pipelines.sae.metrics import fraction_of_variance_unexplained
-from tests.project_runs import ProjectRunError, kedro_cli, latest_run, run_project
+from tests.project_runs import (
+    ProjectRunError,
+    kedro_cli,
+    latest_run,
+    noise,
+    run_project,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -76,8 +82,9 @@ def latest_version(root: Path, relative: str) -> pd.DataFrame:
     ).load()
 
 
-def test_default_run_tracks_everything_and_beats_its_baselines(project):
+def test_default_run_tracks_everything_and_beats_its_baselines(project, capfd):
     run = run_project(project)
+    assert noise(capfd.readouterr()) == []  # its output, not a terminal
     client = mlflow.MlflowClient()
     metrics = run.data.metrics
     assert run.info.status == "FINISHED"

@@ -3,13 +3,14 @@
 The package's ``__init__`` calls :func:`quiet_libraries` before anything else,
 so it runs first in every process that runs this project's code: ``kedro
 run``, ``python -m sae_pipelines``, Spark's Python workers and the MLflow
-model loaded elsewhere. Only notices of libraries, matched by message and
-module, are silenced; this project's warnings and Kedro's progress are not.
+model loaded elsewhere. Only named notices of libraries are silenced; this
+project's warnings and Kedro's progress are not.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import re
 import sys
@@ -21,13 +22,13 @@ import warnings
 TF_LOG_LEVEL_VARIABLE = "TF_CPP_MIN_LOG_LEVEL"
 DEFAULT_TF_LOG_LEVEL = "3"
 
-# Deprecation notices of calls in Kedro and kedro-mlflow, and MLflow's advice to
-# the PythonModel of kedro-mlflow (the project's own has type hints): (message,
-# module) pairs for warnings.filterwarnings.
-_LIBRARY_NOTICES = (
-    (r"register_new_resolver\(\) is deprecated", r"kedro(_mlflow)?\."),
-    (r".*Add type hints to the `predict` method", r"mlflow\.pyfunc\."),
-)
+# Deprecation notices of calls in Kedro and kedro-mlflow: (message, module)
+# pairs for warnings.filterwarnings.
+_LIBRARY_NOTICES = ((r"register_new_resolver\(\) is deprecated", r"kedro(_mlflow)?\."),)
+# MLflow's advice to kedro-mlflow's PythonModel, which Kedro imports with the
+# plugin's commands (the project's own model has type hints). MLflow resets
+# the warning filters around it, so it is dropped where Kedro logs warnings.
+_LOGGED_NOTICES = ("Add type hints to the `predict` method",)
 
 # A line of Abseil's C++ log (severity, date, time, thread, file:line]) and the
 # notice Abseil prints before the first one. TensorFlow's CUDA stubs write them
@@ -48,8 +49,14 @@ def quiet_libraries() -> None:
     os.environ.setdefault(TF_LOG_LEVEL_VARIABLE, DEFAULT_TF_LOG_LEVEL)
     for message, module in _LIBRARY_NOTICES:
         warnings.filterwarnings("ignore", message, UserWarning, module)
+    logging.getLogger("py.warnings").addFilter(_drop_logged_notices)
     if "tensorflow" not in sys.modules:
         import_filtering_stderr("tensorflow", tf_log_level())
+
+
+def _drop_logged_notices(record: logging.LogRecord) -> bool:
+    message = record.getMessage()
+    return not any(notice in message for notice in _LOGGED_NOTICES)
 
 
 def tf_log_level() -> int:
@@ -81,15 +88,18 @@ def import_filtering_stderr(module: str, min_level: int) -> None:
             os.close(saved)
             captured.seek(0)
             lines = captured.read().decode(errors="replace").splitlines(True)
-            sys.stderr.write("".join(_kept(lines, min_level)))
+            sys.stderr.write("".join(kept_lines(lines, min_level)))
             sys.stderr.flush()
 
 
-def _kept(lines: list[str], min_level: int) -> list[str]:
+def kept_lines(lines: list[str], min_level: int) -> list[str]:
+    """``lines`` without Abseil's of a severity below ``min_level``, or its notice."""
+
     def below(line: str) -> bool:
         if line.startswith(_ABSL_PREAMBLE):
             return min_level > 0
-        found = _ABSL_LINE.match(line)
-        return bool(found) and _ABSL_SEVERITIES.index(line[0]) < min_level
+        if _ABSL_LINE.match(line):
+            return _ABSL_SEVERITIES.index(line[0]) < min_level
+        return False
 
     return [line for line in lines if not below(line)]
