@@ -26,7 +26,7 @@ from tests.project_runs import (
 
 pytestmark = pytest.mark.slow
 
-BATCH = ("run", "--pipeline", "batch_extraction")
+BATCH = ("run", "--pipelines", "batch_extraction")
 OUTPUT = "data/07_model_output/batch"
 
 
