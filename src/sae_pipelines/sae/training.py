@@ -9,7 +9,6 @@ from typing import Any
 import keras
 import numpy as np
 import tensorflow as tf
-from rich.console import Console
 
 from sae_pipelines.progress import ProgressReport
 from sae_pipelines.sae.config import ModelConfig, TrainingConfig
@@ -132,9 +131,9 @@ class EpochProgress(keras.callbacks.Callback):
     that the bar ends even when the fit fails.
     """
 
-    def __init__(self, epochs: int, console: Console | None = None) -> None:
+    def __init__(self, epochs: int) -> None:
         super().__init__()
-        self.report = ProgressReport("Training", epochs, "epochs", logger, console)
+        self.report = ProgressReport("Training", epochs, "epochs", logger)
 
     def __enter__(self) -> EpochProgress:
         self.report.__enter__()
