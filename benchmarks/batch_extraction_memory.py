@@ -4,7 +4,7 @@ Trains a model in a temporary copy of the project (its own SQLite MLflow store),
 drops one parquet partition of ``--rows`` × 64 pixel columns into its incoming
 folder, and measures, each in a fresh process:
 
-- ``streamed``: ``kedro run --pipeline batch_extraction`` (the project's path);
+- ``streamed``: ``kedro run --pipelines batch_extraction`` (the project's path);
 - ``whole``: the same model and code on the partition read into memory at once.
 
 Usage: ``python -m benchmarks.batch_extraction_memory [--rows 2000000]``.
@@ -77,7 +77,7 @@ def main() -> None:
         partition.parent.mkdir(parents=True, exist_ok=True)
         pixels = pd.read_csv(PROJECT_ROOT / "data/01_raw/digits.csv")
         write_partition(partition, pixels.drop(columns="label"), args.rows)
-        streamed = measure([*kedro, "--pipeline", "batch_extraction"], project, env)
+        streamed = measure([*kedro, "--pipelines", "batch_extraction"], project, env)
         whole_out = Path(folder) / "whole.parquet"
         whole = measure(
             [sys.executable, "-c", WHOLE, str(partition), uri, str(whole_out)],

@@ -3,7 +3,7 @@
 In temporary project copies (their own SQLite MLflow store), trains a model on
 the digits (64 features) and one on MNIST-sized rows (784 features; digits
 upsampled, nothing downloaded), then, for each parquet partition, times
-``kedro run --pipeline batch_extraction`` from start to exit:
+``kedro run --pipelines batch_extraction`` from start to exit:
 
 - the pandas engine;
 - the Spark engine on ``local[2]`` (the project's ``spark.yml``);
@@ -179,7 +179,7 @@ class Project:
     def batch(self, *args: str) -> Run:
         """A batch run from scratch: earlier outputs and checkpoint removed."""
         shutil.rmtree(self.root / OUTPUT, ignore_errors=True)
-        return self.kedro("run", "--pipeline", "batch_extraction", *args)
+        return self.kedro("run", "--pipelines", "batch_extraction", *args)
 
 
 def engines() -> dict[str, tuple[str, ...]]:
@@ -272,7 +272,7 @@ def main() -> None:
         "",
         f"Machine: {machine()}; Java {_java_version()}",
         "",
-        "`kedro run --pipeline batch_extraction`, one parquet partition, wall time "
+        "`kedro run --pipelines batch_extraction`, one parquet partition, wall time "
         "from start to exit; driver memory is the peak resident set.",
         "",
         "| partition | engine | wall (s) | rows/s | × pandas | driver Python (MiB) "

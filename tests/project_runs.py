@@ -140,6 +140,18 @@ def kedro_cli(
     )
 
 
+# Library warnings and TensorFlow's C++ log lines, which a run must not print.
+NOISE_MARKERS = ("Warning", "WARNING", "E0000", "W0000", "I0000", "retracing")
+
+
+def noise(output: tuple[str, str] | subprocess.CompletedProcess) -> list[str]:
+    """The lines of a run's stdout and stderr with a :data:`NOISE_MARKERS` marker."""
+    if isinstance(output, subprocess.CompletedProcess):
+        output = (output.stdout, output.stderr)
+    lines = "\n".join(output).splitlines()
+    return [line for line in lines if any(mark in line for mark in NOISE_MARKERS)]
+
+
 def assert_batch_run_tracked(
     partitions: int, rows: int, rows_by_sequence: list[tuple[int, float]]
 ) -> None:

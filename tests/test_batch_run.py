@@ -18,13 +18,14 @@ from tests.project_runs import (
     assert_batch_run_tracked,
     digits,
     kedro_cli,
+    noise,
     run_project,
     start_kedro,
 )
 
 pytestmark = pytest.mark.slow
 
-BATCH = ("run", "--pipeline", "batch_extraction")
+BATCH = ("run", "--pipelines", "batch_extraction")
 OUTPUT = "data/07_model_output/batch"
 
 
@@ -71,6 +72,7 @@ def test_new_partitions_are_encoded_once_and_bad_input_changes_nothing(trained):
     (trained / "data/01_raw/incoming/d0_blank.csv").write_bytes(b"")
     first = run_batch(trained)
     assert first.returncode == 0, first.stderr[-3000:]
+    assert noise(first) == []
     assert set(outputs(trained)) == {"d1.parquet", "d2.parquet", "d3.parquet"}
     for name in ("d0_blank", "d0_header"):
         assert f"Partition '{name}' has no rows: skipped" in first.stdout + first.stderr

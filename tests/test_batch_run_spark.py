@@ -121,7 +121,7 @@ def test_a_standalone_cluster_writes_what_the_pandas_engine_writes(trained, tmp_
         ),
     )
     by_pandas = kedro_cli(
-        trained, "run", "--pipeline", "batch_extraction", "--env", pandas_env
+        trained, "run", "--pipelines", "batch_extraction", "--env", pandas_env
     )
     assert by_pandas.returncode == 0, by_pandas.stderr[-3000:]
 
@@ -132,7 +132,7 @@ def test_a_standalone_cluster_writes_what_the_pandas_engine_writes(trained, tmp_
         by_spark = kedro_cli(
             trained,
             "run",
-            "--pipeline",
+            "--pipelines",
             "batch_extraction",
             "--env",
             cluster_env,
@@ -162,7 +162,7 @@ def test_an_unreachable_cluster_is_named_within_a_minute(trained):
     env = environment(trained, "nowhere", spark=f"spark.master: {master}\n")
     started = time.monotonic()
     result = kedro_cli(
-        trained, "run", "--pipeline", "batch_extraction", "--env", env, *SPARK
+        trained, "run", "--pipelines", "batch_extraction", "--env", env, *SPARK
     )
     assert time.monotonic() - started < 60
     assert result.returncode != 0
@@ -175,7 +175,7 @@ def test_a_killed_spark_run_resumes_with_exactly_the_missing_partitions(trained)
     incoming = trained / "data/01_raw/incoming"
     digits(500).to_parquet(incoming / "a.parquet", index=False)
     digits(600_000, start=500).to_parquet(incoming / "b.parquet", index=False)
-    driver = start_kedro(trained, "run", "--pipeline", "batch_extraction", *SPARK)
+    driver = start_kedro(trained, "run", "--pipelines", "batch_extraction", *SPARK)
     log = []
     reader = threading.Thread(target=lambda: log.extend(driver.stdout), daemon=True)
     reader.start()
@@ -197,7 +197,7 @@ def test_a_killed_spark_run_resumes_with_exactly_the_missing_partitions(trained)
     assert list(checkpoint(output)) == ["a"]
     a_written = outputs(output)["a.parquet"]
 
-    rerun = kedro_cli(trained, "run", "--pipeline", "batch_extraction", *SPARK)
+    rerun = kedro_cli(trained, "run", "--pipelines", "batch_extraction", *SPARK)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     log = rerun.stdout + rerun.stderr
     assert "1 new partitions to encode (1 done before): b" in log

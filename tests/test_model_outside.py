@@ -87,7 +87,7 @@ def trained(tmp_path_factory, blocks):
     incoming.mkdir(parents=True, exist_ok=True)
     rows = pd.read_csv(root / "data/01_raw/digits.csv").drop(columns="label")
     rows.iloc[:300].to_csv(incoming / "d1.csv", index=False)
-    batch = kedro_cli(root, "run", "--pipeline", "batch_extraction", env=env)
+    batch = kedro_cli(root, "run", "--pipelines", "batch_extraction", env=env)
     assert batch.returncode == 0, batch.stderr[-3000:]
     run(["bash", "-euo", "pipefail", "-c", blocks[0]], root)  # download, environment
     return root

@@ -29,7 +29,7 @@ from scripts.readme_figures import (
     digits_table,
     table_difference,
 )
-from tests.project_runs import kedro_cli, latest_run, run_project
+from tests.project_runs import kedro_cli, latest_run, noise, run_project
 
 pytestmark = pytest.mark.slow
 
@@ -73,8 +73,9 @@ def latest_version(root: Path, relative: str) -> pd.DataFrame:
     ).load()
 
 
-def test_default_run_tracks_everything_and_gives_the_readme_figures(project):
+def test_default_run_tracks_everything_and_gives_the_readme_figures(project, capfd):
     run = run_project(project)
+    assert noise(capfd.readouterr()) == []  # its output, not a terminal
     client = mlflow.MlflowClient()
     metrics = run.data.metrics
     assert run.info.status == "FINISHED"

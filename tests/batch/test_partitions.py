@@ -1,3 +1,4 @@
+import io
 import json
 import logging
 
@@ -6,8 +7,9 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 from kedro.io import DatasetError
+from rich.console import Console
 
-from sae_pipelines.batch.output import ChunkOutputs
+from sae_pipelines.batch.output import BatchProgress, ChunkOutputs, StagedPartition
 from sae_pipelines.batch.partitions import (
     CorruptPartitionError,
     ExtractedPartitionsDataset,
@@ -72,6 +74,39 @@ def test_partitions_are_written_whole_then_recorded(tmp_path):
     assert checkpoint["p1"]["anomaly_rate"] == pytest.approx(4 / 25)
     assert checkpoint["p1"]["mean_l0"] == 3
     assert len(pd.read_parquet(tmp_path / "p1.parquet")) == 25
+
+
+def test_without_a_terminal_progress_is_logged_by_tenths_of_the_rows(
+    tmp_path, caplog, monkeypatch
+):
+    monkeypatch.setenv("TTY_COMPATIBLE", "0")  # as under cron or Airflow
+    outputs = ChunkOutputs(
+        {"p1": output_chunks(200), "p2": output_chunks(50)}, {"p1": 200, "p2": 50}
+    )
+    with caplog.at_level(logging.INFO):
+        ExtractedPartitionsDataset(str(tmp_path)).save(outputs)
+    progress = [
+        r.getMessage()
+        for r in caplog.records
+        if r.getMessage().startswith("Batch extraction")
+    ]
+    assert len(progress) == 10  # of 25 chunks
+    assert progress[0].startswith("Batch extraction: 30/250 rows (12%), 0/2 partitions")
+    assert progress[-1].startswith(
+        "Batch extraction: 250/250 rows (100%), 2/2 partitions"
+    )
+
+
+def test_a_terminal_shows_rows_and_partitions_in_a_bar(tmp_path):
+    screen = Console(
+        file=io.StringIO(), force_terminal=True, color_system=None, width=120
+    )
+    with BatchProgress({"p1": None, "p2": 5}, screen) as progress:  # p1 is CSV
+        progress.written("p1", 10)
+        progress.committed(StagedPartition("p1", tmp_path / "p1", 10, None, 30))
+    shown = screen.file.getvalue()
+    assert "Batch extraction" in shown
+    assert "10/? rows" in shown and "1/2 partitions" in shown
 
 
 def test_a_failure_mid_partition_leaves_no_file_and_keeps_the_checkpoint(tmp_path):

@@ -1,3 +1,6 @@
+import logging
+import re
+
 import numpy as np
 import pytest
 
@@ -107,7 +110,8 @@ def test_same_seed_gives_identical_training(data):
         np.testing.assert_array_equal(first, second)
 
 
-def test_resampling_revives_dead_units(data):
+def test_resampling_revives_dead_units(data, caplog, monkeypatch):
+    monkeypatch.setenv("TTY_COMPATIBLE", "0")  # progress as log lines
     train, validation = data
     config = ModelConfig.model_validate(
         {
@@ -122,18 +126,30 @@ def test_resampling_revives_dead_units(data):
     without, _ = fit_sparse_autoencoder(
         train, validation, config, training_config(epochs=30)
     )
-    with_resampling, _ = fit_sparse_autoencoder(
-        train,
-        validation,
-        config,
-        training_config(
-            epochs=30, resample_dead_units={"every_epochs": 5, "until_epoch": 20}
-        ),
-    )
+    caplog.clear()  # the fit above may have logged too (Kedro's logging config)
+    with caplog.at_level(logging.INFO):
+        with_resampling, _ = fit_sparse_autoencoder(
+            train,
+            validation,
+            config,
+            training_config(
+                epochs=30, resample_dead_units={"every_epochs": 5, "until_epoch": 20}
+            ),
+        )
     dead_without = dead_fraction(codes_of(without, train))
     dead_with = dead_fraction(codes_of(with_resampling, train))
     assert dead_without > 0.1
     assert dead_with < dead_without
+
+    messages = [record.getMessage() for record in caplog.records]
+    # Each resampling predicts with the same models: no graph is traced again.
+    assert not [m for m in messages if "retracing" in m]
+    assert re.fullmatch(r"Training on (the CPU|.*GPU.*): 700 rows .*", messages[0])
+    progress = [m for m in messages if m.startswith("Training: ")]
+    assert len(progress) == 10
+    assert re.match(
+        r"Training: 30/30 epochs \(100%\), loss=0\.\d{5} val_loss=", progress[-1]
+    )
 
 
 def test_denoising_training_removes_noise_from_held_out_rows(data):

@@ -13,7 +13,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,8 +21,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from rich.console import Console
 
 from sae_pipelines.errors import InputError
+from sae_pipelines.progress import ProgressReport
 from sae_pipelines.tables import as_arrow
 
 logger = logging.getLogger(__name__)
@@ -89,15 +91,63 @@ class ChunkOutputs:
 
     Attributes:
         chunks: Each partition's (lazy) output tables, in commit order.
+        rows: Each partition's rows where known beforehand, for the progress
+            report: with all of them it shows the share of rows done.
     """
 
     chunks: Mapping[str, Iterable[pa.Table | pd.DataFrame]]
+    rows: Mapping[str, int | None] = field(default_factory=dict)
 
     def write(self, folder: Path, commit: Callable[[StagedPartition], None]) -> None:
-        """Write and commit each partition in turn, logging its progress."""
-        for name, chunks in self.chunks.items():
-            path = staged_path(folder, name, str(os.getpid()))
-            commit(write_partition(name, chunks, path, log_progress))
+        """Write and commit each partition in turn, reporting rows as they go."""
+        rows = {name: self.rows.get(name) for name in self.chunks}
+        with BatchProgress(rows) as progress:
+            for name, chunks in self.chunks.items():
+                path = staged_path(folder, name, str(os.getpid()))
+                staged = write_partition(name, chunks, path, progress.written)
+                commit(staged)
+                progress.committed(staged)
+
+
+class BatchProgress:
+    """Rows and partitions done in a batch run: a bar, or a few log lines.
+
+    See :class:`~sae_pipelines.progress.ProgressReport`; use it as a context
+    manager.
+    """
+
+    def __init__(
+        self, rows: Mapping[str, int | None], console: Console | None = None
+    ) -> None:
+        """Report on the partitions of ``rows``, each with its rows or ``None``.
+
+        The rows to do are known when every partition's are.
+        """
+        known = [count for count in rows.values() if count is not None]
+        total = sum(known) if len(known) == len(rows) else None
+        self.report = ProgressReport("Batch extraction", total, "rows", logger, console)
+        self._partitions = len(rows)
+        self._done = self._done_rows = 0
+
+    def __enter__(self) -> BatchProgress:
+        self.report.__enter__()
+        return self
+
+    def __exit__(self, *error: Any) -> None:
+        self.report.__exit__(*error)
+
+    def written(self, name: str, rows: int) -> None:
+        """Partition ``name`` has ``rows`` rows written so far, not committed yet."""
+        self.report.update(self._done_rows + rows, self._status())
+
+    def committed(self, staged: StagedPartition) -> None:
+        """``staged`` is committed."""
+        self._done += 1
+        self._done_rows += staged.rows
+        self.report.update(self._done_rows, self._status())
+
+    def _status(self) -> str:
+        return f"{self._done}/{self._partitions} partitions"
 
 
 def final_path(folder: Path, name: str) -> Path:
@@ -175,11 +225,6 @@ def write_partition(
         path.unlink(missing_ok=True)
         return StagedPartition.empty(name)
     return StagedPartition(name, path, rows, flagged, active)
-
-
-def log_progress(name: str, rows: int) -> None:
-    """Log a partition's rows written so far (a ``progress`` for :func:`write_partition`)."""
-    logger.info("Partition '%s': %d rows encoded", name, rows)
 
 
 def _column_sum(table: pa.Table, column: str) -> int:

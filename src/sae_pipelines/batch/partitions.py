@@ -60,13 +60,20 @@ class Partition:
 
     @property
     def rows(self) -> int | None:
-        """Row count from parquet metadata; ``None`` for CSV (unknown until read)."""
+        """Row count from parquet metadata, or ``None``: unknown until read.
+
+        0 for a file of no bytes; ``None`` for CSV, and for a file that is not
+        readable parquet (reading its rows fails, in its turn).
+        """
         if self.is_blank:
             return 0
-        if self.path.suffix == ".parquet":
+        if self.path.suffix != ".parquet":
+            return None
+        try:
             with self._parquet() as parquet:
                 return parquet.metadata.num_rows
-        return None
+        except CorruptPartitionError:
+            return None
 
     def chunks(self) -> Iterator[pa.Table]:
         """The partition's rows, ``chunk_rows`` at a time, as Arrow tables.

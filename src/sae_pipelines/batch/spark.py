@@ -40,6 +40,7 @@ from pyspark.sql import functions as F  # noqa: N812 - PySpark's usual alias
 from pyspark.sql.types import FractionalType, IntegralType
 
 from sae_pipelines.batch.output import (
+    BatchProgress,
     CorruptPartitionError,
     StagedPartition,
     staged_path,
@@ -186,18 +187,22 @@ class SparkOutputs:
         with tempfile.TemporaryDirectory(prefix="sae_model_") as folder_of_model:
             model_files = _ship_model(context, self.model, Path(folder_of_model))
             workers = max(1, min(len(names), context.defaultParallelism))
+            rows = {name: self.partitions[name].rows for name in names}
             try:
-                with ThreadPoolExecutor(
-                    workers, thread_name_prefix="spark-job"
-                ) as pool:
+                with (
+                    ThreadPoolExecutor(workers, thread_name_prefix="spark-job") as pool,
+                    BatchProgress(rows) as progress,
+                ):
                     jobs = {
                         name: pool.submit(self._stage, name, folder, model_files)
                         for name in names
                     }
                     try:
                         for name in names:
-                            commit(jobs[name].result())
+                            staged = jobs[name].result()
+                            commit(staged)
                             committed.append(name)
+                            progress.committed(staged)
                     except BaseException:
                         self._cancel(jobs)
                         raise

@@ -39,6 +39,7 @@ REQUIREMENTS = (
     "pandas",
     "pyarrow",
     "pydantic",
+    "rich",  # training's progress bar, imported with the model code
 )
 
 

@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from sae_pipelines.progress import ProgressReport
 from sae_pipelines.sae.config import ModelConfig, TrainingConfig
 from sae_pipelines.sae.metrics import dead_units, row_squared_errors
 from sae_pipelines.sae.model import (
@@ -60,13 +61,17 @@ class DeadUnitResampler(keras.callbacks.Callback):
         self.every_epochs = every_epochs
         self.until_epoch = until_epoch
         self.rng = np.random.default_rng(seed)
+        # Built once: ``predict`` traces a graph function for each new model.
+        self.encoder = encoder_of(autoencoder)
+        code_layer = autoencoder.get_layer(CODE_PREACTIVATION_LAYER)
+        self.trunk = keras.Model(autoencoder.inputs, code_layer.input)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         """Resample dead units when ``epoch`` is due."""
         due = self.every_epochs and (epoch + 1) % self.every_epochs == 0
         if not due or epoch >= self.until_epoch:
             return
-        codes = encoder_of(self.autoencoder).predict(
+        codes = self.encoder.predict(
             self.x_train, batch_size=INFERENCE_BATCH_SIZE, verbose=0
         )
         dead = np.flatnonzero(dead_units(codes))
@@ -92,8 +97,7 @@ class DeadUnitResampler(keras.callbacks.Callback):
         )
 
         code_layer = self.autoencoder.get_layer(CODE_PREACTIVATION_LAYER)
-        trunk = keras.Model(self.autoencoder.inputs, code_layer.input)
-        trunk_out = trunk.predict(
+        trunk_out = self.trunk.predict(
             self.x_train, batch_size=INFERENCE_BATCH_SIZE, verbose=0
         )
         directions = _unit_rows(trunk_out[rows] - trunk_out.mean(axis=0))
@@ -119,22 +123,47 @@ def _unit_rows(matrix: np.ndarray) -> np.ndarray:
     return matrix / np.maximum(norms, 1e-12)
 
 
-class EpochLogger(keras.callbacks.Callback):
-    """Logs the losses about ten times per fit, so long runs show progress."""
+class EpochProgress(keras.callbacks.Callback):
+    """Shows the epochs done and the latest losses while a model fits.
+
+    A progress bar on a terminal, else about ten log lines per fit (see
+    :class:`~sae_pipelines.progress.ProgressReport`). Fit inside ``with``, so
+    that the bar ends even when the fit fails.
+    """
 
     def __init__(self, epochs: int) -> None:
         super().__init__()
-        self.every = max(1, epochs // 10)
+        self.report = ProgressReport("Training", epochs, "epochs", logger)
+
+    def __enter__(self) -> EpochProgress:
+        self.report.__enter__()
+        return self
+
+    def __exit__(self, *error: Any) -> None:
+        self.report.__exit__(*error)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        """Log ``loss`` and ``val_loss`` every ``self.every`` epochs."""
-        if logs and (epoch + 1) % self.every == 0:
-            logger.info(
-                "Epoch %d: loss=%.5f val_loss=%.5f",
-                epoch + 1,
-                logs.get("loss", float("nan")),
-                logs.get("val_loss", float("nan")),
-            )
+        """Report ``loss`` and ``val_loss`` after each epoch."""
+        logs = logs or {}
+        self.report.update(
+            epoch + 1,
+            f"loss={logs.get('loss', math.nan):.5f} "
+            f"val_loss={logs.get('val_loss', math.nan):.5f}",
+        )
+
+
+def training_device() -> str:
+    """The device Keras trains on: the first GPU TensorFlow sees, by name, or the CPU.
+
+    TensorFlow's own report of its GPU probe is hidden with its C++ log (see
+    :mod:`sae_pipelines.quiet`); this says the outcome in one line.
+    """
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return "the CPU (TensorFlow sees no GPU)"
+    details = tf.config.experimental.get_device_details(gpus[0])
+    name = details.get("device_name", gpus[0].name)
+    return f"GPU 0 ({name}) of {len(gpus)}" if len(gpus) > 1 else f"the GPU ({name})"
 
 
 def shuffled_batches(
@@ -211,7 +240,8 @@ def fit_sparse_autoencoder(
     make_deterministic(training_config.seed)
     training_config = training_config.for_rows(len(x_train))
     logger.info(
-        "Training on %d rows in batches of %d, learning rate %.5f",
+        "Training on %s: %d rows in batches of %d, learning rate %.5f",
+        training_device(),
         len(x_train),
         training_config.batch_size,
         training_config.learning_rate,
@@ -252,20 +282,20 @@ def fit_sparse_autoencoder(
             resampling.until_epoch,
             training_config.seed,
         ),
-        EpochLogger(training_config.epochs),
         *(callbacks or []),
     ]
-    history = trained.fit(
-        shuffled_batches(
-            x_train, x_train, training_config.batch_size, training_config.seed
-        ),
-        steps_per_epoch=steps,
-        shuffle=False,  # the dataset reshuffles itself every pass
-        validation_data=fixed_batches(x_validation),
-        epochs=training_config.epochs,
-        verbose=0,
-        callbacks=callbacks,
-    )
+    with EpochProgress(training_config.epochs) as progress:
+        history = trained.fit(
+            shuffled_batches(
+                x_train, x_train, training_config.batch_size, training_config.seed
+            ),
+            steps_per_epoch=steps,
+            shuffle=False,  # the dataset reshuffles itself every pass
+            validation_data=fixed_batches(x_validation),
+            epochs=training_config.epochs,
+            verbose=0,
+            callbacks=[*callbacks, progress],
+        )
     return model, {
         key: [float(v) for v in values] for key, values in history.history.items()
     }

@@ -79,7 +79,8 @@ def extract_partitions(
         )
         for name, partition in partitions.items()
     }
-    return ChunkOutputs(chunks), model_used
+    rows = {name: partition.rows for name, partition in partitions.items()}
+    return ChunkOutputs(chunks, rows), model_used
 
 
 def summarize_batch(
