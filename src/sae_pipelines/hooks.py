@@ -186,20 +186,15 @@ class OwnVersionsHooks:
                 catalog[name] = pinned
 
 
-class _DropReplacingRecord(logging.Filter):
-    def __init__(self, dataset_name: str) -> None:
-        super().__init__()
-        self._message = f"Replacing dataset '{dataset_name}'"
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.getMessage() != self._message
-
-
 @contextlib.contextmanager
 def _quiet_replacement(dataset_name: str) -> Iterator[None]:
     """Drop the catalog's warning that the dataset is replaced: here it is meant."""
     catalog_logger = logging.getLogger(DataCatalog.__module__)
-    record_filter = _DropReplacingRecord(dataset_name)
+    message = f"Replacing dataset '{dataset_name}'"
+
+    def record_filter(record: logging.LogRecord) -> bool:
+        return record.getMessage() != message
+
     catalog_logger.addFilter(record_filter)
     try:
         yield
