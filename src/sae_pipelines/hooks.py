@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import mlflow
 import pandas as pd
 import yaml
+from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
-from kedro.io import AbstractVersionedDataset, CachedDataset, DataCatalog
+from kedro.io import (
+    AbstractDataset,
+    AbstractVersionedDataset,
+    CachedDataset,
+    DataCatalog,
+)
 from kedro.pipeline import Pipeline
 from kedro_mlflow.framework.hooks import MlflowHook
 
@@ -27,11 +36,13 @@ from sae_pipelines.provenance import (
     git_state,
     installed_packages,
 )
+from sae_pipelines.store_lock import store_lock
 
 logger = logging.getLogger(__name__)
 
 ARTIFACT_METADATA_KEY = "mlflow_artifact_path"
 OBJECT_REPR = re.compile(r"<(?:\w+\.)*(\w+) object at 0x[0-9a-fA-F]+>")
+MLFLOW_CONFIG = "mlflow"
 
 
 class ParameterValidationHooks:
@@ -110,6 +121,18 @@ class MlflowTrackingHooks(MlflowHook):
     def __init__(self) -> None:
         super().__init__()
         self._logged: dict[str, Any] = {}
+
+    @hook_impl
+    def after_context_created(self, context: KedroContext) -> None:
+        """Set up tracking (kedro-mlflow), one process at a time on a SQLite store.
+
+        Here MLflow creates a new store's tables and kedro-mlflow the
+        experiment; see ``store_lock``.
+        """
+        server = context.config_loader[MLFLOW_CONFIG].get("server") or {}
+        uri = server.get("mlflow_tracking_uri") or os.environ.get("MLFLOW_TRACKING_URI")
+        with store_lock(uri):
+            super().after_context_created(context)
 
     @hook_impl
     def before_pipeline_run(
@@ -208,6 +231,65 @@ class NodeTimingHooks:
         elapsed = time.perf_counter() - self._started.pop(name)
         self._total += elapsed
         logger.info("Node '%s' took %.2f s", name, elapsed)
+
+
+class OwnVersionsHooks:
+    """Makes a run load the versions it saved, whatever other runs save meanwhile.
+
+    Kedro saves every versioned dataset under the run's save version, but loads
+    the newest version on disk: another run saving the same dataset in between
+    makes it that run's. Before the run, each versioned dataset the pipeline
+    writes is rebuilt to load the version it will save, unless
+    ``--load-versions`` names one. Datasets the run only reads load the newest
+    version at their first load (or the one named): Kedro keeps that version
+    until the run ends.
+    """
+
+    def __init__(self) -> None:
+        self._save_version: str | None = None
+        self._load_versions: dict[str, str] = {}
+
+    @hook_impl
+    def after_catalog_created(
+        self, save_version: str, load_versions: dict[str, str] | None
+    ) -> None:
+        """Keep the run's save version and the load versions it was given."""
+        self._save_version = save_version
+        self._load_versions = load_versions or {}
+
+    @hook_impl
+    def before_pipeline_run(
+        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: DataCatalog
+    ) -> None:
+        """Pin the load version of each versioned dataset the pipeline writes."""
+        if run_params.get("only_missing_outputs"):
+            return  # outputs of skipped nodes are read as found, as Kedro does
+        resolver = catalog.config_resolver
+        for name in sorted(pipeline.all_outputs() - set(self._load_versions)):
+            config = resolver.resolve_pattern(name)
+            if not config.get("versioned"):
+                continue
+            pinned = AbstractDataset.from_config(
+                name, config, self._save_version, self._save_version
+            )
+            with _quiet_replacement(name):
+                catalog[name] = pinned
+
+
+@contextlib.contextmanager
+def _quiet_replacement(dataset_name: str) -> Iterator[None]:
+    """Drop the catalog's warning that the dataset is replaced: here it is meant."""
+    catalog_logger = logging.getLogger(DataCatalog.__module__)
+    message = f"Replacing dataset '{dataset_name}'"
+
+    def record_filter(record: logging.LogRecord) -> bool:
+        return record.getMessage() != message
+
+    catalog_logger.addFilter(record_filter)
+    try:
+        yield
+    finally:
+        catalog_logger.removeFilter(record_filter)
 
 
 class _CatalogHooks:

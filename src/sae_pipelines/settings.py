@@ -20,9 +20,11 @@ from omegaconf.resolvers import oc  # noqa: E402
 from sae_pipelines.batch.lock import BatchLockHooks  # noqa: E402
 from sae_pipelines.batch.spark_session import SPARK_CONFIG, SparkHooks  # noqa: E402
 from sae_pipelines.hooks import (  # noqa: E402
+    MLFLOW_CONFIG,
     MlflowTrackingHooks,
     ModelRegistrationHooks,
     NodeTimingHooks,
+    OwnVersionsHooks,
     ParameterValidationHooks,
     ProvenanceHooks,
     VersionedArtifactHooks,
@@ -38,6 +40,7 @@ atexit.register(gc.freeze)
 # Pluggy calls the hooks of one kind last registered first.
 HOOKS = (
     NodeTimingHooks(),
+    OwnVersionsHooks(),
     SparkHooks(),
     VersionedArtifactHooks(),
     ProvenanceHooks(),
@@ -66,7 +69,12 @@ CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
     # conf/<env>/spark.yml: the Spark engine's session (see SparkHooks).
-    "config_patterns": {SPARK_CONFIG: ["spark*", "spark*/**"]},
+    # mlflow.yml: kedro-mlflow's patterns, declared here so that
+    # MlflowTrackingHooks can read the store's URI before kedro-mlflow runs.
+    "config_patterns": {
+        SPARK_CONFIG: ["spark*", "spark*/**"],
+        MLFLOW_CONFIG: ["mlflow*", "mlflow*/**", "**/mlflow*"],
+    },
     # Lets mlflow.yml read MLFLOW_TRACKING_URI (Kedro allows oc.env in credentials only).
     "custom_resolvers": {"oc.env": oc.env, "installed": installed_requirement},
 }

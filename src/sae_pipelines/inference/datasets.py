@@ -21,6 +21,7 @@ from mlflow.models.model import ModelInfo
 from sae_pipelines.inference.model import InferenceModel
 from sae_pipelines.inference.pyfunc import SparseAutoencoderModel, save_inference_model
 from sae_pipelines.registry import PRODUCTION_ALIAS, find_version
+from sae_pipelines.store_lock import store_lock
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +110,11 @@ class InferenceModelDataset(AbstractVersionedDataset[ModelRelease, InferenceMode
         version = mlflow.register_model(logged.model_uri, name).version
         client = mlflow.MlflowClient()
         client.set_tag(logged.run_id, REGISTERED_VERSION_TAG, str(version))
-        aliases = client.get_registered_model(name).aliases
+        # Two runs registering at once must not both find the alias free.
+        with store_lock(mlflow.get_registry_uri()):
+            aliases = client.get_registered_model(name).aliases
+            if PRODUCTION_ALIAS not in aliases:
+                client.set_registered_model_alias(name, PRODUCTION_ALIAS, str(version))
         if PRODUCTION_ALIAS in aliases:
             logger.info(
                 "Registered %s version %s; '%s' stays on version %s",
@@ -119,7 +124,6 @@ class InferenceModelDataset(AbstractVersionedDataset[ModelRelease, InferenceMode
                 aliases[PRODUCTION_ALIAS],
             )
         else:
-            client.set_registered_model_alias(name, PRODUCTION_ALIAS, str(version))
             logger.info(
                 "Registered %s version %s and gave it the alias '%s'",
                 name,

@@ -1,0 +1,110 @@
+"""Each run loads the versions it saved; a SQLite store's first steps take a lock."""
+
+import threading
+from pathlib import Path
+
+from filelock import FileLock
+from kedro.io import DataCatalog
+from kedro.pipeline import Node, Pipeline
+
+from sae_pipelines.hooks import OwnVersionsHooks
+from sae_pipelines.store_lock import sqlite_database, store_lock
+
+EARLIER = "2026-01-01T00.00.00.000Z"
+OWN = "2026-01-01T00.00.01.000Z"
+NEWER = "2026-01-01T00.00.02.000Z"  # what another run saves meanwhile
+OUTPUTS = ("written", "cached", "test_part")
+PIPELINE = Pipeline(
+    [
+        Node(lambda x: (x, x, x), "raw", list(OUTPUTS)),
+        Node(lambda *_: None, list(OUTPUTS), None),
+    ]
+)
+
+
+def catalog_of(root: Path, save_version: str, load_versions=None) -> DataCatalog:
+    """Versioned JSON files: plain, behind a CachedDataset, from a pattern."""
+
+    def versioned(name: str) -> dict:
+        return {
+            "type": "json.JSONDataset",
+            "filepath": str(root / f"{name}.json"),
+            "versioned": True,
+        }
+
+    cached = versioned("cached")
+    del cached["versioned"]
+    config = {
+        "raw": versioned("raw"),
+        "written": versioned("written"),
+        "cached": {"type": "CachedDataset", "versioned": True, "dataset": cached},
+        "{split}_part": versioned("{split}_part"),
+    }
+    return DataCatalog.from_config(
+        config, save_version=save_version, load_versions=load_versions
+    )
+
+
+def save_all(root: Path, save_version: str, value: str) -> None:
+    catalog = catalog_of(root, save_version)
+    for name in ("raw", *OUTPUTS):
+        catalog.save(name, value)
+
+
+def run_beside_another(root: Path, run_params=None, load_versions=None) -> DataCatalog:
+    """Save the outputs, then let another run save newer versions of everything."""
+    catalog = catalog_of(root, OWN, load_versions)
+    hooks = OwnVersionsHooks()
+    hooks.after_catalog_created(save_version=OWN, load_versions=load_versions)
+    hooks.before_pipeline_run(run_params or {}, PIPELINE, catalog)
+    for name in OUTPUTS:
+        catalog.save(name, "own")
+    save_all(root, NEWER, "another run's")
+    for name in OUTPUTS:
+        catalog.release(name)  # read the files, not what CachedDataset holds
+    return catalog
+
+
+def test_a_run_loads_the_versions_it_saved(tmp_path, caplog):
+    save_all(tmp_path, EARLIER, "earlier")
+    catalog = run_beside_another(tmp_path)
+    assert [catalog.load(name) for name in OUTPUTS] == ["own"] * 3
+    assert catalog.load("raw") == "another run's"  # only read: the newest
+    assert "Replacing dataset" not in caplog.text
+
+
+def test_named_load_versions_are_kept(tmp_path):
+    save_all(tmp_path, EARLIER, "earlier")
+    catalog = run_beside_another(tmp_path, load_versions={"written": EARLIER})
+    assert catalog.load("written") == "earlier"
+    assert catalog.load("cached") == "own"
+
+
+def test_only_missing_outputs_reads_outputs_as_found(tmp_path):
+    save_all(tmp_path, EARLIER, "earlier")
+    catalog = run_beside_another(tmp_path, {"only_missing_outputs": True})
+    assert catalog.load("written") == "another run's"
+
+
+def test_sqlite_store_uris_name_their_database(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert sqlite_database("sqlite:///mlflow.db") == tmp_path / "mlflow.db"
+    assert sqlite_database(f"sqlite:///{tmp_path}/a.db") == tmp_path / "a.db"
+    for uri in (None, "sqlite://", "sqlite:///:memory:", "http://127.0.0.1:5000"):
+        assert sqlite_database(uri) is None
+
+
+def test_the_store_lock_waits_for_another_holder(tmp_path):
+    holder = FileLock(tmp_path / "mlflow.db.lock")
+    entered = threading.Event()
+
+    def enter() -> None:
+        with store_lock(f"sqlite:///{tmp_path}/mlflow.db"):
+            entered.set()
+
+    with holder:
+        waiter = threading.Thread(target=enter)
+        waiter.start()
+        assert not entered.wait(timeout=0.5)
+    assert entered.wait(timeout=5)
+    waiter.join()
