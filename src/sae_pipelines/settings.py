@@ -55,8 +55,10 @@ HOOKS = (
 )
 
 # Telemetry tries the network; this project runs offline. kedro-mlflow's hook is
-# replaced by MlflowTrackingHooks. (Names as each distribution's metadata spells it.)
-DISABLE_HOOKS_FOR_PLUGINS = ("kedro-telemetry", "kedro_mlflow")
+# replaced by MlflowTrackingHooks. kedro-viz's (extras viz and test) would write
+# dataset statistics and run events into .viz/ at every run. (Names as each
+# distribution's metadata spells it.)
+DISABLE_HOOKS_FOR_PLUGINS = ("kedro-telemetry", "kedro_mlflow", "kedro-viz")
 
 
 def installed_requirement(package: str) -> str:
