@@ -23,7 +23,7 @@ from tests.project_runs import PROJECT_ROOT, copy_project, digits
 
 pytestmark = pytest.mark.slow
 
-MAX_LINES = 400
+MAX_LINES = 40
 BATCH = ("--pipelines", "batch_extraction")
 OUTPUT = "data/07_model_output/batch"
 

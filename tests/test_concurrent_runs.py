@@ -5,7 +5,7 @@ import pytest
 
 from sae_pipelines.provenance import DATASETS_ARTIFACT
 from sae_pipelines.registry import PRODUCTION_ALIAS
-from tests.project_runs import start_kedro
+from tests.project_runs import kedro_cli, start_kedro
 
 pytestmark = pytest.mark.slow
 
@@ -72,3 +72,15 @@ def test_two_runs_at_once_match_each_seed_run_alone(project):
         run_kedro(project, seed)
     for concurrent, alone in runs_by_seed().values():
         assert concurrent.data.metrics == alone.data.metrics
+        # Each run registers a new version; `production` stays until it is moved.
+        assert alone.data.tags["registered_model_version"] in {"3", "4"}
+    [holder] = holders
+    production = client.get_model_version_by_alias(MODEL, PRODUCTION_ALIAS)
+    assert str(production.version) == str(holder)
+    moved = kedro_cli(project, "promote", "--version", "4")
+    assert moved.returncode == 0, moved.stderr[-3000:]
+    production = client.get_model_version_by_alias(MODEL, PRODUCTION_ALIAS)
+    assert str(production.version) == "4"
+    missing = kedro_cli(project, "promote", "--version", "9")
+    assert missing.returncode != 0
+    assert "version 3, version 4 (production)" in missing.stderr
