@@ -50,7 +50,9 @@ def project(tmp_path, monkeypatch):
     """A fresh project copy, the working directory, with a SQLite MLflow store."""
     root = copy_project(tmp_path / "project")
     monkeypatch.chdir(root)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    mlflow.set_tracking_uri(store)  # else an earlier test's stays in this process
     return root
 
 

@@ -199,6 +199,7 @@ def test_bad_input_ends_with_one_line_naming_it_and_changes_nothing(
 ):
     root, store = trained
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    mlflow.set_tracking_uri(store)
     args, catalog, words = CASES[case]
     env_args: tuple[str, ...] = ()
     if catalog is not None:
@@ -222,6 +223,7 @@ def test_bad_input_ends_with_one_line_naming_it_and_changes_nothing(
 def test_a_run_refused_by_the_lock_leaves_no_mlflow_run(trained, monkeypatch):
     root, store = trained
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    mlflow.set_tracking_uri(store)
     runs_before = len(mlflow.search_runs(search_all_experiments=True))
     with FileLock(root / OUTPUT / ".lock"):
         result = kedro(root, store, "run", *BATCH)
