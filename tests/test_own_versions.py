@@ -54,9 +54,8 @@ def save_all(root: Path, save_version: str, value: str) -> None:
 def run_beside_another(root: Path, run_params=None, load_versions=None) -> DataCatalog:
     """Save the outputs, then let another run save newer versions of everything."""
     catalog = catalog_of(root, OWN, load_versions)
-    hooks = OwnVersionsHooks()
-    hooks.after_catalog_created(save_version=OWN, load_versions=load_versions)
-    hooks.before_pipeline_run(run_params or {}, PIPELINE, catalog)
+    run_params = {"run_id": OWN, "load_versions": load_versions, **(run_params or {})}
+    OwnVersionsHooks().before_pipeline_run(run_params, PIPELINE, catalog)
     for name in OUTPUTS:
         catalog.save(name, "own")
     save_all(root, NEWER, "another run's")

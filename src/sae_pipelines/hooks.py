@@ -245,32 +245,25 @@ class OwnVersionsHooks:
     until the run ends.
     """
 
-    def __init__(self) -> None:
-        self._save_version: str | None = None
-        self._load_versions: dict[str, str] = {}
-
-    @hook_impl
-    def after_catalog_created(
-        self, save_version: str, load_versions: dict[str, str] | None
-    ) -> None:
-        """Keep the run's save version and the load versions it was given."""
-        self._save_version = save_version
-        self._load_versions = load_versions or {}
-
     @hook_impl
     def before_pipeline_run(
         self, run_params: dict[str, Any], pipeline: Pipeline, catalog: DataCatalog
     ) -> None:
-        """Pin the load version of each versioned dataset the pipeline writes."""
+        """Pin the load version of each versioned dataset the pipeline writes.
+
+        The run's id is the save version Kedro gives its catalog.
+        """
         if run_params.get("only_missing_outputs"):
             return  # outputs of skipped nodes are read as found, as Kedro does
+        save_version = run_params["run_id"]
+        named = set(run_params.get("load_versions") or {})
         resolver = catalog.config_resolver
-        for name in sorted(pipeline.all_outputs() - set(self._load_versions)):
+        for name in sorted(pipeline.all_outputs() - named):
             config = resolver.resolve_pattern(name)
             if not config.get("versioned"):
                 continue
             pinned = AbstractDataset.from_config(
-                name, config, self._save_version, self._save_version
+                name, config, save_version, save_version
             )
             with _quiet_replacement(name):
                 catalog[name] = pinned

@@ -63,8 +63,8 @@ class DeadUnitResampler(keras.callbacks.Callback):
         self.rng = np.random.default_rng(seed)
         # Built once: ``predict`` traces a graph function for each new model.
         self.encoder = encoder_of(autoencoder)
-        code_layer = autoencoder.get_layer(CODE_PREACTIVATION_LAYER)
-        self.trunk = keras.Model(autoencoder.inputs, code_layer.input)
+        self.code_layer = autoencoder.get_layer(CODE_PREACTIVATION_LAYER)
+        self.trunk = keras.Model(autoencoder.inputs, self.code_layer.input)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         """Resample dead units when ``epoch`` is due."""
@@ -96,18 +96,17 @@ class DeadUnitResampler(keras.callbacks.Callback):
             p=weights / weights.sum(),
         )
 
-        code_layer = self.autoencoder.get_layer(CODE_PREACTIVATION_LAYER)
         trunk_out = self.trunk.predict(
             self.x_train, batch_size=INFERENCE_BATCH_SIZE, verbose=0
         )
         directions = _unit_rows(trunk_out[rows] - trunk_out.mean(axis=0))
 
-        kernel, bias = (np.array(w) for w in code_layer.get_weights())
+        kernel, bias = (np.array(w) for w in self.code_layer.get_weights())
         alive = np.setdiff1d(np.arange(kernel.shape[1]), dead)
         scale = np.linalg.norm(kernel[:, alive], axis=0).mean() if alive.size else 1.0
         kernel[:, dead] = directions.T * scale
         bias[dead] = 0.0
-        code_layer.set_weights([kernel, bias])
+        self.code_layer.set_weights([kernel, bias])
 
         decoder = self.autoencoder.get_layer(RECONSTRUCTION_LAYER)
         if decoder.input is self.autoencoder.get_layer(CODES_LAYER).output:
