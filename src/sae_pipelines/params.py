@@ -38,10 +38,15 @@ class DataParams(StrictSettings):
 
 
 class AnomalyParams(StrictSettings):
-    """Which labels are normal, and where the anomaly threshold sits."""
+    """Which labels are normal, how rows are scored, where the threshold sits."""
 
     normal_labels: list[Label] | None = None
     threshold_quantile: float = Field(0.95, gt=0.0, lt=1.0)
+    score: Literal["reconstruction", "distance", "combined"] = "combined"
+    neighbours: PositiveInt = 5
+    reference_rows: PositiveInt = 4096
+    distance_weight: NonNegativeFloat = 3.0
+    seed: int = 42
 
 
 class SplitParams(StrictSettings):
@@ -92,12 +97,20 @@ class PretrainingParams(StrictSettings):
     batch_size: PositiveInt = 32
 
 
+class KnnParams(StrictSettings):
+    """The kNN anomaly baseline."""
+
+    neighbours: PositiveInt = 5
+    max_rows: PositiveInt = 20000
+
+
 class EvaluationParams(StrictSettings):
     """Settings of the evaluation metrics, baselines and plots."""
 
     active_threshold: NonNegativeFloat = 0.0
     reconstruction_samples: PositiveInt = 8
     seed: int = 42
+    knn: KnnParams = Field(default_factory=KnnParams)
     probe: ProbeParams = Field(default_factory=ProbeParams)
     pretraining: PretrainingParams = Field(default_factory=PretrainingParams)
     top_units: PositiveInt = 8

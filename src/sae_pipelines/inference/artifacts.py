@@ -1,4 +1,4 @@
-"""The inference model's files: the autoencoder, the normaliser and its settings.
+"""The inference model's files: autoencoder, normaliser, anomaly scorer, settings.
 
 No MLflow here: the MLflow model carries these files as its artifacts, and the
 Spark engine ships them to its executors, which load them without MLflow.
@@ -7,14 +7,17 @@ Spark engine ships them to its executors, which load them without MLflow.
 import json
 import pickle
 from pathlib import Path
+from typing import Any
 
 import keras
 
 from sae_pipelines.inference.model import InferenceModel
+from sae_pipelines.inference.scoring import AnomalyScorer
 
 ARTIFACT_FILES = {
     "autoencoder": "autoencoder.keras",
     "normalizer": "normalizer.pkl",
+    "scorer": "anomaly_scorer.pkl",
     "settings": "inference.json",
 }
 
@@ -23,8 +26,9 @@ def write_artifacts(model: InferenceModel, folder: Path) -> dict[str, str]:
     """Write what :func:`load_artifacts` reads into ``folder``; their paths by name."""
     paths = {name: Path(path) for name, path in artifact_paths(folder).items()}
     model.autoencoder.save(paths["autoencoder"])
-    with paths["normalizer"].open("wb") as file:
-        pickle.dump(model.normalizer, file)
+    for name, fitted in (("normalizer", model.normalizer), ("scorer", model.scorer)):
+        with paths[name].open("wb") as file:
+            pickle.dump(fitted, file)
     settings = {
         "threshold": model.threshold,
         "id_column": model.id_column,
@@ -38,16 +42,23 @@ def write_artifacts(model: InferenceModel, folder: Path) -> dict[str, str]:
 def load_artifacts(artifacts: dict[str, str]) -> InferenceModel:
     """The inference model from the files :func:`write_artifacts` wrote."""
     settings = json.loads(Path(artifacts["settings"]).read_text())
-    with Path(artifacts["normalizer"]).open("rb") as file:
-        normalizer = pickle.load(file)  # noqa: S301 - this model's own artifact
     return InferenceModel(
         keras.models.load_model(artifacts["autoencoder"]),
-        normalizer,
+        _unpickle(artifacts["normalizer"]),
         threshold=settings["threshold"],
+        # Models registered before the scorer existed score by reconstruction.
+        scorer=_unpickle(artifacts["scorer"])
+        if "scorer" in artifacts
+        else AnomalyScorer(),
         id_column=settings["id_column"],
         code_prefix=settings["code_prefix"],
         source=settings["source"],
     )
+
+
+def _unpickle(path: str) -> Any:
+    with Path(path).open("rb") as file:
+        return pickle.load(file)  # noqa: S301 - this model's own artifact
 
 
 def artifact_paths(folder: Path) -> dict[str, str]:

@@ -30,6 +30,7 @@ import sklearn
 import tensorflow as tf
 
 from sae_pipelines.errors import InputError
+from sae_pipelines.inference.scoring import AnomalyScorer
 from sae_pipelines.sae.metrics import active_mask
 from sae_pipelines.sae.model import CODES_LAYER, code_size_of
 from sae_pipelines.tables import DEFAULT_ID_COLUMN, as_arrow
@@ -62,6 +63,9 @@ class InferenceModel:
         normalizer: The scikit-learn normaliser fitted on its training split.
         threshold: Rows whose anomaly score exceeds it are flagged; NaN until
             evaluation has set it (then no row is flagged).
+        scorer: How a row's anomaly score is computed (see
+            :mod:`sae_pipelines.inference.scoring`); the reconstruction MSE
+            unless given.
         id_column: The column that identifies rows. Passed through when the
             input has it; otherwise rows are numbered from 0.
         code_prefix: Prefix of the code columns (``code_000``, …).
@@ -72,6 +76,7 @@ class InferenceModel:
     autoencoder: keras.Model
     normalizer: Any
     threshold: float = float("nan")
+    scorer: AnomalyScorer = field(default_factory=AnomalyScorer)
     id_column: str = DEFAULT_ID_COLUMN
     code_prefix: str = DEFAULT_CODE_PREFIX
     source: str = "inference model"
@@ -161,29 +166,18 @@ class InferenceModel:
             ``(rows, features)``, stored feature by feature and aligned, ready
             for :meth:`encode_normalized` to hand to TensorFlow without a copy.
         """
-        by_feature = features.T
-        if not (overwrite and _shareable_with_tensorflow(by_feature)):
-            by_feature = _aligned_empty(by_feature.shape)
-            by_feature[...] = features.T
-        if len(features) == 0:  # scikit-learn's normalisers refuse zero rows
-            return by_feature.T
         if self._in_place is None:
-            self._in_place = _in_place_copy(self.normalizer)
-        with warnings.catch_warnings(), sklearn.config_context(assume_finite=True):
-            # Fitted on a DataFrame; the columns were checked by name already.
-            warnings.filterwarnings("ignore", "X does not have valid feature names")
-            scaled = self._in_place.transform(by_feature.T)
-        if not np.shares_memory(scaled, by_feature):  # not a scikit-learn scaler
-            by_feature[...] = scaled.T
-        return by_feature.T
+            self._in_place = in_place_copy(self.normalizer)
+        return normalize_features(self._in_place, features, overwrite)
 
     def encode_normalized(
         self, scaled: np.ndarray, scores: bool = True
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """Codes and anomaly scores of normalised rows (:meth:`normalize`'s output).
 
-        The anomaly score of a row is its reconstruction MSE,
-        ``mean_j (x_ij − x̂_ij)²`` over the normalised features.
+        The anomaly score is :attr:`scorer`'s, from the row and its
+        reconstruction MSE, ``mean_j (x_ij − x̂_ij)²`` over the normalised
+        features.
 
         Returns:
             The codes, ``(rows, code units)`` stored unit by unit, and the
@@ -193,7 +187,9 @@ class InferenceModel:
             empty = np.zeros((0, code_size_of(self.autoencoder)), np.float32)
             return empty, np.zeros(0, np.float32) if scores else None
         codes_by_unit, *errors = self._compiled_model(scores)(_as_tensor(scaled.T))
-        return codes_by_unit.numpy().T, errors[0].numpy() if scores else None
+        if not scores:
+            return codes_by_unit.numpy().T, None
+        return codes_by_unit.numpy().T, self.scorer.score(scaled, errors[0].numpy())
 
     def _compiled_model(self, scores: bool) -> Any:
         """A graph function from rows stored feature by feature to codes by unit.
@@ -270,6 +266,37 @@ class InferenceModel:
         return pa.Table.from_arrays(list(arrays.values()), schema=pa.schema(fields))
 
 
+def normalize_features(
+    in_place: Any, features: np.ndarray, overwrite: bool = False
+) -> np.ndarray:
+    """Scale raw float32 rows with a normaliser from :func:`in_place_copy`.
+
+    The one way rows are normalised, for training splits and inference alike,
+    so both give the model the same float32 values.
+
+    Args:
+        in_place: The fitted normaliser, as :func:`in_place_copy` returns it.
+        features: Raw rows, ``(rows, features)``, float32 and finite.
+        overwrite: As in :meth:`InferenceModel.normalize`.
+
+    Returns:
+        ``(rows, features)``, stored feature by feature and aligned.
+    """
+    by_feature = features.T
+    if not (overwrite and _shareable_with_tensorflow(by_feature)):
+        by_feature = _aligned_empty(by_feature.shape)
+        by_feature[...] = features.T
+    if len(features) == 0:  # scikit-learn's normalisers refuse zero rows
+        return by_feature.T
+    with warnings.catch_warnings(), sklearn.config_context(assume_finite=True):
+        # Fitted on a DataFrame; the columns were checked by name already.
+        warnings.filterwarnings("ignore", "X does not have valid feature names")
+        scaled = in_place.transform(by_feature.T)
+    if not np.shares_memory(scaled, by_feature):  # not a scikit-learn scaler
+        by_feature[...] = scaled.T
+    return by_feature.T
+
+
 def _aligned_empty(shape: tuple[int, ...]) -> np.ndarray:
     """An uninitialised C-ordered float32 array aligned for TensorFlow."""
     size = int(np.prod(shape))
@@ -298,7 +325,7 @@ def _as_tensor(array: np.ndarray) -> tf.Tensor:
     return tf.convert_to_tensor(np.ascontiguousarray(array, np.float32))
 
 
-def _in_place_copy(normalizer: Any) -> Any:
+def in_place_copy(normalizer: Any) -> Any:
     """A copy of a fitted scikit-learn normaliser that transforms in place.
 
     Every ``copy`` parameter, its own or its pipeline steps', is set to False.

@@ -44,10 +44,37 @@ def test_pca_baseline_explains_a_plane_and_scores_points_off_it(params, planar_r
         "pca_test_fvu"
     ] == pytest.approx(0.0, abs=1e-6)
 
-    scores = baseline_anomaly_scores(
+    scores, sizes = baseline_anomaly_scores(
         pca, train, test, params["data"], params["evaluation"]
     )
     truth = np.arange(50) >= 45
-    assert list(scores.columns) == ["pca_anomaly_score", "iforest_anomaly_score"]
+    assert list(scores.columns) == [
+        "pca_anomaly_score",
+        "iforest_anomaly_score",
+        "knn_anomaly_score",
+    ]
     assert roc_auc_score(truth, scores["pca_anomaly_score"]) == 1.0
     assert roc_auc_score(truth, scores["iforest_anomaly_score"]) > 0.9
+    assert roc_auc_score(truth, scores["knn_anomaly_score"]) > 0.9
+    assert sizes == {
+        "knn_neighbours": 5,
+        "knn_reference_rows": 200,
+        "knn_training_rows": 200,
+    }
+
+
+def test_knn_baseline_searches_a_sample_of_large_training_splits(params, planar_rows):
+    params["data"]["label_column"] = None
+    params["evaluation"]["knn"] = {"neighbours": 3, "max_rows": 50}
+    train, test = planar_rows
+    pca = fit_pca_baseline(train, {"test_l0": 2.0}, params["data"])
+    scores, sizes = baseline_anomaly_scores(
+        pca, train, test, params["data"], params["evaluation"]
+    )
+    assert sizes == {
+        "knn_neighbours": 3,
+        "knn_reference_rows": 50,
+        "knn_training_rows": 200,
+    }
+    truth = np.arange(50) >= 45
+    assert roc_auc_score(truth, scores["knn_anomaly_score"]) > 0.9

@@ -1,6 +1,7 @@
 import numpy as np
 import pandas as pd
 
+from sae_pipelines.inference.scoring import AnomalyScorer
 from sae_pipelines.pipelines.data_processing.nodes import fit_normalizer
 from sae_pipelines.pipelines.feature_extraction.nodes import encode_splits
 from sae_pipelines.sae import ModelConfig, build_sparse_autoencoder
@@ -23,6 +24,7 @@ def test_encoded_tables_carry_ids_labels_codes_scores_and_l0(params):
     train, _, test = encode_splits(
         model,
         normalizer,
+        AnomalyScorer(),
         table,
         table,
         table.iloc[:1],

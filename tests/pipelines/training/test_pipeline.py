@@ -10,8 +10,8 @@ def test_pipeline_trains_a_model_and_returns_loss_curves(labelled_table, fast_pa
         data_processing(), {"raw_data": labelled_table}, fast_params
     )
     inputs = {
-        f"model_input_{s}": prepared.load(f"model_input_{s}")
-        for s in ("train", "validation")
+        name: prepared.load(name)
+        for name in ("model_input_train", "model_input_validation", "normalizer")
     }
     catalog = run_in_memory(create_pipeline(), inputs, fast_params)
     model = catalog.load("sae_model")
@@ -19,3 +19,6 @@ def test_pipeline_trains_a_model_and_returns_loss_curves(labelled_table, fast_pa
     train_loss, val_loss = catalog.load("train_loss"), catalog.load("val_loss")
     assert len(train_loss) == len(val_loss) == 30
     assert train_loss[-1] < train_loss[0]
+    scorer = catalog.load("anomaly_scorer")
+    assert scorer.method == "combined"
+    assert len(scorer.reference) == len(inputs["model_input_train"])

@@ -14,6 +14,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 from sae_pipelines.errors import InputError
+from sae_pipelines.inference.model import in_place_copy, normalize_features
 from sae_pipelines.preprocessing import OutOfRangeCompressor
 from sae_pipelines.tables import DEFAULT_ID_COLUMN, feature_columns, id_column
 
@@ -319,10 +320,13 @@ def normalize(
         data_params: ``data`` parameters.
 
     Returns:
-        The same table with ``float32`` features scaled.
+        The same table with ``float32`` features scaled exactly as the
+        inference model scales raw rows, so that evaluation and every consumer
+        of the registered model score a row alike.
     """
     features = feature_columns(split, data_params)
-    scaled = normalizer.transform(split[features]).astype(np.float32)
+    values = split[features].to_numpy(np.float32)
+    scaled = normalize_features(in_place_copy(normalizer), values, overwrite=True)
     table = split.reset_index(drop=True).copy()
     table[features] = scaled
     return table

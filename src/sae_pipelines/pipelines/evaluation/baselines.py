@@ -2,7 +2,8 @@
 
 PCA gets as many components as the SAE has active codes per test row
 (``⌈test_l0⌉``), so both reconstruct from the same number of numbers.
-IsolationForest is the usual off-the-shelf anomaly detector.
+IsolationForest is the usual off-the-shelf anomaly detector, and the distance
+to the k-th nearest training row (kNN) the strongest simple one on tabular data.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 import pandas as pd
 from sklearn.decomposition import PCA
 from sklearn.ensemble import IsolationForest
+from sklearn.neighbors import NearestNeighbors
 
 from sae_pipelines.sae import metrics
 from sae_pipelines.tables import feature_matrix
@@ -62,22 +64,48 @@ def baseline_anomaly_scores(
     model_input_test: pd.DataFrame,
     data_params: dict[str, Any],
     evaluation_params: dict[str, Any],
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, dict[str, float]]:
     """Score test rows with the baselines, trained on the same rows as the SAE.
 
     Returns:
-        ``pca_anomaly_score`` (row MSE of the PCA reconstruction, like the SAE's
-        score) and ``iforest_anomaly_score`` (IsolationForest's negated
-        ``score_samples``: higher is more anomalous), one row per test row.
+        The scores, one row per test row: ``pca_anomaly_score`` (row MSE of the
+        PCA reconstruction), ``iforest_anomaly_score`` (IsolationForest's
+        negated ``score_samples``: higher is more anomalous) and
+        ``knn_anomaly_score`` (distance to the ``evaluation.knn.neighbours``-th
+        nearest training row). And ``knn_neighbours``, ``knn_reference_rows``
+        and ``knn_training_rows``: kNN searches at most ``evaluation.knn.max_rows``
+        training rows, a random sample of them when there are more.
     """
     train = feature_matrix(model_input_train, data_params)
     test = feature_matrix(model_input_test, data_params)
-    forest = IsolationForest(random_state=evaluation_params["seed"]).fit(train)
-    return pd.DataFrame(
+    seed = evaluation_params["seed"]
+    forest = IsolationForest(random_state=seed).fit(train)
+    knn = evaluation_params["knn"]
+    reference = _sample_rows(train, knn["max_rows"], seed)
+    neighbours = NearestNeighbors(n_neighbors=min(knn["neighbours"], len(reference)))
+    distances, _ = neighbours.fit(reference).kneighbors(test)
+    scores = pd.DataFrame(
         {
             "pca_anomaly_score": metrics.row_squared_errors(
                 test, pca_reconstruct(pca_baseline, test)
             ),
             "iforest_anomaly_score": -forest.score_samples(test),
+            "knn_anomaly_score": distances[:, -1],
         }
     )
+    sizes = {
+        "knn_neighbours": neighbours.n_neighbors,
+        "knn_reference_rows": len(reference),
+        "knn_training_rows": len(train),
+    }
+    return scores, sizes
+
+
+def _sample_rows(rows: np.ndarray, limit: int, seed: int) -> np.ndarray:
+    if len(rows) <= limit:
+        return rows
+    chosen = np.random.default_rng(seed).choice(len(rows), size=limit, replace=False)
+    logger.info(
+        "kNN baseline: a sample of %d of the %d training rows", limit, len(rows)
+    )
+    return rows[np.sort(chosen)]

@@ -17,6 +17,7 @@ from sklearn.metrics import (
 from sae_pipelines.inference import InferenceModel
 from sae_pipelines.inference.datasets import ModelRelease
 from sae_pipelines.inference.model import FLAG_COLUMN, SCORE_COLUMN
+from sae_pipelines.inference.scoring import AnomalyScorer
 from sae_pipelines.sae import CorruptionConfig, input_corruption, metrics
 from sae_pipelines.sae.training import INFERENCE_BATCH_SIZE
 from sae_pipelines.tables import (
@@ -130,12 +131,13 @@ def score_anomalies(
 def release_inference_model(
     sae_model: keras.Model,
     normalizer: Any,
+    anomaly_scorer: AnomalyScorer,
     anomaly_metrics: dict[str, float],
     validated_data: pd.DataFrame,
     data_params: dict[str, Any],
     feature_extraction_params: dict[str, Any],
 ) -> ModelRelease:
-    """The inference model to register: normaliser, autoencoder and threshold.
+    """The inference model to register: normaliser, autoencoder, scorer, threshold.
 
     Its input example is the first rows of the validated table: the features,
     and the id column when ``data.id_column`` names one.
@@ -144,6 +146,7 @@ def release_inference_model(
         sae_model,
         normalizer,
         threshold=anomaly_metrics["anomaly_threshold"],
+        scorer=anomaly_scorer,
         id_column=id_column(data_params),
         code_prefix=feature_extraction_params["column_prefix"],
     )

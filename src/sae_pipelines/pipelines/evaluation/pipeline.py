@@ -128,7 +128,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:data",
                     "params:evaluation",
                 ],
-                outputs="baseline_anomaly_scores",
+                outputs=["baseline_anomaly_scores", "knn_baseline_sizes"],
                 name="baseline_anomaly_scores",
             ),
             Node(
@@ -154,6 +154,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=[
                     "sae_model",
                     "normalizer",
+                    "anomaly_scorer",
                     "anomaly_metrics",
                     "validated_data",
                     "params:data",
@@ -195,6 +196,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "pca_reconstruction_metrics",
                     "sparsity_metrics",
                     "anomaly_metrics",
+                    "knn_baseline_sizes",
                     "denoising_metrics",
                     "label_metrics",
                 ],

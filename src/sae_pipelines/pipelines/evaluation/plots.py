@@ -112,7 +112,7 @@ def plot_anomaly_scores(anomaly_scores: pd.DataFrame) -> Figure:
     else:
         ax.hist(scores, bins=bins, alpha=0.8, label=f"test rows ({len(scores)})")
     ax.axvline(anomaly_scores["threshold"].iloc[0], color="red", label="threshold")
-    ax.set(xlabel="anomaly score (row MSE)", ylabel="rows", title="Anomaly scores")
+    ax.set(xlabel="anomaly score", ylabel="rows", title="Anomaly scores")
     ax.legend()
     return figure
 

@@ -54,7 +54,11 @@ COMPARISONS = (
         "ROC-AUC",
         True,
         "anomaly_roc_auc",
-        {"PCA": "pca_anomaly_roc_auc", "IsolationForest": "iforest_anomaly_roc_auc"},
+        {
+            "kNN": "knn_anomaly_roc_auc",
+            "PCA": "pca_anomaly_roc_auc",
+            "IsolationForest": "iforest_anomaly_roc_auc",
+        },
     ),
     Comparison(
         "Denoising",
@@ -120,6 +124,20 @@ def _winner(values: dict[str, float], higher_is_better: bool) -> str:
     return winners[0] if len(winners) == 1 else "tie: " + ", ".join(winners)
 
 
+def baseline_notes(metrics: dict[str, float]) -> list[str]:
+    """What the reader must know about how a baseline was fitted."""
+    reference, training = (
+        metrics.get("knn_reference_rows"),
+        metrics.get("knn_training_rows"),
+    )
+    if reference is None or "knn_anomaly_roc_auc" not in metrics:
+        return []
+    sample = f"a random sample of {reference:,.0f} of the {training:,.0f}"
+    rows = sample if reference < training else f"all {training:,.0f}"
+    k = int(metrics["knn_neighbours"])
+    return [f"kNN: the distance to the {k}-th nearest of {rows} training rows."]
+
+
 @dataclass(frozen=True)
 class RenderedPlot:
     """A plot already drawn as PNG, which ``MatplotlibDataset`` saves unchanged.
@@ -165,6 +183,7 @@ def render_report(
             model=describe(sae_model),
             comparisons=comparisons,
             skipped=skipped,
+            notes=baseline_notes(evaluation_metrics),
             metrics=dict(sorted(evaluation_metrics.items())),
             plots=[
                 {

@@ -8,12 +8,14 @@ import keras
 import pandas as pd
 
 from sae_pipelines.inference import InferenceModel
+from sae_pipelines.inference.scoring import AnomalyScorer
 from sae_pipelines.tables import carried_columns, feature_matrix, id_column
 
 
 def encode_splits(
     sae_model: keras.Model,
     normalizer: Any,
+    anomaly_scorer: AnomalyScorer,
     model_input_train: pd.DataFrame,
     model_input_validation: pd.DataFrame,
     model_input_test: pd.DataFrame,
@@ -25,6 +27,7 @@ def encode_splits(
     Args:
         sae_model: The trained sparse autoencoder.
         normalizer: The normaliser fitted on the training split.
+        anomaly_scorer: How rows are scored (see :func:`fit_anomaly_scorer`).
         model_input_train: The normalised training split (id, features, label).
         model_input_validation: The normalised validation split.
         model_input_test: The normalised test split.
@@ -38,6 +41,7 @@ def encode_splits(
     model = InferenceModel(
         sae_model,
         normalizer,
+        scorer=anomaly_scorer,
         id_column=id_column(data_params),
         code_prefix=feature_extraction_params["column_prefix"],
     )

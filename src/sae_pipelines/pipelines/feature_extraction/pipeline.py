@@ -15,6 +15,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=[
                     "sae_model",
                     "normalizer",
+                    "anomaly_scorer",
                     *(f"model_input_{split}" for split in SPLITS),
                     "params:data",
                     "params:feature_extraction",

@@ -1,4 +1,4 @@
-"""Train the sparse autoencoder on the normalised training split."""
+"""Train the sparse autoencoder, and fit the anomaly score on its outputs."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import Any
 import keras
 import pandas as pd
 
+from sae_pipelines.inference import InferenceModel
+from sae_pipelines.inference.scoring import AnomalyScorer, fit_scorer
 from sae_pipelines.sae import ModelConfig, TrainingConfig, fit_sparse_autoencoder
 from sae_pipelines.tables import feature_matrix
 
@@ -45,3 +47,47 @@ def train_sparse_autoencoder(
         min(history["val_loss"]),
     )
     return model, history["loss"], history["val_loss"]
+
+
+def fit_anomaly_scorer(
+    sae_model: keras.Model,
+    normalizer: Any,
+    model_input_train: pd.DataFrame,
+    model_input_validation: pd.DataFrame,
+    anomaly_params: dict[str, Any],
+    data_params: dict[str, Any],
+) -> AnomalyScorer:
+    """Fit the ``anomaly.score`` method on the normalised splits.
+
+    The reference rows of the distance are a sample of the training split; the
+    standardisation of ``combined`` is fitted on the validation split, whose
+    rows are all normal.
+
+    Args:
+        sae_model: The trained sparse autoencoder.
+        normalizer: The normaliser fitted on the training split.
+        model_input_train: Normalised training split.
+        model_input_validation: Normalised validation split.
+        anomaly_params: ``anomaly`` parameters: ``score`` and its settings.
+        data_params: ``data`` parameters, to tell features from id and label.
+
+    Returns:
+        The fitted scorer, which the inference model carries.
+    """
+    validation = feature_matrix(model_input_validation, data_params)
+    _, errors = InferenceModel(sae_model, normalizer).encode_normalized(validation)
+    scorer = fit_scorer(
+        anomaly_params["score"],
+        feature_matrix(model_input_train, data_params),
+        validation,
+        errors,
+        anomaly_params,
+    )
+    if scorer.needs_distances:
+        logger.info(
+            "Anomaly score: %s; distances to the k = %d nearest of %d training rows",
+            scorer.method,
+            scorer.neighbours,
+            len(scorer.reference),
+        )
+    return scorer
