@@ -11,12 +11,19 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+RAW_DATA = "data/01_raw/raw_data.csv"
 
 
-def copy_project(destination: Path) -> Path:
+def copy_project(destination: Path, raw_data: pd.DataFrame | None = None) -> Path:
     """Copy what ``kedro run`` needs (the package itself is installed).
 
     That is pyproject.toml, conf/base, empty data folders and the raw digits.
+
+    Args:
+        destination: The copy's root, created here.
+        raw_data: The table to run on instead of the digits: written to
+            data/01_raw/raw_data.csv, and ``raw_data`` pointed at it in the
+            copy's conf/local/catalog.yml.
 
     Returns:
         ``destination``.
@@ -29,7 +36,15 @@ def copy_project(destination: Path) -> Path:
     (destination / "conf/local").mkdir()
     for layer in sorted((PROJECT_ROOT / "data").iterdir()):
         (destination / "data" / layer.name).mkdir(parents=True)
-    shutil.copy(PROJECT_ROOT / "data/01_raw/digits.csv", destination / "data/01_raw")
+    if raw_data is None:
+        shutil.copy(
+            PROJECT_ROOT / "data/01_raw/digits.csv", destination / "data/01_raw"
+        )
+    else:
+        raw_data.to_csv(destination / RAW_DATA, index=False)
+        (destination / "conf/local/catalog.yml").write_text(
+            f"raw_data:\n  type: pandas.CSVDataset\n  filepath: {RAW_DATA}\n"
+        )
     return destination
 
 

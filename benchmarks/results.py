@@ -8,11 +8,19 @@ from pathlib import Path
 RESULTS = Path(__file__).with_name("results.md")
 
 
-def arguments(description: str, scales: dict) -> argparse.Namespace:
-    """A benchmark's command line: ``--scale`` (``full`` by default) and ``--output``."""
+def arguments(
+    description: str, scales: dict, output: Path = RESULTS
+) -> argparse.Namespace:
+    """A benchmark's command line: ``--scale`` (``full`` by default) and ``--output``.
+
+    Args:
+        description: What the benchmark measures, for ``--help``.
+        scales: The benchmark's scales by name.
+        output: The file that ``--output`` names by default.
+    """
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--scale", choices=scales, default="full")
-    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--output", type=Path, default=output)
     return parser.parse_args()
 
 

@@ -1,4 +1,5 @@
-"""The benchmark commands run; their figures are not asserted (see benchmarks/)."""
+"""The benchmark commands run; their figures are not asserted (see benchmarks/),
+but for one that shows whether the anomaly score works at all."""
 
 import subprocess
 import sys
@@ -73,3 +74,33 @@ def test_spark_benchmark_runs_at_smoke_scale(tmp_path):
     assert "| 20,000 × 64 |" in spark  # driver memory at a second size
     for way in ("`mapInArrow`", "`mlflow.pyfunc.spark_udf`", "parquet reader"):
         assert way in spark
+
+
+def test_anomaly_benchmark_runs_at_smoke_scale(tmp_path):
+    output = tmp_path / "anomaly_results.md"
+    run_at_smoke_scale("anomaly", "--output", output)
+    section = output.read_text()
+    assert section.startswith("# Anomaly benchmark (smoke)")
+    assert "Machine: " in section
+    roc_auc, pr_auc = section.split("## ROC-AUC")[1].split("## PR-AUC")
+    for table in (roc_auc, pr_auc):
+        header, rows = _metric_table(table)
+        assert header[0] == "SAE" and header[-1] == "dense AE"
+        assert {"IsolationForest", "PCA"} <= set(header)  # kNN: when the run has it
+        assert list(rows) == ["penguins", "olive", "mean"]
+        for values in rows.values():
+            assert len(values) == len(header)
+            assert all(0 < value <= 1 for value in values)
+        for baseline in header[1:]:
+            counts = table.split(f"\nSAE vs {baseline}: ")[1].splitlines()[0]
+            assert sum(int(count.split()[0]) for count in counts.split(", ")) == 2
+    # Chinstrap and Gentoo penguins stand out from Adelie ones.
+    assert _metric_table(roc_auc)[1]["penguins"][0] > 0.9
+
+
+def _metric_table(table):
+    """The detectors of a benchmark table, and each row's values by its name."""
+    lines = [line for line in table.splitlines() if line.startswith("| ")]
+    cells = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
+    header, _, *rows = cells
+    return header[4:], {row[0]: [float(value) for value in row[4:]] for row in rows}
