@@ -46,6 +46,8 @@ def test_combined_adds_standardised_log_error_and_weighted_distance(rows):
     assert scorer.error_scale.center == pytest.approx(median)
     assert scorer.error_scale.spread == pytest.approx(high - low)
 
+    # Errors above a tenth of the validation rows' variance (1/12): full weight.
+    assert scorer.error_weight == 1.0
     errors = rng.random(len(test)).astype(np.float32) + 0.1
     expected = scorer.error_scale(errors) + 2.0 * scorer.distance_scale(
         scorer.distances(test)
@@ -54,6 +56,14 @@ def test_combined_adds_standardised_log_error_and_weighted_distance(rows):
     np.testing.assert_allclose(scores, expected, rtol=1e-5)
     truth = np.arange(len(test)) >= len(test) - 10
     assert roc_auc_score(truth, scores) > 0.99  # the far rows stand out
+
+
+def test_an_error_that_explains_almost_everything_weighs_little(rows):
+    train, validation, _ = rows
+    variance = validation.var(axis=0).mean()
+    errors = np.full(200, 0.01 * variance)  # FVU 0.01
+    scorer = fit_scorer("combined", train, validation, errors, SETTINGS)
+    assert scorer.error_weight == pytest.approx(0.1, rel=1e-4)
 
 
 def test_reconstruction_scores_are_the_errors_and_need_no_reference(rows):

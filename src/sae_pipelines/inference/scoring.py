@@ -9,7 +9,10 @@ Plain NumPy and TensorFlow, no Kedro and no MLflow. Three methods:
   interquartile range on the validation rows, added with the distance weighted
   by ``distance_weight``. The reconstruction error finds rows the model cannot
   rebuild; the distance finds rows in empty regions of the input space, which an
-  autoencoder as wide as a narrow table rebuilds well.
+  autoencoder as wide as a narrow table rebuilds well. The error counts fully
+  when the model leaves at least a tenth of the validation rows' variance
+  unexplained, and in proportion below that: an autoencoder that rebuilds every
+  row almost exactly has an error that is mostly noise.
 
 The reference sample has a fixed size, so scoring costs one pass over the rows.
 """
@@ -25,6 +28,8 @@ import tensorflow as tf
 ScoreMethod = Literal["reconstruction", "distance", "combined"]
 # Rows per distance computation: bounds the (rows × reference rows) matrix.
 DISTANCE_BLOCK_ROWS = 4096
+# The validation FVU from which the reconstruction error counts fully in ``combined``.
+FULL_WEIGHT_FVU = 0.1
 # What a standardised score adds before its log, as a fraction of its median.
 OFFSET_FRACTION = 0.01
 LOG_FLOOR = 1e-12
@@ -67,6 +72,8 @@ class AnomalyScorer:
             ``(rows, features)`` float32; ``None`` for ``reconstruction``.
         neighbours: The distance is to the ``neighbours``-th nearest reference row.
         distance_weight: Weight of the distance in ``combined``.
+        error_weight: Weight of the reconstruction error in ``combined``: the
+            validation FVU over ``FULL_WEIGHT_FVU``, at most 1.
         error_scale: Standardises the reconstruction error (``combined``).
         distance_scale: Standardises the distance (``combined``).
     """
@@ -75,6 +82,7 @@ class AnomalyScorer:
     reference: np.ndarray | None = None
     neighbours: int = 5
     distance_weight: float = 1.0
+    error_weight: float = 1.0
     error_scale: Standardizer | None = None
     distance_scale: Standardizer | None = None
     _kth_distance: Any = field(default=None, init=False, repr=False)
@@ -102,10 +110,9 @@ class AnomalyScorer:
         distances = self.distances(scaled)
         if self.method == "distance":
             return distances
-        combined = self.error_scale(errors) + self.distance_weight * (
-            self.distance_scale(distances)
-        )
-        return combined.astype(np.float32)
+        error_part = self.error_weight * self.error_scale(errors)
+        distance_part = self.distance_weight * self.distance_scale(distances)
+        return (error_part + distance_part).astype(np.float32)
 
     def distances(self, scaled: np.ndarray) -> np.ndarray:
         """Distance from each row to its ``neighbours``-th nearest reference row."""
@@ -154,9 +161,18 @@ def fit_scorer(
         distance_weight=settings["distance_weight"],
     )
     if method == "combined":
+        scorer.error_weight = min(
+            1.0, _fvu(validation, validation_errors) / FULL_WEIGHT_FVU
+        )
         scorer.error_scale = Standardizer.fit(validation_errors)
         scorer.distance_scale = Standardizer.fit(scorer.distances(validation))
     return scorer
+
+
+def _fvu(rows: np.ndarray, errors: np.ndarray) -> float:
+    """Fraction of the rows' variance unexplained, from their reconstruction MSE."""
+    variance = float(np.var(np.asarray(rows, np.float64), axis=0).mean())
+    return float(np.mean(errors)) / variance if variance > 0 else 1.0
 
 
 def _kth_distance_function(reference: np.ndarray, neighbours: int) -> Any:

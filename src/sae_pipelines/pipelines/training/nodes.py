@@ -85,9 +85,12 @@ def fit_anomaly_scorer(
     )
     if scorer.needs_distances:
         logger.info(
-            "Anomaly score: %s; distances to the k = %d nearest of %d training rows",
+            "Anomaly score: %s; distance to neighbour k=%d among %d training rows "
+            "(weight %.2f), reconstruction error (weight %.2f)",
             scorer.method,
             scorer.neighbours,
             len(scorer.reference),
+            scorer.distance_weight,
+            scorer.error_weight,
         )
     return scorer
