@@ -9,7 +9,7 @@ RESULTS = Path(__file__).with_name("results.md")
 
 
 def arguments(
-    description: str, scales: dict, output: Path = RESULTS
+    description: str, scales: dict, output: Path = RESULTS, params: bool = False
 ) -> argparse.Namespace:
     """A benchmark's command line: ``--scale`` (``full`` by default) and ``--output``.
 
@@ -17,10 +17,16 @@ def arguments(
         description: What the benchmark measures, for ``--help``.
         scales: The benchmark's scales by name.
         output: The file that ``--output`` names by default.
+        params: Also take ``--params``, more ``kedro run --params`` for the
+            benchmark's runs.
     """
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--scale", choices=scales, default="full")
     parser.add_argument("--output", type=Path, default=output)
+    if params:
+        parser.add_argument(
+            "--params", default="", help='more kedro run --params, e.g. "a.b=1,c=2"'
+        )
     return parser.parse_args()
 
 
