@@ -1,8 +1,8 @@
 """One-class anomaly detection on digits: each digit in turn is the normal class.
 
 Runs ``kedro run --params anomaly.normal_labels=[c]`` for c = 0 … 9 in this project
-and prints the SAE's and the baselines' ROC-AUC of each run, read back from MLflow,
-with their means. Usage: ``python scripts/one_class_digits.py``.
+and prints the SAE's and the baselines' (kNN, PCA, IsolationForest) ROC-AUC of
+each run, read back from MLflow, with their means. Usage: ``python scripts/one_class_digits.py``.
 """
 
 import os
@@ -12,7 +12,12 @@ import sys
 import mlflow
 import pandas as pd
 
-SCORES = ("anomaly_roc_auc", "pca_anomaly_roc_auc", "iforest_anomaly_roc_auc")
+SCORES = (
+    "anomaly_roc_auc",
+    "knn_anomaly_roc_auc",
+    "pca_anomaly_roc_auc",
+    "iforest_anomaly_roc_auc",
+)
 
 
 def run_one_class(digit: int) -> dict[str, float]:

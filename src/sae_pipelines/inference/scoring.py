@@ -27,7 +27,7 @@ import tensorflow as tf
 
 ScoreMethod = Literal["reconstruction", "distance", "combined"]
 # Rows per distance computation: bounds the (rows × reference rows) matrix.
-DISTANCE_BLOCK_ROWS = 4096
+DISTANCE_BLOCK_ROWS = 1024
 # The validation FVU from which the reconstruction error counts fully in ``combined``.
 FULL_WEIGHT_FVU = 0.1
 # What a standardised score adds before its log, as a fraction of its median.

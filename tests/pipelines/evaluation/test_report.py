@@ -69,3 +69,19 @@ def test_plots_are_drawn_once_and_saved_as_the_report_shows_them(tmp_path):
     png = (tmp_path / "plots" / "line.png").read_bytes()
     assert png.startswith(b"\x89PNG") and png == plots["line.png"].png
     assert base64.b64encode(png).decode("ascii") in html
+
+
+def test_the_report_says_when_knn_searched_a_sample_of_the_training_rows():
+    metrics = {
+        "anomaly_roc_auc": 0.91,
+        "knn_anomaly_roc_auc": 0.93,
+        "knn_neighbours": 5.0,
+        "knn_training_rows": 600_000.0,
+    }
+    sampled = {**metrics, "knn_reference_rows": 20_000.0}
+    html, _ = render_report(sampled, _topk_model(), 50)
+    assert "the 5th nearest of a random sample of 20,000 of the 600,000" in html
+    assert "★ kNN" in html
+    every = {**metrics, "knn_reference_rows": 600_000.0}
+    html, _ = render_report(every, _topk_model(), 50)
+    assert "the 5th nearest of all 600,000 training rows" in html

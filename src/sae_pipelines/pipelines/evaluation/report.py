@@ -134,8 +134,13 @@ def baseline_notes(metrics: dict[str, float]) -> list[str]:
         return []
     sample = f"a random sample of {reference:,.0f} of the {training:,.0f}"
     rows = sample if reference < training else f"all {training:,.0f}"
-    k = int(metrics["knn_neighbours"])
-    return [f"kNN: the distance to the {k}-th nearest of {rows} training rows."]
+    nth = _ordinal(int(metrics["knn_neighbours"]))
+    return [f"kNN: the distance to the {nth} nearest of {rows} training rows."]
+
+
+def _ordinal(number: int) -> str:
+    suffix = {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{'th' if 10 <= number % 100 <= 20 else suffix}"
 
 
 @dataclass(frozen=True)
