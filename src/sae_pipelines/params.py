@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from sae_pipelines.errors import InputError
+from sae_pipelines.inference.scoring import ScoreMethod
 from sae_pipelines.preprocessing import OutOfRange
 from sae_pipelines.sae.config import ModelConfig, StrictSettings, TrainingConfig
 
@@ -42,7 +43,7 @@ class AnomalyParams(StrictSettings):
 
     normal_labels: list[Label] | None = None
     threshold_quantile: float = Field(0.95, gt=0.0, lt=1.0)
-    score: Literal["reconstruction", "distance", "combined"] = "combined"
+    score: ScoreMethod = "combined"
     neighbours: PositiveInt = 5
     reference_rows: PositiveInt = 4096
     distance_weight: NonNegativeFloat = 3.0

@@ -151,13 +151,11 @@ def fit_scorer(
     """
     if method == "reconstruction":
         return AnomalyScorer()
-    rng = np.random.default_rng(settings["seed"])
-    size = min(len(train), settings["reference_rows"])
-    rows = np.sort(rng.choice(len(train), size=size, replace=False))
+    reference = sample_rows(train, settings["reference_rows"], settings["seed"])
     scorer = AnomalyScorer(
         method=method,
-        reference=np.ascontiguousarray(train[rows], dtype=np.float32),
-        neighbours=min(settings["neighbours"], size),
+        reference=np.ascontiguousarray(reference, dtype=np.float32),
+        neighbours=min(settings["neighbours"], len(reference)),
         distance_weight=settings["distance_weight"],
     )
     if method == "combined":
@@ -167,6 +165,17 @@ def fit_scorer(
         scorer.error_scale = Standardizer.fit(validation_errors)
         scorer.distance_scale = Standardizer.fit(scorer.distances(validation))
     return scorer
+
+
+def sample_rows(rows: np.ndarray, limit: int, seed: int) -> np.ndarray:
+    """``rows`` when there are at most ``limit``, else a seeded sample of ``limit``.
+
+    The sample keeps the rows' order.
+    """
+    if len(rows) <= limit:
+        return rows
+    chosen = np.random.default_rng(seed).choice(len(rows), size=limit, replace=False)
+    return rows[np.sort(chosen)]
 
 
 def _fvu(rows: np.ndarray, errors: np.ndarray) -> float:

@@ -18,6 +18,7 @@ from sklearn.decomposition import PCA
 from sklearn.ensemble import IsolationForest
 from sklearn.neighbors import NearestNeighbors
 
+from sae_pipelines.inference.scoring import sample_rows
 from sae_pipelines.sae import metrics
 from sae_pipelines.tables import feature_matrix
 
@@ -81,7 +82,13 @@ def baseline_anomaly_scores(
     seed = evaluation_params["seed"]
     forest = IsolationForest(random_state=seed).fit(train)
     knn = evaluation_params["knn"]
-    reference = _sample_rows(train, knn["max_rows"], seed)
+    reference = sample_rows(train, knn["max_rows"], seed)
+    if len(reference) < len(train):
+        logger.info(
+            "kNN baseline: a sample of %d of the %d training rows",
+            len(reference),
+            len(train),
+        )
     neighbours = NearestNeighbors(n_neighbors=min(knn["neighbours"], len(reference)))
     distances, _ = neighbours.fit(reference).kneighbors(test)
     scores = pd.DataFrame(
@@ -99,13 +106,3 @@ def baseline_anomaly_scores(
         "knn_training_rows": len(train),
     }
     return scores, sizes
-
-
-def _sample_rows(rows: np.ndarray, limit: int, seed: int) -> np.ndarray:
-    if len(rows) <= limit:
-        return rows
-    chosen = np.random.default_rng(seed).choice(len(rows), size=limit, replace=False)
-    logger.info(
-        "kNN baseline: a sample of %d of the %d training rows", limit, len(rows)
-    )
-    return rows[np.sort(chosen)]
