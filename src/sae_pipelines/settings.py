@@ -29,6 +29,7 @@ from sae_pipelines.hooks import (  # noqa: E402
     ProvenanceHooks,
     VersionedArtifactHooks,
 )
+from sae_pipelines.tracking.session import UniqueIdSession  # noqa: E402
 
 # Frozen objects are skipped by every later collection, and by the last one at
 # exit, which would walk all that the run made too (1-2 s): it is frozen first.
@@ -65,6 +66,9 @@ def installed_requirement(package: str) -> str:
     """``package==<installed version>``: ``${installed:tensorflow}`` in configuration."""
     return f"{package}=={metadata.version(package)}"
 
+
+# Two runs started at once would otherwise share a save version (see the class).
+SESSION_CLASS = UniqueIdSession
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -1,0 +1,1 @@
+"""What a run read and wrote, and where MLflow and Kedro's versions record it."""
