@@ -1,7 +1,7 @@
 import hashlib
 import subprocess
 
-from sae_pipelines.provenance import file_sha256, git_state, installed_packages
+from sae_pipelines.tracking.provenance import file_sha256, git_state, installed_packages
 
 
 def test_git_state_names_the_commit_and_sees_changes(tmp_path):

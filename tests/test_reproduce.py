@@ -5,22 +5,24 @@ import mlflow
 import pytest
 import yaml
 
-from sae_pipelines.provenance import (
+from sae_pipelines.tracking.provenance import (
     DATASETS_ARTIFACT,
     PARAMETERS_ARTIFACT,
     REQUIREMENTS_ARTIFACT,
 )
-from sae_pipelines.reproduce import (
+from sae_pipelines.tracking.recorded_run import (
     CannotReproduceError,
+    blocking_problems,
+    load_recorded_run,
+    warnings_for,
+)
+from sae_pipelines.tracking.reproduce import (
     MetricComparison,
     absolute_tracking_uri,
-    blocking_problems,
     compare_metrics,
     export_source,
-    load_recorded_run,
     run_command,
     same_weights,
-    warnings_for,
 )
 from tests.conftest import topk_autoencoder
 

@@ -9,7 +9,7 @@ import mlflow
 import pandas as pd
 import pytest
 
-from sae_pipelines.reproduce import REPRODUCES_TAG
+from sae_pipelines.tracking.reproduce import REPRODUCES_TAG
 from tests.project_runs import PROJECT_ROOT, copy_project, kedro_cli
 
 pytestmark = pytest.mark.slow

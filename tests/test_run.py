@@ -16,13 +16,13 @@ from kedro.io import Version
 from kedro_datasets.pandas import ParquetDataset
 from sklearn.decomposition import PCA
 
-from sae_pipelines.provenance import (
+from sae_pipelines.sae.metrics import fraction_of_variance_unexplained
+from sae_pipelines.tracking.provenance import (
     DATASETS_ARTIFACT,
     PARAMETERS_ARTIFACT,
     REQUIREMENTS_ARTIFACT,
     file_sha256,
 )
-from sae_pipelines.sae.metrics import fraction_of_variance_unexplained
 from scripts.readme_figures import (
     README,
     committed_table,

@@ -28,20 +28,22 @@ from rich.console import Console
 from rich.table import Table
 
 from sae_pipelines.errors import InputError
-from sae_pipelines.provenance import installed_packages
 from sae_pipelines.registry import (
     PRODUCTION_ALIAS,
     UnknownModelVersionError,
     move_alias,
 )
-from sae_pipelines.reproduce import (
-    REPRODUCES_TAG,
+from sae_pipelines.tracking.provenance import installed_packages
+from sae_pipelines.tracking.recorded_run import (
     CannotReproduceError,
-    Reproduction,
     blocking_problems,
     load_recorded_run,
-    run_reproduction,
     warnings_for,
+)
+from sae_pipelines.tracking.reproduce import (
+    REPRODUCES_TAG,
+    Reproduction,
+    run_reproduction,
 )
 
 ENV_OPTION = click.option(

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
 import re
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import mlflow
 import pandas as pd
-import yaml
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
 from kedro.io import (
-    AbstractDataset,
-    AbstractVersionedDataset,
-    CachedDataset,
     DataCatalog,
 )
 from kedro.pipeline import Pipeline
@@ -28,19 +21,10 @@ from kedro_mlflow.framework.hooks import MlflowHook
 
 from sae_pipelines.inference.datasets import InferenceModelDataset
 from sae_pipelines.params import validate_parameters
-from sae_pipelines.provenance import (
-    DATASETS_ARTIFACT,
-    PARAMETERS_ARTIFACT,
-    REQUIREMENTS_ARTIFACT,
-    file_sha256,
-    git_state,
-    installed_packages,
-)
 from sae_pipelines.store_lock import store_lock
 
 logger = logging.getLogger(__name__)
 
-ARTIFACT_METADATA_KEY = "mlflow_artifact_path"
 OBJECT_REPR = re.compile(r"<(?:\w+\.)*(\w+) object at 0x[0-9a-fA-F]+>")
 MLFLOW_CONFIG = "mlflow"
 
@@ -231,202 +215,3 @@ class NodeTimingHooks:
         elapsed = time.perf_counter() - self._started.pop(name)
         self._total += elapsed
         logger.info("Node '%s' took %.2f s", name, elapsed)
-
-
-class OwnVersionsHooks:
-    """Makes a run load the versions it saved, whatever other runs save meanwhile.
-
-    Kedro saves every versioned dataset under the run's save version, but loads
-    the newest version on disk: another run saving the same dataset in between
-    makes it that run's. Before the run, each versioned dataset the pipeline
-    writes is rebuilt to load the version it will save, unless
-    ``--load-versions`` names one. Datasets the run only reads load the newest
-    version at their first load (or the one named): Kedro keeps that version
-    until the run ends.
-    """
-
-    @hook_impl
-    def before_pipeline_run(
-        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: DataCatalog
-    ) -> None:
-        """Pin the load version of each versioned dataset the pipeline writes.
-
-        The run's id is the save version Kedro gives its catalog.
-        """
-        if run_params.get("only_missing_outputs"):
-            return  # outputs of skipped nodes are read as found, as Kedro does
-        save_version = run_params["run_id"]
-        named = set(run_params.get("load_versions") or {})
-        resolver = catalog.config_resolver
-        for name in sorted(pipeline.all_outputs() - named):
-            config = resolver.resolve_pattern(name)
-            if not config.get("versioned"):
-                continue
-            pinned = AbstractDataset.from_config(
-                name, config, save_version, save_version
-            )
-            with _quiet_replacement(name):
-                catalog[name] = pinned
-
-
-@contextlib.contextmanager
-def _quiet_replacement(dataset_name: str) -> Iterator[None]:
-    """Drop the catalog's warning that the dataset is replaced: here it is meant."""
-    catalog_logger = logging.getLogger(DataCatalog.__module__)
-    message = f"Replacing dataset '{dataset_name}'"
-
-    def record_filter(record: logging.LogRecord) -> bool:
-        return record.getMessage() != message
-
-    catalog_logger.addFilter(record_filter)
-    try:
-        yield
-    finally:
-        catalog_logger.removeFilter(record_filter)
-
-
-class _CatalogHooks:
-    """Keeps the run's catalog, to look at a dataset once it is saved."""
-
-    def __init__(self) -> None:
-        self._catalog: DataCatalog | None = None
-
-    @hook_impl
-    def after_catalog_created(self, catalog: DataCatalog) -> None:
-        """Keep the catalog."""
-        self._catalog = catalog
-
-    def _versioned(self, dataset_name: str) -> AbstractVersionedDataset | None:
-        """The named dataset if it keeps versions (also behind a ``CachedDataset``)."""
-        dataset = self._catalog.get(dataset_name)
-        if isinstance(dataset, CachedDataset):
-            dataset = dataset._dataset
-        if isinstance(dataset, AbstractVersionedDataset) and dataset._version:
-            return dataset
-        return None
-
-
-class VersionedArtifactHooks(_CatalogHooks):
-    """Logs the file of a versioned dataset to the active MLflow run once saved.
-
-    A catalog entry opts in with ``metadata: {mlflow_artifact_path: <folder>}``.
-    kedro-mlflow's ``MlflowArtifactDataset`` cannot wrap a versioned dataset under
-    Kedro 1.x's lazy catalog (the inner dataset gets its own save version), so
-    the versioned file is kept by Kedro and copied to MLflow here.
-    """
-
-    @hook_impl
-    def after_dataset_saved(self, dataset_name: str, data: Any, node: Any) -> None:
-        """Log the just-saved file when the dataset asks for it."""
-        if self._catalog is None or mlflow.active_run() is None:
-            return
-        dataset = self._catalog.get(dataset_name)
-        artifact_path = (getattr(dataset, "metadata", None) or {}).get(
-            ARTIFACT_METADATA_KEY
-        )
-        if artifact_path is None:
-            return
-        versioned = self._versioned(dataset_name)
-        if versioned is not None:
-            local_path = versioned._get_versioned_path(versioned.resolve_save_version())
-        else:
-            local_path = dataset._filepath
-        if Path(local_path).is_dir():
-            mlflow.log_artifacts(str(local_path), artifact_path)
-        else:
-            mlflow.log_artifact(str(local_path), artifact_path)
-
-
-class ProvenanceHooks(_CatalogHooks):
-    """Logs to each MLflow run what is needed to repeat it.
-
-    Tags: ``git_commit`` and ``git_dirty`` of the project, ``kedro_save_version``
-    (the version of every file the run saves), ``kedro_load_versions``,
-    ``kedro_env``, ``kedro_pipelines``, and ``raw_data_path`` and
-    ``raw_data_sha256`` of the raw file read. Artifacts (see ``provenance.py``):
-    the resolved parameters, seeds included; the version and path of every
-    versioned dataset the run loaded and saved; every installed package version.
-    """
-
-    RAW_DATASET = "raw_data"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._run_params: dict[str, Any] | None = None
-        self._logged_run: str | None = None
-        self._datasets: dict[str, dict[str, dict[str, str]]] = {}
-
-    @hook_impl
-    def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
-        """Keep the run's parameters (project path, versions, environment)."""
-        self._run_params = run_params
-        self._logged_run = None
-        self._datasets = {"loaded": {}, "saved": {}}
-
-    @hook_impl
-    def after_dataset_loaded(self, dataset_name: str, data: Any, node: Any) -> None:
-        """Record a loaded dataset's version, and the raw data's hash."""
-        if not self._start_logging():
-            return
-        self._record_version("loaded", dataset_name)
-        if dataset_name == self.RAW_DATASET:
-            path = Path(str(self._catalog.get(dataset_name)._filepath))
-            mlflow.set_tags(
-                {"raw_data_path": str(path), "raw_data_sha256": file_sha256(path)}
-            )
-
-    @hook_impl
-    def after_dataset_saved(self, dataset_name: str, data: Any, node: Any) -> None:
-        """Record a saved dataset's version."""
-        if self._start_logging():
-            self._record_version("saved", dataset_name)
-
-    def _start_logging(self) -> bool:
-        """Log the run-wide provenance once per MLflow run; False without a run."""
-        run = mlflow.active_run()
-        if run is None or self._run_params is None or self._catalog is None:
-            return False
-        if self._logged_run == run.info.run_id:
-            return True
-        self._logged_run = run.info.run_id
-        params = self._run_params
-        mlflow.set_tags(
-            {
-                **git_state(Path(params["project_path"])),
-                "kedro_save_version": params["run_id"],
-                "kedro_load_versions": json.dumps(params.get("load_versions") or {}),
-                # No --env means the project's default run environment.
-                "kedro_env": params.get("env") or "local",
-                "kedro_pipelines": json.dumps(
-                    params.get("pipeline_names") or ["__default__"]
-                ),
-            }
-        )
-        mlflow.log_text(
-            yaml.safe_dump(self._catalog.load("parameters"), sort_keys=False),
-            PARAMETERS_ARTIFACT,
-        )
-        mlflow.log_text(installed_packages(), REQUIREMENTS_ARTIFACT)
-        return True
-
-    def _record_version(self, kind: str, dataset_name: str) -> None:
-        if dataset_name in self._datasets[kind]:
-            return  # a run reads one version of a dataset, however many nodes read it
-        dataset = self._versioned(dataset_name)
-        if dataset is None:
-            return
-        if kind == "loaded":
-            version = dataset.resolve_load_version()
-        else:
-            version = dataset.resolve_save_version()
-        path = Path(str(dataset._get_versioned_path(version)))
-        project = Path(self._run_params["project_path"])
-        record = {
-            "version": version,
-            # Relative to the project, so the record holds when it moves.
-            "path": str(
-                path.relative_to(project) if path.is_relative_to(project) else path
-            ),
-        }
-        self._datasets[kind][dataset_name] = record
-        mlflow.log_dict(self._datasets, DATASETS_ARTIFACT)

@@ -24,12 +24,12 @@ from sae_pipelines.hooks import (  # noqa: E402
     MlflowTrackingHooks,
     ModelRegistrationHooks,
     NodeTimingHooks,
-    OwnVersionsHooks,
     ParameterValidationHooks,
-    ProvenanceHooks,
-    VersionedArtifactHooks,
 )
+from sae_pipelines.tracking.artifacts import VersionedArtifactHooks  # noqa: E402
+from sae_pipelines.tracking.provenance import ProvenanceHooks  # noqa: E402
 from sae_pipelines.tracking.session import UniqueIdSession  # noqa: E402
+from sae_pipelines.tracking.versions import RunVersionsHooks  # noqa: E402
 
 # Frozen objects are skipped by every later collection, and by the last one at
 # exit, which would walk all that the run made too (1-2 s): it is frozen first.
@@ -38,13 +38,15 @@ gc.freeze()
 gc.enable()
 atexit.register(gc.freeze)
 
+# Each run's dataset versions, read by the provenance record and artifact copies.
+_RUN_VERSIONS = RunVersionsHooks()
 # Pluggy calls the hooks of one kind last registered first.
 HOOKS = (
     NodeTimingHooks(),
-    OwnVersionsHooks(),
+    _RUN_VERSIONS,
     SparkHooks(),
-    VersionedArtifactHooks(),
-    ProvenanceHooks(),
+    VersionedArtifactHooks(_RUN_VERSIONS),
+    ProvenanceHooks(_RUN_VERSIONS),
     # In place of kedro-mlflow's own hook (disabled below). After those above so
     # that it runs before them, as the plugin's would: they log to its run.
     MlflowTrackingHooks(),

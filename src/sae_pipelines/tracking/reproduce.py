@@ -1,6 +1,6 @@
 """Repeat a tracked run from its MLflow record: same code, parameters and data.
 
-A run's provenance (see ``hooks.ProvenanceHooks``) names its git commit, its
+A run's provenance (see :mod:`~sae_pipelines.tracking.recorded_run`) names its git commit, its
 resolved parameters and the version of every dataset it read and wrote. To
 repeat it, the commit's files are exported to a temporary folder, its parameter
 files are replaced by the run's resolved parameters, and ``kedro run`` starts
@@ -28,68 +28,17 @@ from pathlib import Path
 import h5py
 import mlflow
 import numpy as np
-from mlflow.exceptions import MlflowException
 
-from sae_pipelines.errors import InputError
-from sae_pipelines.provenance import (
-    DATASETS_ARTIFACT,
-    PARAMETERS_ARTIFACT,
-    REQUIREMENTS_ARTIFACT,
-    UNKNOWN,
-    package_differences,
+from sae_pipelines.tracking.recorded_run import (
+    START_DATASET,
+    CannotReproduceError,
+    RecordedRun,
+    load_recorded_run,
 )
 
 REPRODUCES_TAG = "reproduces_run_id"
-START_DATASET = "validated_data"
 MODEL_DATASET = "sae_model"
-# Tags ProvenanceHooks sets on every run; without them a run cannot be repeated.
-REQUIRED_TAGS = ("git_commit", "git_dirty", "kedro_env", "kedro_pipelines")
 WEIGHTS_FILE = "model.weights.h5"  # inside a .keras archive
-
-
-class CannotReproduceError(InputError, RuntimeError):
-    """The run cannot be repeated; the message gives every reason."""
-
-
-@dataclass(frozen=True)
-class RecordedRun:
-    """An MLflow run and the provenance artifacts it logged (None when absent)."""
-
-    run: mlflow.entities.Run
-    parameters: str | None
-    datasets: dict[str, dict[str, dict[str, str]]] | None
-    requirements: str | None
-
-    @property
-    def run_id(self) -> str:
-        """The MLflow run id."""
-        return self.run.info.run_id
-
-    @property
-    def tags(self) -> dict[str, str]:
-        """The run's tags."""
-        return self.run.data.tags
-
-    def dataset(self, name: str) -> dict[str, str] | None:
-        """The version and path of a dataset the run saved, else of one it loaded."""
-        datasets = self.datasets or {}
-        return datasets.get("saved", {}).get(name) or datasets.get("loaded", {}).get(
-            name
-        )
-
-    def input_versions(self) -> dict[str, dict[str, str]]:
-        """What a repeat loads: ``validated_data`` and any dataset read, not written."""
-        datasets = self.datasets or {}
-        saved = datasets.get("saved", {})
-        inputs = {
-            name: record
-            for name, record in datasets.get("loaded", {}).items()
-            if name not in saved
-        }
-        start = self.dataset(START_DATASET)
-        if start is not None:
-            inputs[START_DATASET] = start
-        return inputs
 
 
 @dataclass(frozen=True)
@@ -122,103 +71,6 @@ class Reproduction:
     def matches(self) -> bool:
         """Every metric equal, and the model weights too when both files exist."""
         return all(m.matches for m in self.metrics) and self.weights_match is not False
-
-
-def load_recorded_run(client: mlflow.MlflowClient, run_id: str) -> RecordedRun:
-    """Read a run and its provenance artifacts from the tracking store.
-
-    Raises:
-        CannotReproduceError: No run has this id.
-    """
-    try:
-        run = client.get_run(run_id)
-    except MlflowException as error:
-        msg = f"no MLflow run with id '{run_id}' in {mlflow.get_tracking_uri()}"
-        raise CannotReproduceError(msg) from error
-    datasets = _artifact_text(client, run_id, DATASETS_ARTIFACT)
-    return RecordedRun(
-        run=run,
-        parameters=_artifact_text(client, run_id, PARAMETERS_ARTIFACT),
-        datasets=None if datasets is None else json.loads(datasets),
-        requirements=_artifact_text(client, run_id, REQUIREMENTS_ARTIFACT),
-    )
-
-
-def _artifact_text(client: mlflow.MlflowClient, run_id: str, path: str) -> str | None:
-    folder = str(Path(path).parent)
-    if path not in {a.path for a in client.list_artifacts(run_id, folder)}:
-        return None
-    return Path(client.download_artifacts(run_id, path)).read_text()
-
-
-def blocking_problems(recorded: RecordedRun, project_path: Path) -> list[str]:
-    """Every reason the run cannot be repeated in this project; empty if it can."""
-    run_id = recorded.run_id
-    missing = [tag for tag in REQUIRED_TAGS if tag not in recorded.tags]
-    missing += [
-        path
-        for path, value in (
-            (PARAMETERS_ARTIFACT, recorded.parameters),
-            (DATASETS_ARTIFACT, recorded.datasets),
-        )
-        if value is None
-    ]
-    if missing:
-        return [
-            f"run {run_id} has no provenance record ({', '.join(missing)}): it was "
-            "not made by this project's `kedro run`, or before provenance logging"
-        ]
-    problems = []
-    commit = recorded.tags["git_commit"]
-    if commit == UNKNOWN:
-        problems.append(
-            f"run {run_id} was not made from a git checkout, so its code is unknown"
-        )
-    elif not _commit_exists(project_path, commit):
-        problems.append(
-            f"commit {commit} of run {run_id} is not in the git repository at "
-            f"{project_path}: fetch it or restore the branch that held it"
-        )
-    if recorded.dataset(START_DATASET) is None:
-        problems.append(
-            f"run {run_id} neither saved nor loaded '{START_DATASET}', the "
-            "validated copy of its raw data: only runs of the data_processing "
-            "pipeline can be repeated"
-        )
-    for name, record in sorted(recorded.input_versions().items()):
-        if not (project_path / record["path"]).exists():
-            problems.append(
-                f"data version deleted: dataset '{name}' version {record['version']} "
-                f"({record['path']}) no longer exists"
-            )
-    return problems
-
-
-def _commit_exists(project_path: Path, commit: str) -> bool:
-    result = subprocess.run(
-        ["git", "cat-file", "-e", f"{commit}^{{commit}}"],
-        cwd=project_path,
-        capture_output=True,
-        check=False,
-    )
-    return result.returncode == 0
-
-
-def warnings_for(recorded: RecordedRun, installed: str) -> list[str]:
-    """What may make the repeat differ without stopping it."""
-    warnings = []
-    if recorded.tags.get("git_dirty") == "true":
-        warnings.append(
-            f"run {recorded.run_id} was made with uncommitted changes, which commit "
-            f"{recorded.tags['git_commit']} does not hold: its code may have differed"
-        )
-    if recorded.requirements is None:
-        warnings.append(f"run {recorded.run_id} did not record its packages")
-    elif differences := package_differences(recorded.requirements, installed):
-        warnings.append(
-            "installed packages differ from the run's:\n  " + "\n  ".join(differences)
-        )
-    return warnings
 
 
 def export_source(recorded: RecordedRun, project_path: Path, destination: Path) -> Path:

@@ -1,5 +1,6 @@
 """Each run loads the versions it saved; a SQLite store's first steps take a lock."""
 
+import json
 import threading
 from pathlib import Path
 
@@ -7,8 +8,8 @@ from filelock import FileLock
 from kedro.io import DataCatalog
 from kedro.pipeline import Node, Pipeline
 
-from sae_pipelines.hooks import OwnVersionsHooks
 from sae_pipelines.store_lock import sqlite_database, store_lock
+from sae_pipelines.tracking.versions import RunVersionsHooks
 
 EARLIER = "2026-01-01T00.00.00.000Z"
 OWN = "2026-01-01T00.00.01.000Z"
@@ -55,7 +56,7 @@ def run_beside_another(root: Path, run_params=None, load_versions=None) -> DataC
     """Save the outputs, then let another run save newer versions of everything."""
     catalog = catalog_of(root, OWN, load_versions)
     run_params = {"run_id": OWN, "load_versions": load_versions, **(run_params or {})}
-    OwnVersionsHooks().before_pipeline_run(run_params, PIPELINE, catalog)
+    RunVersionsHooks().before_pipeline_run(run_params, PIPELINE, catalog)
     for name in OUTPUTS:
         catalog.save(name, "own")
     save_all(root, NEWER, "another run's")
@@ -83,6 +84,24 @@ def test_only_missing_outputs_reads_outputs_as_found(tmp_path):
     save_all(tmp_path, EARLIER, "earlier")
     catalog = run_beside_another(tmp_path, {"only_missing_outputs": True})
     assert catalog.load("written") == "another run's"
+
+
+def test_read_datasets_keep_the_version_newest_at_their_first_load(tmp_path):
+    save_all(tmp_path, EARLIER, "earlier")
+    catalog = catalog_of(tmp_path, OWN)
+    versions = RunVersionsHooks()
+    versions.before_pipeline_run({"run_id": OWN}, PIPELINE, catalog)
+    versions.before_dataset_loaded("raw")  # as the runner calls it, then loads
+    save_all(tmp_path, NEWER, "another run's")
+    assert catalog.load("raw") == "earlier"
+    assert versions.loaded_version("raw") == EARLIER
+    assert versions.saved_version("raw") == OWN
+    assert versions.loaded_version("written") == OWN
+    for name in OUTPUTS:
+        catalog.save(name, "own")
+        own_file = versions.local_file(name, OWN)
+        assert own_file == tmp_path / f"{name}.json" / OWN / f"{name}.json"
+        assert json.loads(own_file.read_text()) == "own"
 
 
 def test_sqlite_store_uris_name_their_database(tmp_path, monkeypatch):
