@@ -5,10 +5,7 @@ model as an MLflow ``pyfunc`` model, the one that is registered and served;
 ``datasets`` saves, registers and loads it in the Kedro catalog.
 """
 
-from sae_pipelines.inference.model import (
-    InferenceModel,
-    InvalidInputError,
-    code_column_names,
-)
+from sae_pipelines.inference.features import InvalidInputError
+from sae_pipelines.inference.model import InferenceModel, code_column_names
 
 __all__ = ["InferenceModel", "InvalidInputError", "code_column_names"]

@@ -25,7 +25,8 @@ from mlflow.types import ColSpec, Schema
 
 import sae_pipelines
 from sae_pipelines.inference.artifacts import load_artifacts, write_artifacts
-from sae_pipelines.inference.model import InferenceModel, InvalidInputError
+from sae_pipelines.inference.features import InvalidInputError
+from sae_pipelines.inference.model import InferenceModel
 
 SCORES_PARAM = "anomaly_scores"
 # Where a run keeps its inference model: runs:/<run id>/inference_model.

@@ -14,7 +14,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 from sae_pipelines.errors import InputError
-from sae_pipelines.inference.model import in_place_copy, normalize_features
+from sae_pipelines.inference.features import in_place_copy, normalize_features
 from sae_pipelines.preprocessing import OutOfRangeCompressor
 from sae_pipelines.tables import DEFAULT_ID_COLUMN, feature_columns, id_column
 
