@@ -21,6 +21,7 @@ pytest.importorskip("pyspark")
 if java_missing():
     pytest.skip("Spark needs Java 17+ on the PATH", allow_module_level=True)
 from sae_pipelines.batch import spark as spark_engine  # noqa: E402
+from sae_pipelines.batch import spark_session  # noqa: E402
 from tests.conftest import topk_autoencoder  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -36,7 +37,7 @@ def spark():
     """A session from the project's own spark.yml, on two local cores."""
     loader = OmegaConfigLoader(str(PROJECT_ROOT / "conf"), **CONFIG_LOADER_ARGS)
     settings = loader["spark"] | {"spark.master": "local[2]"}
-    session = spark_engine.start_session(settings)
+    session = spark_session.start_session(settings)
     # Small splits: a file spans several Spark splits, which must stay in order.
     session.conf.set("spark.sql.files.maxPartitionBytes", "4096")
     yield session
@@ -230,6 +231,6 @@ def test_an_unreadable_partition_is_refused_by_name(spark, incoming, model, tmp_
 def test_an_unreachable_master_is_named_at_once():
     master = f"spark://127.0.0.1:{free_port()}"
     started = time.monotonic()
-    with pytest.raises(spark_engine.SparkMasterUnreachableError, match=master):
-        spark_engine.check_master(master)
+    with pytest.raises(spark_session.SparkMasterUnreachableError, match=master):
+        spark_session.check_master(master)
     assert time.monotonic() - started < 60

@@ -15,25 +15,17 @@ from __future__ import annotations
 
 import glob
 import logging
-import os
 import re
-import socket
-import sys
 import tempfile
 import threading
 import time
-import uuid
-import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
-import pyarrow as pa
 from py4j.protocol import Py4JJavaError
-from pyspark import SparkContext, SparkFiles, TaskContext
 from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 - PySpark's usual alias
@@ -44,99 +36,30 @@ from sae_pipelines.batch.output import (
     CorruptPartitionError,
     StagedPartition,
     staged_path,
-    write_partition,
 )
-from sae_pipelines.errors import InputError
-from sae_pipelines.inference.artifacts import load_artifacts, write_artifacts
-from sae_pipelines.inference.model import (
-    InferenceModel,
-    InvalidInputError,
-    check_columns,
+from sae_pipelines.batch.spark_executor import (
+    STAGED_TAG,
+    SUMMARY_SCHEMA,
+    partition_encoder,
+    ship_model,
 )
+from sae_pipelines.inference.features import InvalidInputError, check_columns
+from sae_pipelines.inference.model import InferenceModel
 
 if TYPE_CHECKING:  # the dataset module imports Kedro, this module does not
     from sae_pipelines.batch.partitions import Partition
 
 logger = logging.getLogger(__name__)
 
-# What an executor returns for a partition: where its file is, and counts.
-_SUMMARY = "path string, rows long, flagged long, active long"
-_MASTER_TIMEOUT_S = 10
-# Files staged by executors are tagged with this and the task attempt.
-_STAGED_TAG = "spark-"
 # Errors raised on an executor that the driver raises again as themselves.
 _EXECUTOR_ERRORS = {
     error.__name__: error for error in (InvalidInputError, CorruptPartitionError)
 }
-# The inference models loaded in this Python worker, by shipped file name.
-_LOADED: dict[str, InferenceModel] = {}
-
-
-class SparkMasterUnreachableError(InputError, ConnectionError):
-    """The cluster named by ``spark.master`` does not answer."""
-
-
-def start_session(settings: Mapping[str, Any]) -> SparkSession:
-    """The Spark session for these settings (``spark.yml``), started if need be.
-
-    A ``spark://`` or ``k8s://`` master is checked first, so that an
-    unreachable cluster stops the run at once with its URL. With
-    ``spark.driver.host`` set, Spark takes it as this machine's address
-    (``SPARK_LOCAL_IP``) instead of looking one up. Executors' Python is this
-    interpreter unless ``spark.pyspark.python`` or ``PYSPARK_PYTHON`` says
-    otherwise.
-
-    Raises:
-        SparkMasterUnreachableError: Nothing answers at the master's address.
-    """
-    conf = {key: _setting(value) for key, value in settings.items()}
-    check_master(conf.get("spark.master", "local[*]"))
-    if "spark.driver.host" in conf:
-        os.environ.setdefault("SPARK_LOCAL_IP", conf["spark.driver.host"])
-    conf.setdefault(
-        "spark.pyspark.python", os.environ.get("PYSPARK_PYTHON", sys.executable)
-    )
-    # Our pinned pandas is tested with this PySpark; its notice is not news.
-    warnings.filterwarnings(
-        "ignore", "PySpark does not yet fully support pandas", FutureWarning
-    )
-    builder = SparkSession.builder
-    for key, value in conf.items():
-        builder = builder.config(key, value)
-    return builder.getOrCreate()
 
 
 def active_session() -> SparkSession:
     """The session this process runs, as ``SparkHooks`` started it."""
     return SparkSession.builder.getOrCreate()
-
-
-def check_master(master: str, timeout: float = _MASTER_TIMEOUT_S) -> None:
-    """Stop unless a standalone or Kubernetes master answers at its address.
-
-    Raises:
-        SparkMasterUnreachableError: Naming the master URL and what went wrong.
-    """
-    if master.startswith("spark://"):
-        addresses = master.removeprefix("spark://").split(",")
-    elif master.startswith("k8s://"):
-        url = urlsplit(master.removeprefix("k8s://"))
-        addresses = [f"{url.hostname}:{url.port or 443}"]
-    else:
-        return  # local[*] needs no cluster; YARN finds its own
-    problems = []
-    for address in addresses:
-        host, _, port = address.rpartition(":")
-        try:
-            with socket.create_connection((host, int(port)), timeout=timeout):
-                return
-        except (OSError, ValueError) as error:
-            problems.append(f"{address}: {error}")
-    msg = (
-        f"Cannot reach the Spark master {master} (spark.master in spark.yml): "
-        + "; ".join(problems)
-    )
-    raise SparkMasterUnreachableError(msg)
 
 
 @dataclass
@@ -185,7 +108,7 @@ class SparkOutputs:
         context = self.spark.sparkContext
         committed: list[str] = []
         with tempfile.TemporaryDirectory(prefix="sae_model_") as folder_of_model:
-            model_files = _ship_model(context, self.model, Path(folder_of_model))
+            model_files = ship_model(context, self.model, Path(folder_of_model))
             workers = max(1, min(len(names), context.defaultParallelism))
             rows = {name: self.partitions[name].rows for name in names}
             try:
@@ -225,12 +148,12 @@ class SparkOutputs:
             self.model.feature_columns,
             self.model.id_column,
         )
-        encode = _encoder(model_files, str(folder), name, self.scores)
+        encode = partition_encoder(model_files, str(folder), name, self.scores)
         if self._stopped.is_set():  # another partition failed meanwhile
             msg = f"Partition '{name}' was not encoded: an earlier one failed"
             raise RuntimeError(msg)
         try:
-            summaries = frame.mapInArrow(encode, _SUMMARY).collect()
+            summaries = frame.mapInArrow(encode, SUMMARY_SCHEMA).collect()
         except (PySparkException, Py4JJavaError) as error:
             ours = _executor_error(error)
             if ours is None:
@@ -304,62 +227,12 @@ def _widened(frame: DataFrame, column: str, column_type: Any) -> DataFrame:
     return frame
 
 
-def _ship_model(
-    context: SparkContext, model: InferenceModel, folder: Path
-) -> dict[str, str]:
-    """Send the model's files to every executor; their names there, by artifact.
-
-    Each file gets a name unique to this call, as Spark refuses a second file
-    of the same name with other contents.
-    """
-    token = uuid.uuid4().hex
-    shipped = {}
-    for artifact, path in write_artifacts(model, folder).items():
-        unique = Path(path).with_name(f"{token}-{Path(path).name}")
-        Path(path).rename(unique)
-        context.addFile(str(unique))
-        shipped[artifact] = unique.name
-    return shipped
-
-
-def _encoder(
-    model_files: dict[str, str], folder: str, name: str, scores: bool
-) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
-    """The ``mapInArrow`` function that encodes and stages partition ``name``."""
-
-    def encode(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        model = _loaded_model(model_files)
-        attempt = TaskContext.get().taskAttemptId()
-        path = staged_path(Path(folder), name, f"{_STAGED_TAG}{attempt}")
-        tables = (pa.Table.from_batches([batch]) for batch in batches)
-        chunks = model.score_chunks(tables, f"Partition '{name}'", scores)
-        staged = write_partition(name, chunks, path)
-        summary = {
-            "path": str(staged.path) if staged.path else None,
-            "rows": staged.rows,
-            "flagged": staged.flagged,
-            "active": staged.active,
-        }
-        yield pa.RecordBatch.from_pylist([summary])
-
-    return encode
-
-
 def _remove_staged(folder: Path, names: list[str]) -> None:
     """Remove the files executors staged for ``names`` (finished or cancelled)."""
     for name in names:
-        pattern = staged_path(folder, glob.escape(name), f"{_STAGED_TAG}*").name
+        pattern = staged_path(folder, glob.escape(name), f"{STAGED_TAG}*").name
         for path in folder.glob(pattern):
             path.unlink(missing_ok=True)
-
-
-def _loaded_model(model_files: dict[str, str]) -> InferenceModel:
-    """The shipped inference model, loaded once per Python worker."""
-    key = model_files["autoencoder"]
-    if key not in _LOADED:
-        paths = {name: SparkFiles.get(file) for name, file in model_files.items()}
-        _LOADED[key] = load_artifacts(paths)
-    return _LOADED[key]
 
 
 def _executor_error(error: Exception) -> Exception | None:
@@ -372,8 +245,3 @@ def _executor_error(error: Exception) -> Exception | None:
 
 def _job_group(name: str) -> str:
     return f"sae_pipelines-partition-{name}"
-
-
-def _setting(value: Any) -> str:
-    """A ``spark.yml`` value as Spark reads it (YAML's ``true`` is ``True`` here)."""
-    return str(value).lower() if isinstance(value, bool) else str(value)

@@ -1,0 +1,76 @@
+"""What the Spark engine runs on its executors: the shipped model, encoding.
+
+The driver ships the inference model's files with ``SparkContext.addFile``;
+each Python worker loads them once and encodes the partitions it is given,
+writing each one's staged output file itself.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pyarrow as pa
+from pyspark import SparkContext, SparkFiles, TaskContext
+
+from sae_pipelines.batch.output import staged_path, write_partition
+from sae_pipelines.inference.artifacts import load_artifacts, write_artifacts
+from sae_pipelines.inference.model import InferenceModel
+
+# What an executor returns for a partition: where its file is, and counts.
+SUMMARY_SCHEMA = "path string, rows long, flagged long, active long"
+# Files staged by executors are tagged with this and the task attempt.
+STAGED_TAG = "spark-"
+# The inference models loaded in this Python worker, by shipped file name.
+_LOADED: dict[str, InferenceModel] = {}
+
+
+def ship_model(
+    context: SparkContext, model: InferenceModel, folder: Path
+) -> dict[str, str]:
+    """Send the model's files to every executor; their names there, by artifact.
+
+    Each file gets a name unique to this call, as Spark refuses a second file
+    of the same name with other contents.
+    """
+    token = uuid.uuid4().hex
+    shipped = {}
+    for artifact, path in write_artifacts(model, folder).items():
+        unique = Path(path).with_name(f"{token}-{Path(path).name}")
+        Path(path).rename(unique)
+        context.addFile(str(unique))
+        shipped[artifact] = unique.name
+    return shipped
+
+
+def partition_encoder(
+    model_files: dict[str, str], folder: str, name: str, scores: bool
+) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    """The ``mapInArrow`` function that encodes and stages partition ``name``."""
+
+    def encode(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        model = loaded_model(model_files)
+        attempt = TaskContext.get().taskAttemptId()
+        path = staged_path(Path(folder), name, f"{STAGED_TAG}{attempt}")
+        tables = (pa.Table.from_batches([batch]) for batch in batches)
+        chunks = model.score_chunks(tables, f"Partition '{name}'", scores)
+        staged = write_partition(name, chunks, path)
+        summary = {
+            "path": str(staged.path) if staged.path else None,
+            "rows": staged.rows,
+            "flagged": staged.flagged,
+            "active": staged.active,
+        }
+        yield pa.RecordBatch.from_pylist([summary])
+
+    return encode
+
+
+def loaded_model(model_files: dict[str, str]) -> InferenceModel:
+    """The shipped inference model, loaded once per Python worker."""
+    key = model_files["autoencoder"]
+    if key not in _LOADED:
+        paths = {name: SparkFiles.get(file) for name, file in model_files.items()}
+        _LOADED[key] = load_artifacts(paths)
+    return _LOADED[key]
