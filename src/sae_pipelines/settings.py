@@ -25,10 +25,10 @@ from sae_pipelines.hooks import (  # noqa: E402
     ModelRegistrationHooks,
     NodeTimingHooks,
     OwnVersionsHooks,
-    ParameterValidationHooks,
     ProvenanceHooks,
     VersionedArtifactHooks,
 )
+from sae_pipelines.params import ProjectContext  # noqa: E402
 from sae_pipelines.tracking.session import UniqueIdSession  # noqa: E402
 
 # Frozen objects are skipped by every later collection, and by the last one at
@@ -52,7 +52,6 @@ HOOKS = (
     # leaves none) and a model is registered before the run ends.
     ModelRegistrationHooks(),
     BatchLockHooks(),
-    ParameterValidationHooks(),
 )
 
 # Telemetry tries the network; this project runs offline. kedro-mlflow's hook is
@@ -66,6 +65,9 @@ def installed_requirement(package: str) -> str:
     """``package==<installed version>``: ``${installed:tensorflow}`` in configuration."""
     return f"{package}=={metadata.version(package)}"
 
+
+# Kedro validates the parameters; this context's errors name each bad one.
+CONTEXT_CLASS = ProjectContext
 
 # Two runs started at once would otherwise share a save version (see the class).
 SESSION_CLASS = UniqueIdSession

@@ -13,6 +13,7 @@ from sae_pipelines.inference.model import (
     code_column_names,
     feature_values,
 )
+from sae_pipelines.params import DataParams, NormalizationParams
 from sae_pipelines.pipelines.data_processing.nodes import fit_normalizer
 from sae_pipelines.sae import encoder_of
 from tests.conftest import topk_autoencoder
@@ -25,7 +26,7 @@ def inference_model():
     rng = np.random.default_rng(0)
     train = pd.DataFrame(rng.uniform(size=(50, 4)), columns=FEATURES)
     normalizer = fit_normalizer(
-        train, {"method": "minmax"}, {"label_column": None, "id_column": None}
+        train, NormalizationParams(method="minmax"), DataParams()
     )
     model = topk_autoencoder(4, 6, 2)
     return InferenceModel(model, normalizer, threshold=0.1, source="test model")

@@ -13,6 +13,8 @@ from typing import Any
 
 from kedro.framework.hooks import hook_impl
 
+from sae_pipelines.params import plain
+
 SPARK_CONFIG = "spark"
 INSTALL_HINT = 'batch_extraction.engine=spark needs PySpark: pip install -e ".[spark]"'
 
@@ -44,7 +46,7 @@ class SparkHooks:
             SparkMasterUnreachableError: The cluster in ``spark.master`` does
                 not answer.
         """
-        batch_params = context.params.get("batch_extraction") or {}
+        batch_params = plain(context.params.get("batch_extraction")) or {}
         if batch_params.get("engine") != "spark":
             return
         spark_engine().start_session(context.config_loader[SPARK_CONFIG])
