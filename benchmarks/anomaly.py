@@ -53,6 +53,7 @@ from benchmarks.anomaly_data import DATA_SETS, DataSet, load
 from benchmarks.project import copy_project
 from benchmarks.results import arguments, write_section
 from benchmarks.speed import machine
+from sae_pipelines.params import DataParams
 from sae_pipelines.settings import CONFIG_LOADER_ARGS
 from sae_pipelines.tables import feature_matrix
 
@@ -150,7 +151,7 @@ def dense_autoencoder_metrics(project: Path) -> dict[str, float]:
     its mean squared reconstruction error.
     """
     parameters = _parameters(project)
-    data_params = parameters["data"]
+    data_params = DataParams.model_validate(parameters["data"])
     train, test = (
         pd.read_parquet(_latest(project, f"05_model_input/model_input_{split}.parquet"))
         for split in ("train", "test")
@@ -169,7 +170,7 @@ def dense_autoencoder_metrics(project: Path) -> dict[str, float]:
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(x_train, x_train)
     score = ((model.predict(x_test) - x_test) ** 2).mean(axis=1)
-    truth = test[data_params["label_column"]].to_numpy() == "anomaly"
+    truth = test[data_params.label_column].to_numpy() == "anomaly"
     return {
         "roc_auc": float(roc_auc_score(truth, score)),
         "pr_auc": float(average_precision_score(truth, score)),

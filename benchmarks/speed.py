@@ -68,6 +68,7 @@ from sae_pipelines.batch.partitions import (
     IncomingPartitionsDataset,
 )
 from sae_pipelines.inference import InferenceModel
+from sae_pipelines.params import DataParams, NormalizationParams
 from sae_pipelines.pipelines.data_processing.nodes import fit_normalizer
 from sae_pipelines.sae import (
     ModelConfig,
@@ -195,7 +196,9 @@ def _problem(name: str, pixels: np.ndarray, code_size: int | str) -> Problem:
     table = pd.DataFrame(pixels, columns=columns)
     train, validation = train_test_split(table, test_size=0.2, random_state=42)
     normalizer = fit_normalizer(
-        train, {"method": "minmax", "out_of_range": "compress"}, {}
+        train,
+        NormalizationParams(method="minmax", out_of_range="compress"),
+        DataParams(),
     )
     return Problem(
         name,

@@ -1,6 +1,22 @@
-import pytest
+import shutil
+from pathlib import Path
 
-from sae_pipelines.params import validate_parameters
+import pytest
+from kedro.config import OmegaConfigLoader
+from kedro.framework.project import pipelines
+from kedro.framework.startup import bootstrap_project
+from kedro.validation import ParameterValidationError, TypeExtractor
+
+from sae_pipelines.params import (
+    PARAMETER_GROUPS,
+    InvalidParametersError,
+    ProjectContext,
+    plain,
+    validate_parameters,
+)
+from sae_pipelines.sae import ModelConfig, TrainingConfig
+from sae_pipelines.settings import CONFIG_LOADER_ARGS
+from tests.project_runs import PROJECT_ROOT
 
 
 def test_project_parameters_are_valid(params):
@@ -46,3 +62,54 @@ def test_explicit_k_larger_than_explicit_code_size_is_named(params):
     params["model"]["sparsity"]["topk"]["k"] = 65
     with pytest.raises(ValueError, match="larger than code_size=64"):
         validate_parameters(params)
+
+
+def test_every_group_is_the_type_of_the_node_inputs_reading_it():
+    bootstrap_project(PROJECT_ROOT)
+    types = TypeExtractor(dict(pipelines)).extract_types_from_pipelines()
+    assert types == PARAMETER_GROUPS
+
+
+def test_plain_gives_back_the_values_that_were_set(params):
+    model = ModelConfig.model_validate(params["model"])
+    parameters = {"model": model, "seed": 7}
+    assert plain(parameters) == {"model": params["model"], "seed": 7}
+    del params["training"]["corruption"]  # a default is not what was set
+    assert (
+        plain(TrainingConfig.model_validate(params["training"])) == params["training"]
+    )
+
+
+def project_context(conf: Path, runtime_params: dict | None = None) -> ProjectContext:
+    """The project's context on the configuration in ``conf``, without a session."""
+    bootstrap_project(PROJECT_ROOT)
+    loader = OmegaConfigLoader(
+        conf_source=str(conf), runtime_params=runtime_params, **CONFIG_LOADER_ARGS
+    )
+    return ProjectContext(
+        package_name="sae_pipelines",
+        project_path=PROJECT_ROOT,
+        config_loader=loader,
+        env=None,
+        hook_manager=None,
+    )
+
+
+def test_kedro_hands_nodes_models_and_its_errors_name_each_bad_parameter():
+    context = project_context(PROJECT_ROOT / "conf")
+    assert isinstance(context.params["training"], TrainingConfig)
+    bad = {"training": {"epochs": 0}, "evaluation": {"bogus": 1}}
+    with pytest.raises(InvalidParametersError) as raised:
+        _ = project_context(PROJECT_ROOT / "conf", bad).params
+    assert str(raised.value).splitlines()[1:] == [
+        "  training.epochs: Input should be greater than 0 (got 0)",
+        "  evaluation.bogus: Extra inputs are not permitted (got 1)",
+    ]
+    assert isinstance(raised.value.__context__, ParameterValidationError)
+
+
+def test_a_missing_group_is_named(tmp_path):
+    shutil.copytree(PROJECT_ROOT / "conf", tmp_path / "conf")
+    (tmp_path / "conf/base/parameters_feature_extraction.yml").unlink()
+    with pytest.raises(InvalidParametersError, match="feature_extraction: missing"):
+        _ = project_context(tmp_path / "conf").params

@@ -1,4 +1,4 @@
-"""Project hooks: parameter checks before a run, MLflow artifacts after saves."""
+"""Project hooks: MLflow tracking, provenance and artifacts, model registration."""
 
 from __future__ import annotations
 
@@ -20,28 +20,13 @@ from kedro.pipeline import Pipeline
 from kedro_mlflow.framework.hooks import MlflowHook
 
 from sae_pipelines.inference.datasets import InferenceModelDataset
-from sae_pipelines.params import validate_parameters
+from sae_pipelines.params import plain
 from sae_pipelines.store_lock import store_lock
 
 logger = logging.getLogger(__name__)
 
 OBJECT_REPR = re.compile(r"<(?:\w+\.)*(\w+) object at 0x[0-9a-fA-F]+>")
 MLFLOW_CONFIG = "mlflow"
-
-
-class ParameterValidationHooks:
-    """Stops a run with bad parameters before any node reads or writes data."""
-
-    @hook_impl
-    def before_pipeline_run(
-        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: DataCatalog
-    ) -> None:
-        """Validate all parameters of the run.
-
-        Raises:
-            ValueError: A parameter is missing or out of range; the message names it.
-        """
-        validate_parameters(catalog.load("parameters"))
 
 
 class ModelRegistrationHooks:
@@ -133,7 +118,7 @@ class MlflowTrackingHooks(MlflowHook):
         run_settings = self.mlflow_config.tracking.run
         configured_name = run_settings.name  # mlflow.yml's, if set, is kept
         if configured_name is None:
-            run_settings.name = run_name(run_params, catalog.load("parameters"))
+            run_settings.name = run_name(run_params, plain(catalog.load("parameters")))
         try:
             super().before_pipeline_run(run_params, pipeline, catalog)
         finally:
@@ -148,12 +133,19 @@ class MlflowTrackingHooks(MlflowHook):
     def before_node_run(
         self, node: Any, catalog: DataCatalog, inputs: dict[str, Any], is_async: bool
     ) -> None:
-        """Log the node's parameters that this run has not logged yet."""
+        """Log the node's parameters that this run has not logged yet.
+
+        Parameter models are logged as the plain values they were made from.
+        """
+        parameters = {
+            name: plain(value)
+            for name, value in inputs.items()
+            if name.startswith("params:") or name == "parameters"
+        }
         unseen = {
             name: value
-            for name, value in inputs.items()
-            if (name.startswith("params:") or name == "parameters")
-            and (name not in self._logged or self._logged[name] != value)
+            for name, value in parameters.items()
+            if name not in self._logged or self._logged[name] != value
         }
         active = mlflow.active_run()
         if not unseen and active is not None and active.info.run_id == self.run_id:

@@ -1,13 +1,19 @@
-"""Validated parameter groups of the data, anomaly and evaluation settings.
+"""Typed parameter groups of the data, anomaly and evaluation settings.
 
 The model and training groups live with the model in ``sae_pipelines.sae.config``.
-:func:`validate_parameters` checks every group before a run writes anything.
+Nodes take each group as its pydantic model (``params:data`` as
+:class:`DataParams`), and Kedro validates the parameters against those types
+before a run starts. :class:`ProjectContext` turns a failure into one message
+naming each bad parameter; :func:`plain` turns models back into the values
+written to MLflow and YAML.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
+from kedro.framework.context import KedroContext
+from kedro.validation import ParameterValidationError
 from pydantic import (
     BaseModel,
     Field,
@@ -126,6 +132,7 @@ class BatchExtractionParams(StrictSettings):
     anomaly_scores: bool = True
 
 
+# The model of each group, as the nodes' type hints name it (a test checks).
 PARAMETER_GROUPS: dict[str, type[BaseModel]] = {
     "data": DataParams,
     "anomaly": AnomalyParams,
@@ -141,6 +148,9 @@ PARAMETER_GROUPS: dict[str, type[BaseModel]] = {
 
 def validate_parameters(parameters: dict[str, Any]) -> None:
     """Check every known parameter group; raise one error naming each bad key.
+
+    Kedro validates a run's parameters; :class:`ProjectContext` calls this to
+    name what is wrong when Kedro finds a fault or a group is missing.
 
     Args:
         parameters: The resolved project parameters (``conf/*/parameters*.yml``
@@ -171,3 +181,42 @@ def _describe(group: str, error: ValidationError) -> list[str]:
         location = ".".join([group, *(str(part) for part in detail["loc"])])
         lines.append(f"  {location}: {detail['msg']} (got {detail.get('input')!r})")
     return lines
+
+
+def plain(value: Any) -> Any:
+    """``value`` with each parameter model as a dict of the keys that were set.
+
+    What the configuration held, as YAML and MLflow take it: a model Kedro
+    made from ``params:model`` becomes the dict it was made from, defaults
+    left out; other values stay as they are.
+    """
+    if isinstance(value, BaseModel):
+        return value.model_dump(exclude_unset=True)
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    return value
+
+
+class ProjectContext(KedroContext):
+    """Kedro's context, whose parameter errors name each bad parameter.
+
+    Kedro validates the ``params:`` inputs of the run's nodes against their
+    type hints, but reports a failure as pydantic's report per group, and
+    skips a group that is missing.
+    """
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The parameters, each group a model where a node types it.
+
+        Raises:
+            InvalidParametersError: A group is missing or a parameter is invalid.
+        """
+        try:
+            params = super().params
+        except ParameterValidationError:
+            validate_parameters(self.config_loader["parameters"])
+            raise  # a failure of none of the project's groups
+        if not PARAMETER_GROUPS.keys() <= params.keys():
+            validate_parameters(params)  # names the missing groups
+        return params

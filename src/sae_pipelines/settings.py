@@ -24,8 +24,8 @@ from sae_pipelines.hooks import (  # noqa: E402
     MlflowTrackingHooks,
     ModelRegistrationHooks,
     NodeTimingHooks,
-    ParameterValidationHooks,
 )
+from sae_pipelines.params import ProjectContext  # noqa: E402
 from sae_pipelines.tracking.artifacts import VersionedArtifactHooks  # noqa: E402
 from sae_pipelines.tracking.provenance import ProvenanceHooks  # noqa: E402
 from sae_pipelines.tracking.session import UniqueIdSession  # noqa: E402
@@ -54,7 +54,6 @@ HOOKS = (
     # leaves none) and a model is registered before the run ends.
     ModelRegistrationHooks(),
     BatchLockHooks(),
-    ParameterValidationHooks(),
 )
 
 # Telemetry tries the network; this project runs offline. kedro-mlflow's hook is
@@ -68,6 +67,9 @@ def installed_requirement(package: str) -> str:
     """``package==<installed version>``: ``${installed:tensorflow}`` in configuration."""
     return f"{package}=={metadata.version(package)}"
 
+
+# Kedro validates the parameters; this context's errors name each bad one.
+CONTEXT_CLASS = ProjectContext
 
 # Two runs started at once would otherwise share a save version (see the class).
 SESSION_CLASS = UniqueIdSession

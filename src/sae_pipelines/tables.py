@@ -6,37 +6,40 @@ first, then the features, then the label column when there is one.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+if TYPE_CHECKING:
+    from sae_pipelines.params import DataParams
+
 DEFAULT_ID_COLUMN = "row_id"
 SPLITS = ("train", "validation", "test")
 
 
-def id_column(data_params: dict[str, Any]) -> str:
+def id_column(data_params: DataParams) -> str:
     """Name of the column that identifies a row."""
-    return data_params.get("id_column") or DEFAULT_ID_COLUMN
+    return data_params.id_column or DEFAULT_ID_COLUMN
 
 
-def feature_columns(table: pd.DataFrame, data_params: dict[str, Any]) -> list[str]:
+def feature_columns(table: pd.DataFrame, data_params: DataParams) -> list[str]:
     """All columns that are neither the id nor the label."""
-    excluded = {id_column(data_params), data_params.get("label_column")}
+    excluded = {id_column(data_params), data_params.label_column}
     return [column for column in table.columns if column not in excluded]
 
 
-def feature_matrix(table: pd.DataFrame, data_params: dict[str, Any]) -> np.ndarray:
+def feature_matrix(table: pd.DataFrame, data_params: DataParams) -> np.ndarray:
     """The features as a contiguous ``float32`` array, the model's input."""
     return np.ascontiguousarray(
         table[feature_columns(table, data_params)].to_numpy(dtype=np.float32)
     )
 
 
-def carried_columns(table: pd.DataFrame, data_params: dict[str, Any]) -> pd.DataFrame:
+def carried_columns(table: pd.DataFrame, data_params: DataParams) -> pd.DataFrame:
     """The id and, when present, label columns that output tables carry over."""
-    label = data_params.get("label_column")
+    label = data_params.label_column
     columns = [id_column(data_params)] + ([label] if label else [])
     return table[columns].reset_index(drop=True)
 

@@ -12,6 +12,7 @@ from kedro.io import DatasetError
 from sae_pipelines.batch.output import ChunkOutputs
 from sae_pipelines.batch.partitions import ExtractedPartitionsDataset, Partition
 from sae_pipelines.inference import InferenceModel, InvalidInputError
+from sae_pipelines.params import DataParams, NormalizationParams
 from sae_pipelines.pipelines.data_processing.nodes import fit_normalizer
 from sae_pipelines.settings import CONFIG_LOADER_ARGS
 from tests.project_runs import PROJECT_ROOT
@@ -48,7 +49,9 @@ def spark():
 def model():
     rng = np.random.default_rng(0)
     train = pd.DataFrame(rng.normal(size=(300, 6)), columns=FEATURES)
-    normalizer = fit_normalizer(train, {"method": "standard"}, {})
+    normalizer = fit_normalizer(
+        train, NormalizationParams(method="standard"), DataParams()
+    )
     autoencoder = topk_autoencoder(len(FEATURES), len(CODES), 3)
     model = InferenceModel(autoencoder, normalizer, source="tiny test model")
     scores = model.predict(table(1))["anomaly_score"]

@@ -7,6 +7,7 @@ import pytest
 
 from sae_pipelines.inference.features import TENSOR_ALIGNMENT, InvalidInputError
 from sae_pipelines.inference.model import InferenceModel, code_column_names
+from sae_pipelines.params import DataParams, NormalizationParams
 from sae_pipelines.pipelines.data_processing.nodes import fit_normalizer
 from sae_pipelines.sae import encoder_of
 from tests.conftest import topk_autoencoder
@@ -19,7 +20,7 @@ def inference_model():
     rng = np.random.default_rng(0)
     train = pd.DataFrame(rng.uniform(size=(50, 4)), columns=FEATURES)
     normalizer = fit_normalizer(
-        train, {"method": "minmax"}, {"label_column": None, "id_column": None}
+        train, NormalizationParams(method="minmax"), DataParams()
     )
     model = topk_autoencoder(4, 6, 2)
     return InferenceModel(model, normalizer, threshold=0.1, source="test model")

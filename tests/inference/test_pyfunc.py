@@ -13,6 +13,7 @@ from sklearn.preprocessing import MinMaxScaler
 from sae_pipelines.inference import InferenceModel, InvalidInputError
 from sae_pipelines.inference.datasets import RegisteredModelDataset
 from sae_pipelines.inference.pyfunc import save_inference_model
+from sae_pipelines.params import DataParams, NormalizationParams
 from sae_pipelines.pipelines.data_processing.nodes import fit_normalizer
 from tests.conftest import topk_autoencoder
 
@@ -25,7 +26,7 @@ def saved(tmp_path_factory):
     rng = np.random.default_rng(0)
     train = pd.DataFrame(rng.uniform(size=(40, 3)), columns=FEATURES)
     normalizer = fit_normalizer(
-        train, {"method": "minmax"}, {"label_column": None, "id_column": "key"}
+        train, NormalizationParams(method="minmax"), DataParams(id_column="key")
     )
     model = InferenceModel(
         topk_autoencoder(3, 6, 2), normalizer, threshold=0.02, id_column="key"

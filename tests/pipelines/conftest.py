@@ -7,6 +7,10 @@ import pytest
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.pipeline import Pipeline
 from kedro.runner import SequentialRunner
+from kedro.validation import ParameterValidator
+from pydantic import BaseModel
+
+from sae_pipelines.params import PARAMETER_GROUPS
 
 
 class KeptMemoryDataset(MemoryDataset):
@@ -21,12 +25,14 @@ def run_in_memory(
 ) -> DataCatalog:
     """Run ``pipeline`` with ``inputs`` and ``params:*`` in memory; return the catalog.
 
-    As in a Kedro session, every nested parameter has its own entry too
-    (``params:evaluation.plot_dpi``).
+    As in a Kedro session, the parameters are validated against the nodes'
+    type hints (groups become models), and every nested parameter has its own
+    entry too (``params:evaluation.plot_dpi``).
     """
+    validated = ParameterValidator({"pipeline": pipeline}).validate_raw_params(params)
     catalog = DataCatalog(
         {name: MemoryDataset(value) for name, value in inputs.items()}
-        | {name: MemoryDataset(value) for name, value in _parameter_entries(params)}
+        | {name: MemoryDataset(value) for name, value in _parameter_entries(validated)}
     )
     for name in pipeline.all_outputs() - set(catalog.keys()):
         catalog[name] = KeptMemoryDataset()
@@ -37,8 +43,11 @@ def run_in_memory(
 def _parameter_entries(params: dict, prefix: str = "params:") -> Iterator[tuple]:
     for key, value in params.items():
         yield f"{prefix}{key}", value
-        if isinstance(value, dict):
-            yield from _parameter_entries(value, f"{prefix}{key}.")
+        fields = value
+        if isinstance(value, BaseModel):
+            fields = {name: getattr(value, name) for name in type(value).model_fields}
+        if isinstance(fields, dict):
+            yield from _parameter_entries(fields, f"{prefix}{key}.")
 
 
 @pytest.fixture
@@ -52,3 +61,12 @@ def fast_params(params) -> dict:
         resample_dead_units={"every_epochs": 10, "until_epoch": 20},
     )
     return params
+
+
+def typed(params: dict) -> dict:
+    """Each parameter group as the model its nodes take, as Kedro passes them."""
+    return {
+        group: PARAMETER_GROUPS[group].model_validate(value)
+        for group, value in params.items()
+        if group in PARAMETER_GROUPS
+    }

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from kedro.framework.hooks import hook_impl
 
 from sae_pipelines.errors import InputError
+from sae_pipelines.params import plain
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -132,7 +133,7 @@ class SparkHooks:
             SparkMasterUnreachableError: The cluster in ``spark.master`` does
                 not answer.
         """
-        batch_params = context.params.get("batch_extraction") or {}
+        batch_params = plain(context.params.get("batch_extraction")) or {}
         if batch_params.get("engine") != "spark":
             return
         start_session(context.config_loader[SPARK_CONFIG])

@@ -19,6 +19,7 @@ import yaml
 from kedro.framework.hooks import hook_impl
 from kedro.io import DataCatalog
 
+from sae_pipelines.params import plain
 from sae_pipelines.tracking.versions import RunVersionsHooks
 
 UNKNOWN = "unknown"
@@ -166,7 +167,7 @@ class ProvenanceHooks:
             }
         )
         mlflow.log_text(
-            yaml.safe_dump(self._catalog.load("parameters"), sort_keys=False),
+            yaml.safe_dump(plain(self._catalog.load("parameters")), sort_keys=False),
             PARAMETERS_ARTIFACT,
         )
         mlflow.log_text(installed_packages(), REQUIREMENTS_ARTIFACT)

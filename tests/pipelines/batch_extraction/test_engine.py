@@ -6,6 +6,7 @@ from types import SimpleNamespace
 import pytest
 
 import sae_pipelines.batch
+from sae_pipelines.params import BatchExtractionParams
 from sae_pipelines.pipelines.batch_extraction import nodes
 
 
@@ -17,6 +18,4 @@ def test_spark_engine_without_pyspark_says_how_to_install_it(monkeypatch):
     monkeypatch.delattr(sae_pipelines.batch, "spark", raising=False)
     serving = SimpleNamespace(source="m", version=None)
     with pytest.raises(ImportError, match=r'pip install -e "\.\[spark\]"'):
-        nodes.extract_partitions(
-            {}, [], serving, {"engine": "spark", "anomaly_scores": True}
-        )
+        nodes.extract_partitions({}, [], serving, BatchExtractionParams(engine="spark"))

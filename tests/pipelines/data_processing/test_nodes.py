@@ -9,11 +9,15 @@ from sae_pipelines.pipelines.data_processing.nodes import (
     split_data,
     validate_raw_data,
 )
+from tests.pipelines.conftest import typed
 
 
 def test_validation_adds_row_ids_and_keeps_layout(labelled_table, params):
     validated = validate_raw_data(
-        labelled_table, params["data"], params["anomaly"], params["split"]
+        labelled_table,
+        typed(params)["data"],
+        typed(params)["anomaly"],
+        typed(params)["split"],
     )
     assert list(validated.columns) == ["row_id", *[f"f{i}" for i in range(6)], "label"]
     assert validated["row_id"].tolist() == list(range(300))
@@ -23,7 +27,10 @@ def test_non_numeric_column_is_named(labelled_table, params):
     labelled_table["f2"] = "x"
     with pytest.raises(InvalidDataError, match=r"non-numeric feature columns \[f2\]"):
         validate_raw_data(
-            labelled_table, params["data"], params["anomaly"], params["split"]
+            labelled_table,
+            typed(params)["data"],
+            typed(params)["anomaly"],
+            typed(params)["split"],
         )
 
 
@@ -34,7 +41,10 @@ def test_nan_or_infinite_values_are_named_with_counts(
     labelled_table.loc[[3, 7], "f4"] = bad_value
     with pytest.raises(InvalidDataError, match=r"NaN or infinite.*'f4': 2"):
         validate_raw_data(
-            labelled_table, params["data"], params["anomaly"], params["split"]
+            labelled_table,
+            typed(params)["data"],
+            typed(params)["anomaly"],
+            typed(params)["split"],
         )
 
 
@@ -43,21 +53,32 @@ def test_constant_column_errors_drops_or_keeps_as_asked(labelled_table, params):
     params["data"]["constant_columns"] = "error"
     with pytest.raises(InvalidDataError, match=r"constant feature columns \[f5\]"):
         validate_raw_data(
-            labelled_table, params["data"], params["anomaly"], params["split"]
+            labelled_table,
+            typed(params)["data"],
+            typed(params)["anomaly"],
+            typed(params)["split"],
         )
     params["data"]["constant_columns"] = "drop"
     assert "f5" not in validate_raw_data(
-        labelled_table, params["data"], params["anomaly"], params["split"]
+        labelled_table,
+        typed(params)["data"],
+        typed(params)["anomaly"],
+        typed(params)["split"],
     )
     params["data"]["constant_columns"] = "keep"
     kept = validate_raw_data(
-        labelled_table, params["data"], params["anomaly"], params["split"]
+        labelled_table,
+        typed(params)["data"],
+        typed(params)["anomaly"],
+        typed(params)["split"],
     )
-    train, *_ = split_data(kept, params["split"], params["data"], params["anomaly"])
+    train, *_ = split_data(
+        kept, typed(params)["split"], typed(params)["data"], typed(params)["anomaly"]
+    )
     scaled = normalize(
         train,
-        fit_normalizer(train, params["normalization"], params["data"]),
-        params["data"],
+        fit_normalizer(train, typed(params)["normalization"], typed(params)["data"]),
+        typed(params)["data"],
     )
     assert (scaled["f5"] == 0).all()
 
@@ -66,7 +87,10 @@ def test_missing_label_column_is_named(labelled_table, params):
     params["data"]["label_column"] = "target"
     with pytest.raises(InvalidDataError, match="data.label_column is 'target'"):
         validate_raw_data(
-            labelled_table, params["data"], params["anomaly"], params["split"]
+            labelled_table,
+            typed(params)["data"],
+            typed(params)["anomaly"],
+            typed(params)["split"],
         )
 
 
@@ -76,7 +100,10 @@ def test_unknown_normal_label_is_named(labelled_table, params):
         InvalidDataError, match=r"normal_labels \[7\] do not occur in column 'label'"
     ):
         validate_raw_data(
-            labelled_table, params["data"], params["anomaly"], params["split"]
+            labelled_table,
+            typed(params)["data"],
+            typed(params)["anomaly"],
+            typed(params)["split"],
         )
 
 
@@ -92,9 +119,9 @@ def test_too_few_rows_for_the_split_stop_validation(
     ) as error:
         validate_raw_data(
             labelled_table.head(rows),
-            params["data"],
-            params["anomaly"],
-            params["split"],
+            typed(params)["data"],
+            typed(params)["anomaly"],
+            typed(params)["split"],
         )
     assert short_split in str(error.value)
 
@@ -105,9 +132,9 @@ def test_too_few_rows_per_class_to_stratify(labelled_table, params):
     ):
         validate_raw_data(
             labelled_table.iloc[[0, 1, 2, 3, 4, 5, 6, 150, 299]],
-            params["data"],
-            params["anomaly"],
-            params["split"],
+            typed(params)["data"],
+            typed(params)["anomaly"],
+            typed(params)["split"],
         )
 
 
@@ -119,31 +146,44 @@ def test_anomalies_moved_out_count_against_the_minimum(labelled_table, params):
     ]
     with pytest.raises(InvalidDataError, match="the (train|validation) split needs"):
         validate_raw_data(
-            few_normal, params["data"], params["anomaly"], params["split"]
+            few_normal,
+            typed(params)["data"],
+            typed(params)["anomaly"],
+            typed(params)["split"],
         )
 
 
 def test_split_is_stratified_disjoint_and_seeded(labelled_table, params):
     table = validate_raw_data(
-        labelled_table, params["data"], params["anomaly"], params["split"]
+        labelled_table,
+        typed(params)["data"],
+        typed(params)["anomaly"],
+        typed(params)["split"],
     )
-    splits = split_data(table, params["split"], params["data"], params["anomaly"])
+    splits = split_data(
+        table, typed(params)["split"], typed(params)["data"], typed(params)["anomaly"]
+    )
     assert [len(s) for s in splits] == [180, 60, 60]
     ids = [set(s["row_id"]) for s in splits]
     assert not (ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2])
     for split in splits:
         assert split["label"].value_counts().tolist() == [len(split) // 3] * 3
-    again = split_data(table, params["split"], params["data"], params["anomaly"])
+    again = split_data(
+        table, typed(params)["split"], typed(params)["data"], typed(params)["anomaly"]
+    )
     assert all(a.equals(b) for a, b in zip(splits, again, strict=True))
 
 
 def test_anomalies_are_kept_out_of_train_and_validation(labelled_table, params):
     params["anomaly"]["normal_labels"] = [0]
     table = validate_raw_data(
-        labelled_table, params["data"], params["anomaly"], params["split"]
+        labelled_table,
+        typed(params)["data"],
+        typed(params)["anomaly"],
+        typed(params)["split"],
     )
     train, validation, test = split_data(
-        table, params["split"], params["data"], params["anomaly"]
+        table, typed(params)["split"], typed(params)["data"], typed(params)["anomaly"]
     )
     assert set(train["label"]) == {0} and set(validation["label"]) == {0}
     assert len(train) + len(validation) + len(test) == 300
@@ -154,13 +194,18 @@ def test_anomalies_are_kept_out_of_train_and_validation(labelled_table, params):
 def test_normalizer_is_fitted_on_train_only(labelled_table, params, method):
     params["normalization"]["method"] = method
     table = validate_raw_data(
-        labelled_table, params["data"], params["anomaly"], params["split"]
+        labelled_table,
+        typed(params)["data"],
+        typed(params)["anomaly"],
+        typed(params)["split"],
     )
     train, validation, _ = split_data(
-        table, params["split"], params["data"], params["anomaly"]
+        table, typed(params)["split"], typed(params)["data"], typed(params)["anomaly"]
     )
-    normalizer = fit_normalizer(train, params["normalization"], params["data"])
-    scaled_train = normalize(train, normalizer, params["data"])
+    normalizer = fit_normalizer(
+        train, typed(params)["normalization"], typed(params)["data"]
+    )
+    scaled_train = normalize(train, normalizer, typed(params)["data"])
     features = [f"f{i}" for i in range(6)]
     if method == "minmax":
         assert scaled_train[features].min().min() == pytest.approx(0.0, abs=1e-6)
@@ -168,7 +213,7 @@ def test_normalizer_is_fitted_on_train_only(labelled_table, params, method):
     else:
         np.testing.assert_allclose(scaled_train[features].mean(), 0.0, atol=1e-5)
     assert list(normalizer.feature_names_in_) == features
-    scaled_validation = normalize(validation, normalizer, params["data"])
+    scaled_validation = normalize(validation, normalizer, typed(params)["data"])
     assert (
         scaled_validation["row_id"].to_numpy() == validation["row_id"].to_numpy()
     ).all()
@@ -179,7 +224,10 @@ def test_own_id_column_is_carried_not_used_as_feature(labelled_table, params):
     labelled_table.insert(0, "customer", [f"c{i}" for i in range(300)])
     params["data"]["id_column"] = "customer"
     validated = validate_raw_data(
-        labelled_table, params["data"], params["anomaly"], params["split"]
+        labelled_table,
+        typed(params)["data"],
+        typed(params)["anomaly"],
+        typed(params)["split"],
     )
     assert validated.columns[0] == "customer" and "row_id" not in validated
     assert isinstance(validated, pd.DataFrame)

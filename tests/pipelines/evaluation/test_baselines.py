@@ -9,6 +9,7 @@ from sae_pipelines.pipelines.evaluation.baselines import (
     pca_component_count,
     pca_reconstruction_metrics,
 )
+from tests.pipelines.conftest import typed
 
 
 @pytest.mark.parametrize(
@@ -38,14 +39,14 @@ def planar_rows():
 def test_pca_baseline_explains_a_plane_and_scores_points_off_it(params, planar_rows):
     params["data"]["label_column"] = None
     train, test = planar_rows
-    pca = fit_pca_baseline(train, {"test_l0": 2.0}, params["data"])
+    pca = fit_pca_baseline(train, {"test_l0": 2.0}, typed(params)["data"])
     clean_test = test.iloc[:-5]
-    assert pca_reconstruction_metrics(pca, clean_test, params["data"])[
+    assert pca_reconstruction_metrics(pca, clean_test, typed(params)["data"])[
         "pca_test_fvu"
     ] == pytest.approx(0.0, abs=1e-6)
 
     scores, sizes = baseline_anomaly_scores(
-        pca, train, test, params["data"], params["evaluation"]
+        pca, train, test, typed(params)["data"], typed(params)["evaluation"]
     )
     truth = np.arange(50) >= 45
     assert list(scores.columns) == [
@@ -67,9 +68,9 @@ def test_knn_baseline_searches_a_sample_of_large_training_splits(params, planar_
     params["data"]["label_column"] = None
     params["evaluation"]["knn"] = {"neighbours": 3, "max_rows": 50}
     train, test = planar_rows
-    pca = fit_pca_baseline(train, {"test_l0": 2.0}, params["data"])
+    pca = fit_pca_baseline(train, {"test_l0": 2.0}, typed(params)["data"])
     scores, sizes = baseline_anomaly_scores(
-        pca, train, test, params["data"], params["evaluation"]
+        pca, train, test, typed(params)["data"], typed(params)["evaluation"]
     )
     assert sizes == {
         "knn_neighbours": 3,

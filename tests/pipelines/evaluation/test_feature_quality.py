@@ -14,6 +14,7 @@ from sae_pipelines.pipelines.evaluation.feature_quality import (
     probe_accuracy,
 )
 from tests.conftest import topk_autoencoder
+from tests.pipelines.conftest import typed
 
 
 def blobs(separation, rows=90, seed=0):
@@ -26,7 +27,7 @@ def blobs(separation, rows=90, seed=0):
 
 
 def test_probe_on_separable_data_scores_high_and_on_noise_near_chance(params):
-    probe = params["evaluation"]["probe"]
+    probe = typed(params)["evaluation"].probe
     assert probe_accuracy(*blobs(separation=8.0), probe) > 0.98
     assert probe_accuracy(*blobs(separation=0.0), probe) < 0.6
 
@@ -46,9 +47,11 @@ def test_labelled_subset_keeps_every_class():
 
 def test_pretraining_reports_both_accuracies_in_range(params):
     features, labels = blobs(separation=4.0)
-    pretraining = params["evaluation"]["pretraining"] | {"epochs": 5}
+    pretraining = typed(params)["evaluation"].pretraining.model_copy(
+        update={"epochs": 5}
+    )
     result = pretraining_accuracies(
-        topk_autoencoder(4, 8, 3), features, labels, pretraining, seed=0
+        topk_autoencoder(4, 8, 3), features, labels, pretraining, 0, batch_size=8192
     )
     assert set(result) == {"pretrained_accuracy", "scratch_accuracy"}
     assert all(0.0 <= value <= 1.0 for value in result.values())
@@ -72,9 +75,9 @@ def run_label_metrics(params, tables):
         *codes,
         *tables,
         pca,
-        params["data"],
-        params["feature_extraction"],
-        params["evaluation"],
+        typed(params)["data"],
+        typed(params)["feature_extraction"],
+        typed(params)["evaluation"],
     )
 
 

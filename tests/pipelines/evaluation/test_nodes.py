@@ -7,6 +7,7 @@ from sae_pipelines.pipelines.evaluation.nodes import (
     score_anomalies,
     sparsity_metrics,
 )
+from tests.pipelines.conftest import typed
 
 
 def test_dead_units_and_l0_from_codes_tables(params):
@@ -19,7 +20,7 @@ def test_dead_units_and_l0_from_codes_tables(params):
         }
     )
     result = sparsity_metrics(
-        codes, codes, params["feature_extraction"], params["evaluation"]
+        codes, codes, typed(params)["feature_extraction"], typed(params)["evaluation"]
     )
     assert result["test_l0"] == 1.5
     assert result["dead_fraction"] == pytest.approx(1 / 3)
@@ -37,8 +38,8 @@ def test_threshold_is_a_quantile_of_validation_scores_and_flags_above_it(params)
         validation,
         test,
         pd.DataFrame({"pca_anomaly_score": [0.3, 0.4]}),
-        params["data"],
-        params["anomaly"],
+        typed(params)["data"],
+        typed(params)["anomaly"],
     )
     expected = np.quantile(
         np.linspace(0, 1, 100) ** 2, params["anomaly"]["threshold_quantile"]

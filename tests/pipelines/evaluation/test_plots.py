@@ -8,6 +8,7 @@ from sae_pipelines.pipelines.evaluation.plots import (
     plot_feature_density,
     plot_top_activating,
 )
+from tests.pipelines.conftest import typed
 
 
 def test_mosaic_places_tiles_row_by_row_with_gaps():
@@ -33,7 +34,7 @@ def codes_and_rows():
 def test_feature_density_counts_dead_units_apart(params, codes_and_rows):
     codes, _ = codes_and_rows
     figure = plot_feature_density(
-        codes, params["feature_extraction"], params["evaluation"]
+        codes, typed(params)["feature_extraction"], typed(params)["evaluation"]
     )
     assert figure.axes[0].get_title() == "Feature density: 1 active units, 1 dead"
 
@@ -44,7 +45,11 @@ def test_top_activating_rows_as_images_or_heatmaps(params, codes_and_rows, width
     codes, rows = codes_and_rows
     rows = rows.iloc[:, : width + 1]
     figure = plot_top_activating(
-        codes, rows, params["data"], params["feature_extraction"], params["evaluation"]
+        codes,
+        rows,
+        typed(params)["data"],
+        typed(params)["feature_extraction"],
+        typed(params)["evaluation"],
     )
     assert isinstance(figure, Figure)
     images = [ax.images[0].get_array() for ax in figure.axes if ax.images]

@@ -2,9 +2,11 @@ import numpy as np
 import pandas as pd
 
 from sae_pipelines.inference.scoring import AnomalyScorer
+from sae_pipelines.params import NormalizationParams
 from sae_pipelines.pipelines.data_processing.nodes import fit_normalizer
 from sae_pipelines.pipelines.feature_extraction.nodes import encode_splits
 from sae_pipelines.sae import ModelConfig, build_sparse_autoencoder
+from tests.pipelines.conftest import typed
 
 
 def test_encoded_tables_carry_ids_labels_codes_scores_and_l0(params):
@@ -20,7 +22,9 @@ def test_encoded_tables_carry_ids_labels_codes_scores_and_l0(params):
             "label": [1, 2],
         }
     )
-    normalizer = fit_normalizer(table, {"method": "minmax"}, params["data"])
+    normalizer = fit_normalizer(
+        table, NormalizationParams(method="minmax"), typed(params)["data"]
+    )
     train, _, test = encode_splits(
         model,
         normalizer,
@@ -28,8 +32,8 @@ def test_encoded_tables_carry_ids_labels_codes_scores_and_l0(params):
         table,
         table,
         table.iloc[:1],
-        params["data"],
-        params["feature_extraction"],
+        typed(params)["data"],
+        typed(params)["feature_extraction"],
     )
     names = [f"code_{i:03d}" for i in range(5)]
     assert list(train.columns) == ["row_id", "label", *names, "anomaly_score", "l0"]

@@ -11,6 +11,7 @@ from sae_pipelines.batch.output import ChunkOutputs, PartitionOutputs
 from sae_pipelines.batch.partitions import Partition
 from sae_pipelines.batch.spark_session import spark_engine
 from sae_pipelines.inference import InferenceModel
+from sae_pipelines.params import BatchExtractionParams
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def extract_partitions(
     incoming_partitions: dict[str, Partition],
     pending: list[str],
     serving_model: InferenceModel,
-    batch_extraction_params: dict[str, Any],
+    batch_extraction_params: BatchExtractionParams,
 ) -> tuple[PartitionOutputs, dict[str, Any]]:
     """The pending partitions' outputs (id, codes, anomaly score and flag, L0), lazily.
 
@@ -62,10 +63,10 @@ def extract_partitions(
         ImportError: ``engine: spark`` without PySpark installed.
     """
     logger.info("Encoding with %s", serving_model.source)
-    scores = batch_extraction_params["anomaly_scores"]
+    scores = batch_extraction_params.anomaly_scores
     partitions = {name: incoming_partitions[name] for name in pending}
     model_used = {"source": serving_model.source, "version": serving_model.version}
-    if batch_extraction_params["engine"] == "spark":
+    if batch_extraction_params.engine == "spark":
         outputs = spark_engine().SparkOutputs(partitions, serving_model, scores)
         logger.info(
             "Encoding %d partitions on Spark (%s)",

@@ -13,31 +13,35 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
-from sae_pipelines.errors import InputError
 from sae_pipelines.inference.features import in_place_copy, normalize_features
+from sae_pipelines.params import (
+    AnomalyParams,
+    DataParams,
+    NormalizationParams,
+    SplitParams,
+)
+from sae_pipelines.pipelines.data_processing.checks import (
+    InvalidDataError,
+    check_finite,
+    check_named_columns,
+    check_normal_labels,
+    check_numeric,
+    check_split_sizes,
+    handle_constant_columns,
+)
 from sae_pipelines.preprocessing import OutOfRangeCompressor
 from sae_pipelines.tables import DEFAULT_ID_COLUMN, feature_columns, id_column
 
 logger = logging.getLogger(__name__)
 
 NORMALIZERS = {"minmax": MinMaxScaler, "standard": StandardScaler}
-# The fewest rows each split may hold, and what needs them.
-MIN_SPLIT_ROWS = {
-    "train": (2, "to fit the normalizer and the model"),
-    "validation": (1, "for the validation loss and the anomaly threshold"),
-    "test": (2, "for the evaluation's 2-D projection of the codes"),
-}
-
-
-class InvalidDataError(InputError, ValueError):
-    """The raw table cannot be used as it is; the message says where and why."""
 
 
 def validate_raw_data(
     raw_data: pd.DataFrame,
-    data_params: dict[str, Any],
-    anomaly_params: dict[str, Any],
-    split_params: dict[str, Any],
+    data_params: DataParams,
+    anomaly_params: AnomalyParams,
+    split_params: SplitParams,
 ) -> pd.DataFrame:
     """Check the raw table and return it in the project's table layout.
 
@@ -64,9 +68,9 @@ def validate_raw_data(
         msg = "raw_data has 0 rows: nothing to split and train on"
         raise InvalidDataError(msg)
     table = raw_data.copy()
-    _check_named_columns(table, data_params)
+    check_named_columns(table, data_params)
     row_id = id_column(data_params)
-    if data_params.get("id_column") is None:
+    if data_params.id_column is None:
         if DEFAULT_ID_COLUMN in table.columns:
             msg = (
                 f"raw_data already has a column '{DEFAULT_ID_COLUMN}'; name it as "
@@ -77,124 +81,27 @@ def validate_raw_data(
     features = feature_columns(table, data_params)
     if not features:
         raise InvalidDataError("raw_data has no feature columns")
-    _check_numeric(table, features)
-    _check_finite(table, features)
-    _check_normal_labels(table, data_params, anomaly_params)
-    table = _handle_constant_columns(table, features, data_params["constant_columns"])
-    label = data_params.get("label_column")
+    check_numeric(table, features)
+    check_finite(table, features)
+    check_normal_labels(table, data_params, anomaly_params)
+    table = handle_constant_columns(table, features, data_params.constant_columns)
+    label = data_params.label_column
     ordered = [row_id, *feature_columns(table, data_params)] + (
         [label] if label else []
     )
     validated = table[ordered].reset_index(drop=True)
-    _check_split_sizes(
+    check_split_sizes(
         _split_rows(validated, split_params, data_params, anomaly_params),
         split_params,
     )
     return validated
 
 
-def _check_split_sizes(
-    splits: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame],
-    split_params: dict[str, Any],
-) -> None:
-    sizes = dict(zip(MIN_SPLIT_ROWS, map(len, splits), strict=True))
-    for split, (fewest, purpose) in MIN_SPLIT_ROWS.items():
-        if sizes[split] < fewest:
-            msg = (
-                f"raw_data has {sum(sizes.values())} rows: too few for the split "
-                f"({sizes['train']} train, {sizes['validation']} validation, "
-                f"{sizes['test']} test); the {split} split needs at least "
-                f"{fewest} {purpose}. Add rows, or change "
-                f"split.validation_fraction={split_params['validation_fraction']} "
-                f"and split.test_fraction={split_params['test_fraction']}"
-            )
-            raise InvalidDataError(msg)
-
-
-def _check_named_columns(table: pd.DataFrame, data_params: dict[str, Any]) -> None:
-    for key in ("label_column", "id_column"):
-        column = data_params.get(key)
-        if column is not None and column not in table.columns:
-            msg = (
-                f"data.{key} is '{column}', but raw_data has no such column; "
-                f"its columns are {_preview(table.columns)}"
-            )
-            raise InvalidDataError(msg)
-
-
-def _check_numeric(table: pd.DataFrame, features: list[str]) -> None:
-    bad = [c for c in features if not pd.api.types.is_numeric_dtype(table[c])]
-    bad += [c for c in features if pd.api.types.is_bool_dtype(table[c])]
-    if bad:
-        examples = {c: table[c].dropna().iloc[0] for c in bad if table[c].notna().any()}
-        msg = (
-            f"raw_data has non-numeric feature columns {_preview(bad)} "
-            f"(first values: {examples}); convert them to numbers, or name the "
-            "label with data.label_column"
-        )
-        raise InvalidDataError(msg)
-
-
-def _check_finite(table: pd.DataFrame, features: list[str]) -> None:
-    values = table[features].to_numpy(dtype=np.float64)
-    bad_counts = (~np.isfinite(values)).sum(axis=0)
-    if bad_counts.any():
-        bad = {c: int(n) for c, n in zip(features, bad_counts, strict=True) if n}
-        msg = (
-            "raw_data has NaN or infinite values in feature columns "
-            f"(column: count) {bad}; fill or drop those rows first"
-        )
-        raise InvalidDataError(msg)
-
-
-def _check_normal_labels(
-    table: pd.DataFrame, data_params: dict[str, Any], anomaly_params: dict[str, Any]
-) -> None:
-    normal_labels = anomaly_params.get("normal_labels")
-    if normal_labels is None:
-        return
-    label = data_params.get("label_column")
-    if label is None:
-        msg = "anomaly.normal_labels is set but data.label_column is null"
-        raise InvalidDataError(msg)
-    present = set(table[label].unique().tolist())
-    missing = [value for value in normal_labels if value not in present]
-    if missing:
-        msg = (
-            f"anomaly.normal_labels {missing} do not occur in column '{label}'; "
-            f"its labels are {_preview(sorted(present, key=str))}"
-        )
-        raise InvalidDataError(msg)
-
-
-def _handle_constant_columns(
-    table: pd.DataFrame, features: list[str], policy: str
-) -> pd.DataFrame:
-    constant = [c for c in features if table[c].nunique(dropna=False) <= 1]
-    if not constant or policy == "keep":
-        return table
-    if policy == "drop":
-        logger.info("Dropping constant feature columns %s", constant)
-        return table.drop(columns=constant)
-    msg = (
-        f"raw_data has constant feature columns {_preview(constant)}: the "
-        "normalizer would divide by zero. Set data.constant_columns to 'drop' to "
-        "remove them or 'keep' to pass them through as zeros"
-    )
-    raise InvalidDataError(msg)
-
-
-def _preview(values: Any, limit: int = 12) -> str:
-    values = [str(v) for v in values]
-    shown = ", ".join(values[:limit])
-    return f"[{shown}{', …' if len(values) > limit else ''}]"
-
-
 def split_data(
     validated_data: pd.DataFrame,
-    split_params: dict[str, Any],
-    data_params: dict[str, Any],
-    anomaly_params: dict[str, Any],
+    split_params: SplitParams,
+    data_params: DataParams,
+    anomaly_params: AnomalyParams,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Split rows into train, validation and test, stratified by label if any.
 
@@ -228,16 +135,16 @@ def split_data(
 
 def _split_rows(
     validated_data: pd.DataFrame,
-    split_params: dict[str, Any],
-    data_params: dict[str, Any],
-    anomaly_params: dict[str, Any],
+    split_params: SplitParams,
+    data_params: DataParams,
+    anomaly_params: AnomalyParams,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     n_rows = len(validated_data)
-    n_test = math.ceil(n_rows * split_params["test_fraction"])
-    n_validation = math.ceil(n_rows * split_params["validation_fraction"])
-    label = data_params.get("label_column")
-    stratify = label if label and split_params["stratify"] else None
-    seed = split_params["seed"]
+    n_test = math.ceil(n_rows * split_params.test_fraction)
+    n_validation = math.ceil(n_rows * split_params.validation_fraction)
+    label = data_params.label_column
+    stratify = label if label and split_params.stratify else None
+    seed = split_params.seed
     try:
         rest, test = _split(validated_data, n_test, stratify, seed)
         train, validation = _split(rest, n_validation, stratify, seed)
@@ -246,7 +153,7 @@ def _split_rows(
         advice = ", or set split.stratify=false" if stratify else ""
         msg = f"raw_data has {n_rows} rows: too few to split {how} ({error}). Add rows{advice}"
         raise InvalidDataError(msg) from error
-    normal_labels = anomaly_params.get("normal_labels")
+    normal_labels = anomaly_params.normal_labels
     if normal_labels is not None:
         train, validation, test = _move_anomalies_to_test(
             train, validation, test, label, normal_labels
@@ -286,8 +193,8 @@ def _move_anomalies_to_test(
 
 def fit_normalizer(
     train: pd.DataFrame,
-    normalization_params: dict[str, Any],
-    data_params: dict[str, Any],
+    normalization_params: NormalizationParams,
+    data_params: DataParams,
 ) -> TransformerMixin:
     """Fit the feature scaler on the training split only.
 
@@ -303,14 +210,14 @@ def fit_normalizer(
         knows its feature names.
     """
     normalizer = make_pipeline(
-        NORMALIZERS[normalization_params["method"]](),
-        OutOfRangeCompressor(normalization_params.get("out_of_range", "compress")),
+        NORMALIZERS[normalization_params.method](),
+        OutOfRangeCompressor(normalization_params.out_of_range),
     )
     return normalizer.fit(train[feature_columns(train, data_params)])
 
 
 def normalize(
-    split: pd.DataFrame, normalizer: TransformerMixin, data_params: dict[str, Any]
+    split: pd.DataFrame, normalizer: TransformerMixin, data_params: DataParams
 ) -> pd.DataFrame:
     """Scale the features of one split with the fitted normaliser.
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,6 +18,7 @@ from sklearn.ensemble import IsolationForest
 from sklearn.neighbors import NearestNeighbors
 
 from sae_pipelines.inference.scoring import sample_rows
+from sae_pipelines.params import DataParams, EvaluationParams
 from sae_pipelines.sae import metrics
 from sae_pipelines.tables import feature_matrix
 
@@ -33,7 +33,7 @@ def pca_component_count(test_l0: float, rows: int, width: int) -> int:
 def fit_pca_baseline(
     model_input_train: pd.DataFrame,
     sparsity_metrics: dict[str, float],
-    data_params: dict[str, Any],
+    data_params: DataParams,
 ) -> PCA:
     """Fit PCA with ``⌈test_l0⌉`` components on the normalised training split."""
     features = feature_matrix(model_input_train, data_params)
@@ -48,7 +48,7 @@ def pca_reconstruct(pca: PCA, features: np.ndarray) -> np.ndarray:
 
 
 def pca_reconstruction_metrics(
-    pca_baseline: PCA, model_input_test: pd.DataFrame, data_params: dict[str, Any]
+    pca_baseline: PCA, model_input_test: pd.DataFrame, data_params: DataParams
 ) -> dict[str, float]:
     """``pca_test_fvu``: the PCA baseline's FVU on the test split, beside ``test_fvu``."""
     features = feature_matrix(model_input_test, data_params)
@@ -63,8 +63,8 @@ def baseline_anomaly_scores(
     pca_baseline: PCA,
     model_input_train: pd.DataFrame,
     model_input_test: pd.DataFrame,
-    data_params: dict[str, Any],
-    evaluation_params: dict[str, Any],
+    data_params: DataParams,
+    evaluation_params: EvaluationParams,
 ) -> tuple[pd.DataFrame, dict[str, float]]:
     """Score test rows with the baselines, trained on the same rows as the SAE.
 
@@ -79,17 +79,17 @@ def baseline_anomaly_scores(
     """
     train = feature_matrix(model_input_train, data_params)
     test = feature_matrix(model_input_test, data_params)
-    seed = evaluation_params["seed"]
+    seed = evaluation_params.seed
     forest = IsolationForest(random_state=seed).fit(train)
-    knn = evaluation_params["knn"]
-    reference = sample_rows(train, knn["max_rows"], seed)
+    knn = evaluation_params.knn
+    reference = sample_rows(train, knn.max_rows, seed)
     if len(reference) < len(train):
         logger.info(
             "kNN baseline: a sample of %d of the %d training rows",
             len(reference),
             len(train),
         )
-    neighbours = NearestNeighbors(n_neighbors=min(knn["neighbours"], len(reference)))
+    neighbours = NearestNeighbors(n_neighbors=min(knn.neighbours, len(reference)))
     distances, _ = neighbours.fit(reference).kneighbors(test)
     scores = pd.DataFrame(
         {

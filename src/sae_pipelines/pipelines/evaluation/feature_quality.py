@@ -21,8 +21,14 @@ from sklearn.metrics import normalized_mutual_info_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from sae_pipelines.params import (
+    DataParams,
+    EvaluationParams,
+    FeatureExtractionParams,
+    PretrainingParams,
+    ProbeParams,
+)
 from sae_pipelines.sae import build_code_classifier, fit_code_classifier
-from sae_pipelines.sae.training import INFERENCE_BATCH_SIZE
 from sae_pipelines.tables import code_matrix, feature_matrix
 
 logger = logging.getLogger(__name__)
@@ -38,18 +44,18 @@ class Views(NamedTuple):
     test: Any
 
 
-def probe_accuracy(views: Views, labels: Views, probe_params: dict[str, Any]) -> float:
+def probe_accuracy(views: Views, labels: Views, probe_params: ProbeParams) -> float:
     """Test accuracy of a logistic regression on standardised features.
 
     Its inverse regularisation ``C`` is the value of
     ``probe.inverse_regularization`` with the best validation accuracy.
     """
     best_accuracy, best_probe = -1.0, None
-    for inverse_regularization in probe_params["inverse_regularization"]:
+    for inverse_regularization in probe_params.inverse_regularization:
         probe = make_pipeline(
             StandardScaler(),
             LogisticRegression(
-                C=inverse_regularization, max_iter=probe_params["max_iter"]
+                C=inverse_regularization, max_iter=probe_params.max_iter
             ),
         ).fit(views.train, labels.train)
         accuracy = probe.score(views.validation, labels.validation)
@@ -79,17 +85,17 @@ def pretraining_accuracies(
     sae_model: keras.Model,
     features: Views,
     labels: Views,
-    pretraining_params: dict[str, Any],
+    pretraining_params: PretrainingParams,
     seed: int,
+    batch_size: int,
 ) -> dict[str, float]:
     """Test accuracy of encoder + softmax, from the SAE's weights and from scratch.
 
     Both are fine-tuned end to end on the same labelled share of the training
-    split with the same budget (see :func:`fit_code_classifier`).
+    split with the same budget (see :func:`fit_code_classifier`), and they
+    predict ``batch_size`` rows at a time.
     """
-    subset = labelled_subset(
-        labels.train, pretraining_params["labelled_fraction"], seed
-    )
+    subset = labelled_subset(labels.train, pretraining_params.labelled_fraction, seed)
     logger.info("Pretraining: fine-tuning on %d labelled training rows", subset.size)
     n_classes = int(labels.train.max()) + 1
     result = {}
@@ -98,13 +104,13 @@ def pretraining_accuracies(
             build_code_classifier(sae_model, n_classes, pretrained=pretrained),
             features.train[subset],
             labels.train[subset],
-            epochs=pretraining_params["epochs"],
-            learning_rate=pretraining_params["learning_rate"],
-            batch_size=pretraining_params["batch_size"],
+            epochs=pretraining_params.epochs,
+            learning_rate=pretraining_params.learning_rate,
+            batch_size=pretraining_params.batch_size,
             seed=seed,
         )
         predicted = classifier.predict(
-            features.test, batch_size=INFERENCE_BATCH_SIZE, verbose=0
+            features.test, batch_size=batch_size, verbose=0
         ).argmax(axis=1)
         result[f"{name}_accuracy"] = float(np.mean(predicted == labels.test))
     return result
@@ -119,9 +125,9 @@ def label_metrics(
     model_input_validation: pd.DataFrame,
     model_input_test: pd.DataFrame,
     pca_baseline: PCA,
-    data_params: dict[str, Any],
-    feature_extraction_params: dict[str, Any],
-    evaluation_params: dict[str, Any],
+    data_params: DataParams,
+    feature_extraction_params: FeatureExtractionParams,
+    evaluation_params: EvaluationParams,
 ) -> dict[str, float]:
     """Probe accuracies, clustering NMIs and pretraining accuracies.
 
@@ -135,7 +141,7 @@ def label_metrics(
         ``cluster_nmi``, ``cluster_nmi_raw``, ``pretrained_accuracy`` and
         ``scratch_accuracy``; or nothing when skipped.
     """
-    label = data_params.get("label_column")
+    label = data_params.label_column
     if not label:
         logger.info(
             "No label column (data.label_column is null): skipping the probe, "
@@ -159,7 +165,7 @@ def label_metrics(
         )
     )
     code_tables = (codes_train, codes_validation, codes_test)
-    prefix = feature_extraction_params["column_prefix"]
+    prefix = feature_extraction_params.column_prefix
     codes = Views(
         *(
             code_matrix(table, prefix)[rows]
@@ -167,7 +173,7 @@ def label_metrics(
         )
     )
     pca = Views(*(pca_baseline.transform(x) for x in raw))
-    probe_params, seed = evaluation_params["probe"], evaluation_params["seed"]
+    probe_params, seed = evaluation_params.probe, evaluation_params.seed
     return {
         "probe_accuracy": probe_accuracy(codes, labels, probe_params),
         "probe_accuracy_raw": probe_accuracy(raw, labels, probe_params),
@@ -175,7 +181,12 @@ def label_metrics(
         "cluster_nmi": cluster_nmi(codes, labels, len(classes), seed),
         "cluster_nmi_raw": cluster_nmi(raw, labels, len(classes), seed),
         **pretraining_accuracies(
-            sae_model, raw, labels, evaluation_params["pretraining"], seed
+            sae_model,
+            raw,
+            labels,
+            evaluation_params.pretraining,
+            seed,
+            feature_extraction_params.batch_size,
         ),
     }
 

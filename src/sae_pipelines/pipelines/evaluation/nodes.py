@@ -18,8 +18,13 @@ from sae_pipelines.inference import InferenceModel
 from sae_pipelines.inference.datasets import ModelRelease
 from sae_pipelines.inference.model import FLAG_COLUMN, SCORE_COLUMN
 from sae_pipelines.inference.scoring import AnomalyScorer
-from sae_pipelines.sae import CorruptionConfig, input_corruption, metrics
-from sae_pipelines.sae.training import INFERENCE_BATCH_SIZE
+from sae_pipelines.params import (
+    AnomalyParams,
+    DataParams,
+    EvaluationParams,
+    FeatureExtractionParams,
+)
+from sae_pipelines.sae import TrainingConfig, input_corruption, metrics
 from sae_pipelines.tables import (
     carried_columns,
     code_matrix,
@@ -38,8 +43,8 @@ EXAMPLE_ROWS = 5
 def reconstruct(
     sae_model: keras.Model,
     model_input: pd.DataFrame,
-    data_params: dict[str, Any],
-    feature_extraction_params: dict[str, Any],
+    data_params: DataParams,
+    feature_extraction_params: FeatureExtractionParams,
 ) -> pd.DataFrame:
     """Pass a normalised table through the autoencoder.
 
@@ -48,7 +53,7 @@ def reconstruct(
     """
     reconstructed = sae_model.predict(
         feature_matrix(model_input, data_params),
-        batch_size=feature_extraction_params["batch_size"],
+        batch_size=feature_extraction_params.batch_size,
         verbose=0,
     )
     table = model_input.copy()
@@ -59,7 +64,7 @@ def reconstruct(
 def reconstruction_metrics(
     model_input_test: pd.DataFrame,
     reconstruction_test: pd.DataFrame,
-    data_params: dict[str, Any],
+    data_params: DataParams,
 ) -> dict[str, float]:
     """``test_mse`` and ``test_fvu`` (see :mod:`sae_pipelines.sae.metrics`)."""
     inputs = feature_matrix(model_input_test, data_params)
@@ -73,16 +78,16 @@ def reconstruction_metrics(
 def sparsity_metrics(
     codes_validation: pd.DataFrame,
     codes_test: pd.DataFrame,
-    feature_extraction_params: dict[str, Any],
-    evaluation_params: dict[str, Any],
+    feature_extraction_params: FeatureExtractionParams,
+    evaluation_params: EvaluationParams,
 ) -> dict[str, float]:
     """``test_l0``, ``test_mean_activation`` and ``dead_fraction``.
 
     A unit is dead when it is never active (``|z| > evaluation.active_threshold``)
     on any validation or test row.
     """
-    prefix = feature_extraction_params["column_prefix"]
-    threshold = evaluation_params["active_threshold"]
+    prefix = feature_extraction_params.column_prefix
+    threshold = evaluation_params.active_threshold
     test_codes = code_matrix(codes_test, prefix)
     held_out = np.concatenate([code_matrix(codes_validation, prefix), test_codes])
     return {
@@ -96,8 +101,8 @@ def score_anomalies(
     codes_validation: pd.DataFrame,
     codes_test: pd.DataFrame,
     baseline_anomaly_scores: pd.DataFrame,
-    data_params: dict[str, Any],
-    anomaly_params: dict[str, Any],
+    data_params: DataParams,
+    anomaly_params: AnomalyParams,
 ) -> pd.DataFrame:
     """Flag the test rows whose anomaly score is above the threshold.
 
@@ -113,7 +118,7 @@ def score_anomalies(
     threshold = float(
         np.quantile(
             codes_validation[SCORE_COLUMN].to_numpy(np.float64),
-            anomaly_params["threshold_quantile"],
+            anomaly_params.threshold_quantile,
         )
     )
     scores = carried_columns(codes_test, data_params)
@@ -121,9 +126,9 @@ def score_anomalies(
     scores["threshold"] = threshold
     scores[FLAG_COLUMN] = scores[SCORE_COLUMN] > threshold
     scores[list(baseline_anomaly_scores.columns)] = baseline_anomaly_scores.to_numpy()
-    normal_labels = anomaly_params.get("normal_labels")
+    normal_labels = anomaly_params.normal_labels
     if normal_labels is not None:
-        label = data_params["label_column"]
+        label = data_params.label_column
         scores["is_anomaly"] = ~scores[label].isin(normal_labels)
     return scores
 
@@ -134,8 +139,8 @@ def release_inference_model(
     anomaly_scorer: AnomalyScorer,
     anomaly_metrics: dict[str, float],
     validated_data: pd.DataFrame,
-    data_params: dict[str, Any],
-    feature_extraction_params: dict[str, Any],
+    data_params: DataParams,
+    feature_extraction_params: FeatureExtractionParams,
 ) -> ModelRelease:
     """The inference model to register: normaliser, autoencoder, scorer, threshold.
 
@@ -148,10 +153,10 @@ def release_inference_model(
         threshold=anomaly_metrics["anomaly_threshold"],
         scorer=anomaly_scorer,
         id_column=id_column(data_params),
-        code_prefix=feature_extraction_params["column_prefix"],
+        code_prefix=feature_extraction_params.column_prefix,
     )
     shown = model.feature_columns
-    if data_params.get("id_column"):
+    if data_params.id_column:
         shown = [model.id_column, *shown]
     return ModelRelease(model, validated_data[shown].head(EXAMPLE_ROWS))
 
@@ -203,9 +208,10 @@ def anomaly_metrics(anomaly_scores: pd.DataFrame) -> dict[str, float]:
 def denoising_metrics(
     sae_model: keras.Model,
     model_input_test: pd.DataFrame,
-    data_params: dict[str, Any],
-    training_params: dict[str, Any],
-    evaluation_params: dict[str, Any],
+    data_params: DataParams,
+    feature_extraction_params: FeatureExtractionParams,
+    training_params: TrainingConfig,
+    evaluation_params: EvaluationParams,
 ) -> dict[str, float]:
     """How well the model removes the corruption it was trained against.
 
@@ -217,15 +223,16 @@ def denoising_metrics(
         ``noisy_mse`` (clean vs corrupted rows); nothing without corruption.
     """
     corruption = input_corruption(
-        CorruptionConfig.model_validate(training_params.get("corruption", {})),
-        seed=evaluation_params["seed"],
+        training_params.corruption, seed=evaluation_params.seed
     )
     if corruption is None:
         logger.info("training.corruption.method is none: no denoising metrics")
         return {}
     clean = feature_matrix(model_input_test, data_params)
     corrupted = np.asarray(corruption(clean, training=True))
-    denoised = sae_model.predict(corrupted, batch_size=INFERENCE_BATCH_SIZE, verbose=0)
+    denoised = sae_model.predict(
+        corrupted, batch_size=feature_extraction_params.batch_size, verbose=0
+    )
     return {
         "denoise_mse": metrics.reconstruction_mse(clean, denoised),
         "noisy_mse": metrics.reconstruction_mse(clean, corrupted),

@@ -169,6 +169,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "sae_model",
                     "model_input_test",
                     "params:data",
+                    "params:feature_extraction",
                     "params:training",
                     "params:evaluation",
                 ],

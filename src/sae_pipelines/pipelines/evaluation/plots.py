@@ -7,7 +7,6 @@ global figure state is kept between nodes or runs.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import keras
 import numpy as np
@@ -16,6 +15,7 @@ from matplotlib.figure import Figure
 from sklearn.decomposition import PCA
 
 from sae_pipelines.inference.model import SCORE_COLUMN
+from sae_pipelines.params import DataParams, EvaluationParams, FeatureExtractionParams
 from sae_pipelines.sae import metrics
 from sae_pipelines.sae.model import unit_directions
 from sae_pipelines.tables import code_matrix, feature_matrix
@@ -23,11 +23,11 @@ from sae_pipelines.tables import code_matrix, feature_matrix
 
 def plot_codes_2d(
     codes_test: pd.DataFrame,
-    data_params: dict[str, Any],
-    feature_extraction_params: dict[str, Any],
+    data_params: DataParams,
+    feature_extraction_params: FeatureExtractionParams,
 ) -> Figure:
     """Test codes in 2-D: the two units themselves, else a PCA projection."""
-    codes = code_matrix(codes_test, feature_extraction_params["column_prefix"])
+    codes = code_matrix(codes_test, feature_extraction_params.column_prefix)
     if codes.shape[1] == 2:
         points, axes_names = codes, ("code unit 0", "code unit 1")
     else:
@@ -35,7 +35,7 @@ def plot_codes_2d(
         axes_names = ("codes PC 1", "codes PC 2")
     figure = Figure(figsize=(6, 5), layout="constrained")
     ax = figure.subplots()
-    label = data_params.get("label_column")
+    label = data_params.label_column
     if label:
         scatter = ax.scatter(
             points[:, 0],
@@ -56,10 +56,10 @@ def _label_codes(labels: pd.Series) -> np.ndarray:
 
 
 def plot_mean_activation(
-    codes_test: pd.DataFrame, feature_extraction_params: dict[str, Any]
+    codes_test: pd.DataFrame, feature_extraction_params: FeatureExtractionParams
 ) -> Figure:
     """Bar chart of each code unit's mean activation on the test split."""
-    codes = code_matrix(codes_test, feature_extraction_params["column_prefix"])
+    codes = code_matrix(codes_test, feature_extraction_params.column_prefix)
     figure = Figure(figsize=(max(6, codes.shape[1] * 0.12), 4), layout="constrained")
     ax = figure.subplots()
     ax.bar(np.arange(codes.shape[1]), metrics.mean_activation_per_unit(codes))
@@ -72,13 +72,13 @@ def plot_mean_activation(
 def plot_reconstructions(
     model_input_test: pd.DataFrame,
     reconstruction_test: pd.DataFrame,
-    data_params: dict[str, Any],
-    evaluation_params: dict[str, Any],
+    data_params: DataParams,
+    evaluation_params: EvaluationParams,
 ) -> Figure:
     """Original vs reconstructed test rows: images when rows are square images."""
     originals = feature_matrix(model_input_test, data_params)
     reconstructions = feature_matrix(reconstruction_test, data_params)
-    count = min(evaluation_params["reconstruction_samples"], len(originals))
+    count = min(evaluation_params.reconstruction_samples, len(originals))
     side = _image_side(originals.shape[1])
     figure = Figure(figsize=(1.6 * count, 3.6), layout="constrained")
     axes = figure.subplots(2, count, squeeze=False)
@@ -120,16 +120,16 @@ def plot_anomaly_scores(anomaly_scores: pd.DataFrame) -> Figure:
 def plot_decoder_tiles(
     sae_model: keras.Model,
     codes_test: pd.DataFrame,
-    feature_extraction_params: dict[str, Any],
-    evaluation_params: dict[str, Any],
+    feature_extraction_params: FeatureExtractionParams,
+    evaluation_params: EvaluationParams,
 ) -> Figure:
     """Each code unit's decoder direction: image tiles, else a units × features map.
 
     A unit's direction is what it adds to a reconstruction when it fires alone
     at its mean active value on the test split (see :func:`unit_directions`).
     """
-    codes = code_matrix(codes_test, feature_extraction_params["column_prefix"])
-    threshold = evaluation_params["active_threshold"]
+    codes = code_matrix(codes_test, feature_extraction_params.column_prefix)
+    threshold = evaluation_params.active_threshold
     scales = metrics.mean_active_value(codes, threshold)
     directions = unit_directions(sae_model, np.where(scales > 0, scales, 1.0))
     side = _image_side(directions.shape[1])
@@ -160,16 +160,16 @@ def plot_decoder_tiles(
 def plot_top_activating(
     codes_test: pd.DataFrame,
     model_input_test: pd.DataFrame,
-    data_params: dict[str, Any],
-    feature_extraction_params: dict[str, Any],
-    evaluation_params: dict[str, Any],
+    data_params: DataParams,
+    feature_extraction_params: FeatureExtractionParams,
+    evaluation_params: EvaluationParams,
 ) -> Figure:
     """For the most often active units, the test rows that activate them most."""
-    codes = code_matrix(codes_test, feature_extraction_params["column_prefix"])
+    codes = code_matrix(codes_test, feature_extraction_params.column_prefix)
     rows = feature_matrix(model_input_test, data_params)
-    frequency = metrics.firing_frequency(codes, evaluation_params["active_threshold"])
-    units = np.argsort(-frequency, kind="stable")[: evaluation_params["top_units"]]
-    count = min(evaluation_params["top_samples"], len(rows))
+    frequency = metrics.firing_frequency(codes, evaluation_params.active_threshold)
+    units = np.argsort(-frequency, kind="stable")[: evaluation_params.top_units]
+    count = min(evaluation_params.top_samples, len(rows))
     side = _image_side(rows.shape[1])
     figure = Figure(
         figsize=(1.2 * count + 1.5 if side else 8, 1.2 * len(units) + 0.8),
@@ -193,12 +193,12 @@ def plot_top_activating(
 
 def plot_feature_density(
     codes_test: pd.DataFrame,
-    feature_extraction_params: dict[str, Any],
-    evaluation_params: dict[str, Any],
+    feature_extraction_params: FeatureExtractionParams,
+    evaluation_params: EvaluationParams,
 ) -> Figure:
     """Histogram of log10 firing frequency per unit; dead units counted apart."""
-    codes = code_matrix(codes_test, feature_extraction_params["column_prefix"])
-    frequency = metrics.firing_frequency(codes, evaluation_params["active_threshold"])
+    codes = code_matrix(codes_test, feature_extraction_params.column_prefix)
+    frequency = metrics.firing_frequency(codes, evaluation_params.active_threshold)
     alive = frequency[frequency > 0]
     dead = int((frequency == 0).sum())
     figure = Figure(figsize=(7, 4), layout="constrained")

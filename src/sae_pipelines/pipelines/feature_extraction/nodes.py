@@ -9,6 +9,7 @@ import pandas as pd
 
 from sae_pipelines.inference import InferenceModel
 from sae_pipelines.inference.scoring import AnomalyScorer
+from sae_pipelines.params import DataParams, FeatureExtractionParams
 from sae_pipelines.tables import carried_columns, feature_matrix, id_column
 
 
@@ -19,8 +20,8 @@ def encode_splits(
     model_input_train: pd.DataFrame,
     model_input_validation: pd.DataFrame,
     model_input_test: pd.DataFrame,
-    data_params: dict[str, Any],
-    feature_extraction_params: dict[str, Any],
+    data_params: DataParams,
+    feature_extraction_params: FeatureExtractionParams,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Encode each normalised split with the inference model.
 
@@ -43,7 +44,7 @@ def encode_splits(
         normalizer,
         scorer=anomaly_scorer,
         id_column=id_column(data_params),
-        code_prefix=feature_extraction_params["column_prefix"],
+        code_prefix=feature_extraction_params.column_prefix,
     )
     return tuple(
         _encode(model, table, data_params)
@@ -52,7 +53,7 @@ def encode_splits(
 
 
 def _encode(
-    model: InferenceModel, model_input: pd.DataFrame, data_params: dict[str, Any]
+    model: InferenceModel, model_input: pd.DataFrame, data_params: DataParams
 ) -> pd.DataFrame:
     codes, scores = model.encode_normalized(feature_matrix(model_input, data_params))
     return pd.concat(

@@ -10,6 +10,7 @@ import pandas as pd
 
 from sae_pipelines.inference import InferenceModel
 from sae_pipelines.inference.scoring import AnomalyScorer, fit_scorer
+from sae_pipelines.params import AnomalyParams, DataParams
 from sae_pipelines.sae import ModelConfig, TrainingConfig, fit_sparse_autoencoder
 from sae_pipelines.tables import feature_matrix
 
@@ -19,17 +20,17 @@ logger = logging.getLogger(__name__)
 def train_sparse_autoencoder(
     model_input_train: pd.DataFrame,
     model_input_validation: pd.DataFrame,
-    model_params: dict[str, Any],
-    training_params: dict[str, Any],
-    data_params: dict[str, Any],
+    model_params: ModelConfig,
+    training_params: TrainingConfig,
+    data_params: DataParams,
 ) -> tuple[keras.Model, list[float], list[float]]:
     """Fit a sparse autoencoder and return it with its loss curves.
 
     Args:
         model_input_train: Normalised training split.
         model_input_validation: Normalised validation split (early stopping).
-        model_params: ``model`` parameters, see :class:`ModelConfig`.
-        training_params: ``training`` parameters, see :class:`TrainingConfig`.
+        model_params: ``model`` parameters.
+        training_params: ``training`` parameters.
         data_params: ``data`` parameters, to tell features from id and label.
 
     Returns:
@@ -38,8 +39,8 @@ def train_sparse_autoencoder(
     model, history = fit_sparse_autoencoder(
         feature_matrix(model_input_train, data_params),
         feature_matrix(model_input_validation, data_params),
-        ModelConfig.model_validate(model_params),
-        TrainingConfig.model_validate(training_params),
+        model_params,
+        training_params,
     )
     logger.info(
         "Trained for %d epochs; best val_loss=%.5f",
@@ -54,8 +55,8 @@ def fit_anomaly_scorer(
     normalizer: Any,
     model_input_train: pd.DataFrame,
     model_input_validation: pd.DataFrame,
-    anomaly_params: dict[str, Any],
-    data_params: dict[str, Any],
+    anomaly_params: AnomalyParams,
+    data_params: DataParams,
 ) -> AnomalyScorer:
     """Fit the ``anomaly.score`` method on the normalised splits.
 
@@ -77,11 +78,11 @@ def fit_anomaly_scorer(
     validation = feature_matrix(model_input_validation, data_params)
     _, errors = InferenceModel(sae_model, normalizer).encode_normalized(validation)
     scorer = fit_scorer(
-        anomaly_params["score"],
+        anomaly_params.score,
         feature_matrix(model_input_train, data_params),
         validation,
         errors,
-        anomaly_params,
+        anomaly_params.model_dump(),
     )
     if scorer.needs_distances:
         logger.info(

@@ -1,0 +1,129 @@
+"""Checks of the raw table, each stopping the run with a message naming the fault."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sae_pipelines.errors import InputError
+from sae_pipelines.params import AnomalyParams, DataParams, SplitParams
+
+logger = logging.getLogger(__name__)
+
+# The fewest rows each split may hold, and what needs them.
+MIN_SPLIT_ROWS = {
+    "train": (2, "to fit the normalizer and the model"),
+    "validation": (1, "for the validation loss and the anomaly threshold"),
+    "test": (2, "for the evaluation's 2-D projection of the codes"),
+}
+
+
+class InvalidDataError(InputError, ValueError):
+    """The raw table cannot be used as it is; the message says where and why."""
+
+
+def check_split_sizes(
+    splits: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame],
+    split_params: SplitParams,
+) -> None:
+    """Stop when a split holds fewer rows than ``MIN_SPLIT_ROWS`` asks."""
+    sizes = dict(zip(MIN_SPLIT_ROWS, map(len, splits), strict=True))
+    for split, (fewest, purpose) in MIN_SPLIT_ROWS.items():
+        if sizes[split] < fewest:
+            msg = (
+                f"raw_data has {sum(sizes.values())} rows: too few for the split "
+                f"({sizes['train']} train, {sizes['validation']} validation, "
+                f"{sizes['test']} test); the {split} split needs at least "
+                f"{fewest} {purpose}. Add rows, or change "
+                f"split.validation_fraction={split_params.validation_fraction} "
+                f"and split.test_fraction={split_params.test_fraction}"
+            )
+            raise InvalidDataError(msg)
+
+
+def check_named_columns(table: pd.DataFrame, data_params: DataParams) -> None:
+    """Stop when ``data.label_column`` or ``data.id_column`` is not a column."""
+    for key in ("label_column", "id_column"):
+        column = getattr(data_params, key)
+        if column is not None and column not in table.columns:
+            msg = (
+                f"data.{key} is '{column}', but raw_data has no such column; "
+                f"its columns are {preview(table.columns)}"
+            )
+            raise InvalidDataError(msg)
+
+
+def check_numeric(table: pd.DataFrame, features: list[str]) -> None:
+    """Stop when a feature column is not numeric (booleans included)."""
+    bad = [c for c in features if not pd.api.types.is_numeric_dtype(table[c])]
+    bad += [c for c in features if pd.api.types.is_bool_dtype(table[c])]
+    if bad:
+        examples = {c: table[c].dropna().iloc[0] for c in bad if table[c].notna().any()}
+        msg = (
+            f"raw_data has non-numeric feature columns {preview(bad)} "
+            f"(first values: {examples}); convert them to numbers, or name the "
+            "label with data.label_column"
+        )
+        raise InvalidDataError(msg)
+
+
+def check_finite(table: pd.DataFrame, features: list[str]) -> None:
+    """Stop when a feature holds NaN or infinite values; count them per column."""
+    values = table[features].to_numpy(dtype=np.float64)
+    bad_counts = (~np.isfinite(values)).sum(axis=0)
+    if bad_counts.any():
+        bad = {c: int(n) for c, n in zip(features, bad_counts, strict=True) if n}
+        msg = (
+            "raw_data has NaN or infinite values in feature columns "
+            f"(column: count) {bad}; fill or drop those rows first"
+        )
+        raise InvalidDataError(msg)
+
+
+def check_normal_labels(
+    table: pd.DataFrame, data_params: DataParams, anomaly_params: AnomalyParams
+) -> None:
+    """Stop when normal labels are set without a label column, or do not occur."""
+    normal_labels = anomaly_params.normal_labels
+    if normal_labels is None:
+        return
+    label = data_params.label_column
+    if label is None:
+        msg = "anomaly.normal_labels is set but data.label_column is null"
+        raise InvalidDataError(msg)
+    present = set(table[label].unique().tolist())
+    missing = [value for value in normal_labels if value not in present]
+    if missing:
+        msg = (
+            f"anomaly.normal_labels {missing} do not occur in column '{label}'; "
+            f"its labels are {preview(sorted(present, key=str))}"
+        )
+        raise InvalidDataError(msg)
+
+
+def handle_constant_columns(
+    table: pd.DataFrame, features: list[str], policy: str
+) -> pd.DataFrame:
+    """Keep or drop constant features as ``data.constant_columns`` says, or stop."""
+    constant = [c for c in features if table[c].nunique(dropna=False) <= 1]
+    if not constant or policy == "keep":
+        return table
+    if policy == "drop":
+        logger.info("Dropping constant feature columns %s", constant)
+        return table.drop(columns=constant)
+    msg = (
+        f"raw_data has constant feature columns {preview(constant)}: the "
+        "normalizer would divide by zero. Set data.constant_columns to 'drop' to "
+        "remove them or 'keep' to pass them through as zeros"
+    )
+    raise InvalidDataError(msg)
+
+
+def preview(values: Any, limit: int = 12) -> str:
+    """At most ``limit`` of ``values``, as a short list for a message."""
+    values = [str(v) for v in values]
+    shown = ", ".join(values[:limit])
+    return f"[{shown}{', …' if len(values) > limit else ''}]"
