@@ -13,12 +13,11 @@ from sae_pipelines.sae.layers import (
     TopKActivation,
 )
 from sae_pipelines.sae.model import (
-    build_code_classifier,
     build_sparse_autoencoder,
     encoder_of,
     input_corruption,
 )
-from sae_pipelines.sae.training import fit_code_classifier, fit_sparse_autoencoder
+from sae_pipelines.sae.training import fit_sparse_autoencoder
 
 __all__ = [
     "CorruptionConfig",
@@ -28,10 +27,8 @@ __all__ = [
     "SigmoidWithKLPenalty",
     "TopKActivation",
     "TrainingConfig",
-    "build_code_classifier",
     "build_sparse_autoencoder",
     "encoder_of",
-    "fit_code_classifier",
     "fit_sparse_autoencoder",
     "input_corruption",
 ]

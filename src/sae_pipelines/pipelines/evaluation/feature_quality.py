@@ -21,7 +21,10 @@ from sklearn.metrics import normalized_mutual_info_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sae_pipelines.sae import build_code_classifier, fit_code_classifier
+from sae_pipelines.pipelines.evaluation.code_classifier import (
+    build_code_classifier,
+    fit_code_classifier,
+)
 from sae_pipelines.sae.training import INFERENCE_BATCH_SIZE
 from sae_pipelines.tables import code_matrix, feature_matrix
 
