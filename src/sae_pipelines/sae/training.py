@@ -130,7 +130,7 @@ def shuffled_batches(
     The rows are copied to tensors once; each pass shuffles only row indices
     and gathers each batch. Fit it with ``steps_per_epoch=``
     :func:`steps_per_epoch`: Keras then keeps one iterator for the whole fit
-    instead of building one per epoch (milliseconds each, hundreds of epochs).
+    instead of building a new one every epoch.
     """
     features = tf.constant(x)
     targets = None if y is x else tf.constant(y)  # an autoencoder's: gather once

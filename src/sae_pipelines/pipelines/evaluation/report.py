@@ -154,7 +154,7 @@ class RenderedPlot:
 
     ``MatplotlibDataset`` writes whatever ``plot.savefig(buffer, **save_args)``
     writes, so each figure is drawn once for both the report and its file:
-    drawing is most of a plot's cost (0.1–0.6 s each here).
+    drawing is most of what a plot costs.
     """
 
     png: bytes
