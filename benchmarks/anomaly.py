@@ -40,21 +40,18 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
-from kedro.config import OmegaConfigLoader
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.neural_network import MLPRegressor
 
 from benchmarks.anomaly_data import DATA_SETS, DataSet, load
-from benchmarks.project import copy_project
+from benchmarks.project import copy_project, project_parameters
 from benchmarks.results import arguments, write_section
 from benchmarks.speed import machine
 from sae_pipelines.params import DataParams
-from sae_pipelines.settings import CONFIG_LOADER_ARGS
 from sae_pipelines.tables import feature_matrix
 
 RESULTS = Path(__file__).with_name("anomaly_results.md")
@@ -150,7 +147,7 @@ def dense_autoencoder_metrics(project: Path) -> dict[str, float]:
     Fitted on the training split with the run's seed; each test row's score is
     its mean squared reconstruction error.
     """
-    parameters = _parameters(project)
+    parameters = project_parameters(project)
     data_params = DataParams.model_validate(parameters["data"])
     train, test = (
         pd.read_parquet(_latest(project, f"05_model_input/model_input_{split}.parquet"))
@@ -175,16 +172,6 @@ def dense_autoencoder_metrics(project: Path) -> dict[str, float]:
         "roc_auc": float(roc_auc_score(truth, score)),
         "pr_auc": float(average_precision_score(truth, score)),
     }
-
-
-def _parameters(project: Path) -> dict[str, Any]:
-    loader = OmegaConfigLoader(
-        conf_source=str(project / "conf"),
-        base_env="base",
-        default_run_env="local",
-        custom_resolvers=CONFIG_LOADER_ARGS["custom_resolvers"],
-    )
-    return loader["parameters"]
 
 
 def _latest(project: Path, entry: str) -> Path:

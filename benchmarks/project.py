@@ -1,14 +1,18 @@
-"""A throwaway copy of the project for a benchmark's ``kedro run``."""
+"""A throwaway copy of the project for a ``kedro run``, and the project's parameters."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from kedro.config import OmegaConfigLoader
+
+from sae_pipelines.settings import CONFIG_LOADER_ARGS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RAW_DATA = "data/01_raw/raw_data.csv"
@@ -17,7 +21,9 @@ RAW_DATA = "data/01_raw/raw_data.csv"
 def copy_project(destination: Path, raw_data: pd.DataFrame | None = None) -> Path:
     """Copy what ``kedro run`` needs (the package itself is installed).
 
-    That is pyproject.toml, conf/base, empty data folders and the raw digits.
+    That is pyproject.toml, conf/base, conf/pinned and conf/logging.yml, the
+    notebooks, empty data folders and the raw digits. Benchmarks and tests run
+    on such copies, so the repository's data/ and mlflow.db are never touched.
 
     Args:
         destination: The copy's root, created here.
@@ -32,7 +38,10 @@ def copy_project(destination: Path, raw_data: pd.DataFrame | None = None) -> Pat
     (destination / "src").mkdir()
     for name in ("pyproject.toml", ".telemetry"):
         shutil.copy(PROJECT_ROOT / name, destination / name)
-    shutil.copytree(PROJECT_ROOT / "conf/base", destination / "conf/base")
+    for env in ("base", "pinned"):
+        shutil.copytree(PROJECT_ROOT / "conf" / env, destination / "conf" / env)
+    shutil.copy(PROJECT_ROOT / "conf/logging.yml", destination / "conf/logging.yml")
+    shutil.copytree(PROJECT_ROOT / "notebooks", destination / "notebooks")
     (destination / "conf/local").mkdir()
     for layer in sorted((PROJECT_ROOT / "data").iterdir()):
         (destination / "data" / layer.name).mkdir(parents=True)
@@ -46,6 +55,20 @@ def copy_project(destination: Path, raw_data: pd.DataFrame | None = None) -> Pat
             f"raw_data:\n  type: pandas.CSVDataset\n  filepath: {RAW_DATA}\n"
         )
     return destination
+
+
+def project_parameters(root: Path = PROJECT_ROOT) -> dict[str, Any]:
+    """The parameters of ``root``'s conf/base with globals resolved, as Kedro passes them.
+
+    conf/local is left out, so a developer's own settings change no result.
+    """
+    loader = OmegaConfigLoader(
+        conf_source=str(root / "conf"),
+        base_env="base",
+        default_run_env="base",
+        custom_resolvers=CONFIG_LOADER_ARGS["custom_resolvers"],
+    )
+    return loader["parameters"]
 
 
 def write_partition(path: Path, table: pd.DataFrame, rows: int) -> None:

@@ -54,13 +54,12 @@ import keras
 import numpy as np
 import pandas as pd
 import tensorflow as tf
-from kedro.config import OmegaConfigLoader
 from scipy.ndimage import shift, zoom
 from sklearn.base import TransformerMixin
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from benchmarks.project import copy_project, write_partition
+from benchmarks.project import copy_project, project_parameters, write_partition
 from benchmarks.results import arguments, write_section
 from sae_pipelines.batch.output import ChunkOutputs
 from sae_pipelines.batch.partitions import (
@@ -77,9 +76,7 @@ from sae_pipelines.sae import (
     fit_sparse_autoencoder,
 )
 from sae_pipelines.sae.model import encoder_of
-from sae_pipelines.settings import CONFIG_LOADER_ARGS
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 NODE_TIME = re.compile(r"Nodes took ([0-9.]+) s in all")
 
 
@@ -247,13 +244,7 @@ class LossClock(keras.callbacks.Callback):
 
 def project_configs(code_size: int | str) -> tuple[ModelConfig, TrainingConfig]:
     """The project's model and training parameters from conf/base."""
-    loader = OmegaConfigLoader(
-        conf_source=str(PROJECT_ROOT / "conf"),
-        base_env="base",
-        default_run_env="base",
-        custom_resolvers=CONFIG_LOADER_ARGS["custom_resolvers"],
-    )
-    parameters = loader["parameters"]
+    parameters = project_parameters()
     model = ModelConfig.model_validate({**parameters["model"], "code_size": code_size})
     return model, TrainingConfig.model_validate(parameters["training"])
 

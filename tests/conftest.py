@@ -9,26 +9,18 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from kedro.config import OmegaConfigLoader
 
+from benchmarks.project import project_parameters
 from sae_pipelines.sae import ModelConfig, build_sparse_autoencoder
-from sae_pipelines.settings import CONFIG_LOADER_ARGS
-from tests.project_runs import PROJECT_ROOT
 
 # The `project` fixture: a copy of the whole project to run with Kedro.
 pytest_plugins = ["tests.project_runs"]
 
 
-@pytest.fixture(scope="session")
-def project_parameters() -> dict:
+@pytest.fixture(scope="session", name="project_parameters")
+def loaded_project_parameters() -> dict:
     """The parameters of conf/base with globals resolved, as Kedro would pass them."""
-    loader = OmegaConfigLoader(
-        conf_source=str(PROJECT_ROOT / "conf"),
-        base_env="base",
-        default_run_env="base",
-        custom_resolvers=CONFIG_LOADER_ARGS["custom_resolvers"],
-    )
-    return loader["parameters"]
+    return project_parameters()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ MLflow store, so the repository's data/ and mlflow.db are never touched.
 
 import multiprocessing
 import os
-import shutil
 import subprocess
 import sys
 import traceback
@@ -19,30 +18,7 @@ import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-
-
-def copy_project(destination: Path) -> Path:
-    """Copy what `kedro run` needs, and the notebooks.
-
-    That is pyproject.toml, conf/base, conf/pinned and conf/logging.yml, the
-    data folders and the raw data.
-    """
-    destination.mkdir()
-    (destination / "src").mkdir()  # the package itself is installed
-    for name in ("pyproject.toml", ".telemetry"):
-        shutil.copy(PROJECT_ROOT / name, destination / name)
-    for env in ("base", "pinned"):
-        shutil.copytree(PROJECT_ROOT / "conf" / env, destination / "conf" / env)
-    shutil.copy(PROJECT_ROOT / "conf/logging.yml", destination / "conf/logging.yml")
-    shutil.copytree(PROJECT_ROOT / "notebooks", destination / "notebooks")
-    (destination / "conf" / "local").mkdir()
-    for layer in sorted((PROJECT_ROOT / "data").iterdir()):
-        (destination / "data" / layer.name).mkdir(parents=True)
-    shutil.copy(
-        PROJECT_ROOT / "data/01_raw/digits.csv", destination / "data/01_raw/digits.csv"
-    )
-    return destination
+from benchmarks.project import PROJECT_ROOT, copy_project
 
 
 @pytest.fixture

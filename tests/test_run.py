@@ -29,31 +29,11 @@ from scripts.readme_figures import (
     digits_table,
     table_difference,
 )
+from tests.expected_metrics import ANOMALY_METRICS, REQUIRED_METRICS
 from tests.project_runs import kedro_cli, latest_run, noise, run_project
 
 pytestmark = pytest.mark.slow
 
-REQUIRED_METRICS = {
-    "test_mse",
-    "test_fvu",
-    "test_l0",
-    "dead_fraction",
-    "pca_test_fvu",
-    "probe_accuracy",
-    "probe_accuracy_raw",
-    "probe_accuracy_pca",
-    "cluster_nmi",
-    "cluster_nmi_raw",
-    "pretrained_accuracy",
-    "scratch_accuracy",
-}
-ANOMALY_METRICS = {
-    "anomaly_roc_auc",
-    "anomaly_pr_auc",
-    "anomaly_f1",
-    "pca_anomaly_roc_auc",
-    "iforest_anomaly_roc_auc",
-}
 PLOTS = {
     "codes_2d",
     "mean_activation",

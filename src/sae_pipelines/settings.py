@@ -3,40 +3,28 @@
 See https://docs.kedro.org/en/stable/kedro_project_setup/settings.html.
 """
 
-import gc
+from importlib import metadata
 
-# The hooks import TensorFlow, MLflow and scikit-learn: millions of objects that
-# live until the process ends. Python's garbage collector would walk them over
-# and over while they are made (about 1 s of every `kedro run` here), so it
-# waits until they are all in, and then they are frozen (below).
-gc.disable()
+from kedro.config import OmegaConfigLoader
+from omegaconf.resolvers import oc
 
-import atexit  # noqa: E402
-from importlib import metadata  # noqa: E402
+from sae_pipelines.garbage_collection import paused_while_importing
 
-from kedro.config import OmegaConfigLoader  # noqa: E402
-from omegaconf.resolvers import oc  # noqa: E402
-
-from sae_pipelines.batch.lock import BatchLockHooks  # noqa: E402
-from sae_pipelines.batch.spark_session import SPARK_CONFIG, SparkHooks  # noqa: E402
-from sae_pipelines.hooks import (  # noqa: E402
-    MLFLOW_CONFIG,
-    MlflowTrackingHooks,
-    ModelRegistrationHooks,
-    NodeTimingHooks,
-)
-from sae_pipelines.params import ProjectContext  # noqa: E402
-from sae_pipelines.tracking.artifacts import VersionedArtifactHooks  # noqa: E402
-from sae_pipelines.tracking.provenance import ProvenanceHooks  # noqa: E402
-from sae_pipelines.tracking.session import UniqueIdSession  # noqa: E402
-from sae_pipelines.tracking.versions import RunVersionsHooks  # noqa: E402
-
-# Frozen objects are skipped by every later collection, and by the last one at
-# exit, which would walk all that the run made too (1-2 s): it is frozen first.
-# Nothing is lost: exit handlers (MLflow ending a run, logging's flush) still run.
-gc.freeze()
-gc.enable()
-atexit.register(gc.freeze)
+# The hooks load TensorFlow, MLflow and scikit-learn.
+with paused_while_importing():
+    from sae_pipelines.batch.lock import BatchLockHooks
+    from sae_pipelines.batch.spark_session import SPARK_CONFIG, SparkHooks
+    from sae_pipelines.hooks import (
+        MLFLOW_CONFIG,
+        MlflowTrackingHooks,
+        ModelRegistrationHooks,
+        NodeTimingHooks,
+    )
+    from sae_pipelines.params import ProjectContext
+    from sae_pipelines.tracking.artifacts import VersionedArtifactHooks
+    from sae_pipelines.tracking.provenance import ProvenanceHooks
+    from sae_pipelines.tracking.session import UniqueIdSession
+    from sae_pipelines.tracking.versions import RunVersionsHooks
 
 # Each run's dataset versions, read by the provenance record and artifact copies.
 _RUN_VERSIONS = RunVersionsHooks()

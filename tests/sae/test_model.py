@@ -1,17 +1,11 @@
-import keras
 import numpy as np
 import pytest
 
-from sae_pipelines.sae import (
-    ModelConfig,
-    build_code_classifier,
-    build_sparse_autoencoder,
-)
+from sae_pipelines.sae import ModelConfig, build_sparse_autoencoder
 from sae_pipelines.sae.model import (
-    CODE_PREACTIVATION_LAYER,
+    CODES_LAYER,
     RECONSTRUCTION_LAYER,
     code_size_of,
-    describe,
     unit_directions,
 )
 
@@ -50,29 +44,7 @@ def test_explicit_sizes_are_kept_and_auto_k_fits_an_explicit_code():
 def test_auto_model_is_built_for_the_input_width():
     model = build_sparse_autoencoder(64, config())
     assert code_size_of(model) == 64
-    assert describe(model) == "64 → 64 codes, TopK k=8"
-
-
-def test_pretrained_classifier_starts_from_the_encoder_and_scratch_does_not():
-    keras.utils.set_random_seed(0)
-    autoencoder = build_sparse_autoencoder(10, config(8, 2, encoder_units=[6]))
-    kernel = autoencoder.get_layer(CODE_PREACTIVATION_LAYER).get_weights()[0]
-    pretrained = build_code_classifier(autoencoder, 3, pretrained=True)
-    scratch = build_code_classifier(autoencoder, 3, pretrained=False)
-    assert pretrained.output_shape == (None, 3)
-    np.testing.assert_array_equal(
-        pretrained.get_layer(CODE_PREACTIVATION_LAYER).get_weights()[0], kernel
-    )
-    assert not np.allclose(
-        scratch.get_layer(CODE_PREACTIVATION_LAYER).get_weights()[0], kernel
-    )
-    # Fine-tuning a copy must leave the autoencoder alone.
-    pretrained.get_layer(CODE_PREACTIVATION_LAYER).set_weights(
-        [np.zeros_like(kernel), np.zeros(8)]
-    )
-    np.testing.assert_array_equal(
-        autoencoder.get_layer(CODE_PREACTIVATION_LAYER).get_weights()[0], kernel
-    )
+    assert model.get_layer(CODES_LAYER).k == 8
 
 
 def test_unit_directions_of_a_linear_decoder_are_its_weight_rows():

@@ -20,8 +20,8 @@ class MetricHistoryDataset(AbstractDataset[list[float], list[float]]):
 
     Like kedro-mlflow's ``MlflowMetricHistoryDataset`` in ``list`` mode, but
     logged with ``log_batch``: one tracking call per thousand values instead
-    of one per value, which for a few hundred epochs saves seconds on a SQLite
-    store and many round trips to a tracking server.
+    of one per value, so a long training history is not one store write (or
+    one round trip to a tracking server) per epoch.
     """
 
     def __init__(self, key: str, metadata: dict | None = None) -> None:

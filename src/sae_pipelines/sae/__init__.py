@@ -1,8 +1,9 @@
 """The sparse autoencoder itself: plain TensorFlow/Keras, no Kedro.
 
 Read top to bottom: ``layers`` (the sparsity pieces), ``config`` (validated
-settings), ``model`` (building it), ``training`` (fitting it), ``metrics``
-(what its outputs are judged by).
+settings), ``model`` (building it), ``training`` (fitting it, with
+``fit_progress`` reporting on the fit), ``metrics`` (what its outputs are
+judged by).
 """
 
 from sae_pipelines.sae.config import CorruptionConfig, ModelConfig, TrainingConfig
@@ -13,12 +14,11 @@ from sae_pipelines.sae.layers import (
     TopKActivation,
 )
 from sae_pipelines.sae.model import (
-    build_code_classifier,
     build_sparse_autoencoder,
     encoder_of,
     input_corruption,
 )
-from sae_pipelines.sae.training import fit_code_classifier, fit_sparse_autoencoder
+from sae_pipelines.sae.training import fit_sparse_autoencoder
 
 __all__ = [
     "CorruptionConfig",
@@ -28,10 +28,8 @@ __all__ = [
     "SigmoidWithKLPenalty",
     "TopKActivation",
     "TrainingConfig",
-    "build_code_classifier",
     "build_sparse_autoencoder",
     "encoder_of",
-    "fit_code_classifier",
     "fit_sparse_autoencoder",
     "input_corruption",
 ]

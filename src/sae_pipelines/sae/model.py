@@ -129,30 +129,6 @@ def with_input_corruption(
     )
 
 
-def build_code_classifier(
-    autoencoder: keras.Model, n_classes: int, pretrained: bool
-) -> keras.Model:
-    """A classifier made of the encoder and a softmax layer on the codes.
-
-    Args:
-        autoencoder: A trained sparse autoencoder; it is left unchanged.
-        n_classes: Number of classes of the softmax layer.
-        pretrained: Start the encoder from the autoencoder's weights (``True``)
-            or from a fresh random initialisation of the same layers (``False``).
-
-    Returns:
-        An uncompiled model mapping inputs to class probabilities.
-    """
-    encoder = encoder_of(autoencoder)
-    copy = keras.models.clone_model(encoder)
-    if pretrained:
-        copy.set_weights(encoder.get_weights())
-    probabilities = keras.layers.Dense(
-        n_classes, activation="softmax", name="class_probabilities"
-    )(copy.output)
-    return keras.Model(copy.inputs, probabilities, name="code_classifier")
-
-
 def decoder_of(autoencoder: keras.Model) -> keras.Model:
     """Return the model that maps codes to reconstructions, sharing weights.
 
@@ -188,20 +164,3 @@ def unit_directions(autoencoder: keras.Model, scales: np.ndarray) -> np.ndarray:
     codes = np.diag(np.asarray(scales, dtype=np.float32))
     baseline = np.zeros((1, codes.shape[0]), dtype=np.float32)
     return np.asarray(decoder(codes)) - np.asarray(decoder(baseline))
-
-
-def describe(autoencoder: keras.Model) -> str:
-    """One line on the model's shape and sparsity, e.g. ``64 → 64 codes, TopK k=8``."""
-    codes = autoencoder.get_layer(CODES_LAYER)
-    sparsity = {
-        TopKActivation: lambda: f"TopK k={codes.k}",
-        ReLUWithL1Penalty: lambda: f"ReLU + L1 λ={codes.weight:g}",
-        SigmoidWithKLPenalty: lambda: f"sigmoid + KL ρ={codes.rho:g} β={codes.beta:g}",
-    }[type(codes)]()
-    hidden = [
-        str(layer.units)
-        for layer in autoencoder.layers
-        if layer.name.startswith("encoder_")
-    ]
-    path = " → ".join([str(autoencoder.input_shape[-1]), *hidden])
-    return f"{path} → {code_size_of(autoencoder)} codes, {sparsity}"

@@ -10,8 +10,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from sae_pipelines.progress import ProgressReport
 from sae_pipelines.sae.config import ModelConfig, TrainingConfig
+from sae_pipelines.sae.fit_progress import EpochProgress, training_device
 from sae_pipelines.sae.metrics import dead_units, row_squared_errors
 from sae_pipelines.sae.model import (
     CODE_PREACTIVATION_LAYER,
@@ -122,49 +122,6 @@ def _unit_rows(matrix: np.ndarray) -> np.ndarray:
     return matrix / np.maximum(norms, 1e-12)
 
 
-class EpochProgress(keras.callbacks.Callback):
-    """Shows the epochs done and the latest losses while a model fits.
-
-    A progress bar on a terminal, else about ten log lines per fit (see
-    :class:`~sae_pipelines.progress.ProgressReport`). Fit inside ``with``, so
-    that the bar ends even when the fit fails.
-    """
-
-    def __init__(self, epochs: int) -> None:
-        super().__init__()
-        self.report = ProgressReport("Training", epochs, "epochs", logger)
-
-    def __enter__(self) -> EpochProgress:
-        self.report.__enter__()
-        return self
-
-    def __exit__(self, *error: Any) -> None:
-        self.report.__exit__(*error)
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        """Report ``loss`` and ``val_loss`` after each epoch."""
-        logs = logs or {}
-        self.report.update(
-            epoch + 1,
-            f"loss={logs.get('loss', math.nan):.5f} "
-            f"val_loss={logs.get('val_loss', math.nan):.5f}",
-        )
-
-
-def training_device() -> str:
-    """The device Keras trains on: the first GPU TensorFlow sees, by name, or the CPU.
-
-    TensorFlow's own report of its GPU probe is hidden with its C++ log (see
-    :mod:`sae_pipelines.quiet`); this says the outcome in one line.
-    """
-    gpus = tf.config.list_physical_devices("GPU")
-    if not gpus:
-        return "the CPU (TensorFlow sees no GPU)"
-    details = tf.config.experimental.get_device_details(gpus[0])
-    name = details.get("device_name", gpus[0].name)
-    return f"GPU 0 ({name}) of {len(gpus)}" if len(gpus) > 1 else f"the GPU ({name})"
-
-
 def shuffled_batches(
     x: np.ndarray, y: np.ndarray, batch_size: int, seed: int
 ) -> tf.data.Dataset:
@@ -173,7 +130,7 @@ def shuffled_batches(
     The rows are copied to tensors once; each pass shuffles only row indices
     and gathers each batch. Fit it with ``steps_per_epoch=``
     :func:`steps_per_epoch`: Keras then keeps one iterator for the whole fit
-    instead of building one per epoch (milliseconds each, hundreds of epochs).
+    instead of building a new one every epoch.
     """
     features = tf.constant(x)
     targets = None if y is x else tf.constant(y)  # an autoencoder's: gather once
@@ -298,47 +255,3 @@ def fit_sparse_autoencoder(
     return model, {
         key: [float(v) for v in values] for key, values in history.history.items()
     }
-
-
-def fit_code_classifier(
-    classifier: keras.Model,
-    x_train: np.ndarray,
-    y_train: np.ndarray,
-    epochs: int,
-    learning_rate: float,
-    batch_size: int,
-    seed: int,
-) -> keras.Model:
-    """Fine-tune a classifier from :func:`build_code_classifier` end to end.
-
-    A fixed budget of ``epochs`` with Adam and no early stopping, so that a
-    pretrained and a randomly initialised classifier get exactly the same
-    training. Any sparsity penalty of the encoder stays in the loss.
-
-    Args:
-        classifier: The model to fit, in place.
-        x_train: Labelled rows, ``float32``.
-        y_train: Integer class indices ``0 … n_classes − 1``.
-        epochs: Passes over the labelled rows.
-        learning_rate: Adam's step size.
-        batch_size: Rows per step.
-        seed: Seeds the shuffling.
-
-    Returns:
-        ``classifier``, fitted.
-    """
-    make_deterministic(seed)
-    steps = steps_per_epoch(len(x_train), batch_size)
-    classifier.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss="sparse_categorical_crossentropy",
-        steps_per_execution=steps,
-    )
-    classifier.fit(
-        shuffled_batches(x_train, y_train, batch_size, seed),
-        steps_per_epoch=steps,
-        shuffle=False,  # the dataset reshuffles itself every pass
-        epochs=epochs,
-        verbose=0,
-    )
-    return classifier

@@ -4,7 +4,11 @@ import keras
 from kedro_datasets.matplotlib import MatplotlibDataset
 from matplotlib.figure import Figure
 
-from sae_pipelines.pipelines.evaluation.report import comparison_rows, render_report
+from sae_pipelines.pipelines.evaluation.report import (
+    comparison_rows,
+    describe,
+    render_report,
+)
 from sae_pipelines.sae import ModelConfig, build_sparse_autoencoder
 
 
@@ -44,6 +48,26 @@ def _topk_model() -> keras.Model:
             }
         ),
     )
+
+
+def test_description_names_the_widths_and_the_sparsity_settings():
+    model = build_sparse_autoencoder(
+        64,
+        ModelConfig.model_validate(
+            {
+                "encoder_units": [32],
+                "code_size": 48,
+                "sparsity": {
+                    "method": "l1",
+                    "l1": {"weight": 0.001},
+                    "kl": {"rho": 0.05, "beta": 1.0},
+                    "topk": {"k": "auto"},
+                },
+            }
+        ),
+    )
+    assert describe(model) == "64 → 32 → 48 codes, ReLU + L1 λ=0.001"
+    assert describe(_topk_model()) == "16 → 16 codes, TopK k=4"
 
 
 def test_report_holds_the_table_every_metric_and_every_plot():

@@ -28,7 +28,10 @@ from sae_pipelines.params import (
     PretrainingParams,
     ProbeParams,
 )
-from sae_pipelines.sae import build_code_classifier, fit_code_classifier
+from sae_pipelines.pipelines.evaluation.code_classifier import (
+    build_code_classifier,
+    fit_code_classifier,
+)
 from sae_pipelines.tables import code_matrix, feature_matrix
 
 logger = logging.getLogger(__name__)

@@ -175,8 +175,8 @@ def plot_top_activating(
         figsize=(1.2 * count + 1.5 if side else 8, 1.2 * len(units) + 0.8),
         layout="constrained",
     )
-    # One axes per unit (its rows side by side in one image): drawing 64 small
-    # axes took 0.5 s, most of the report's plotting time.
+    # One axes per unit, its rows side by side in one image: an axes per row
+    # would be many small axes, slow to draw.
     axes = figure.subplots(len(units), 1, squeeze=False)[:, 0]
     for ax, unit in zip(axes, units, strict=True):
         top = np.argsort(-codes[:, unit], kind="stable")[:count]

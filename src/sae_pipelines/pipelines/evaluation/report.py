@@ -11,7 +11,12 @@ import keras
 from jinja2 import Environment, PackageLoader, select_autoescape
 from matplotlib.figure import Figure
 
-from sae_pipelines.sae.model import describe
+from sae_pipelines.sae import (
+    ReLUWithL1Penalty,
+    SigmoidWithKLPenalty,
+    TopKActivation,
+)
+from sae_pipelines.sae.model import CODES_LAYER, code_size_of
 
 SAE = "sparse autoencoder"
 
@@ -149,7 +154,7 @@ class RenderedPlot:
 
     ``MatplotlibDataset`` writes whatever ``plot.savefig(buffer, **save_args)``
     writes, so each figure is drawn once for both the report and its file:
-    drawing is most of a plot's cost (0.1–0.6 s each here).
+    drawing is most of what a plot costs.
     """
 
     png: bytes
@@ -214,3 +219,20 @@ def _png(figure: Figure, dpi: int) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
+
+
+def describe(autoencoder: keras.Model) -> str:
+    """One line on the model's shape and sparsity, e.g. ``64 → 64 codes, TopK k=8``."""
+    codes = autoencoder.get_layer(CODES_LAYER)
+    sparsity = {
+        TopKActivation: lambda: f"TopK k={codes.k}",
+        ReLUWithL1Penalty: lambda: f"ReLU + L1 λ={codes.weight:g}",
+        SigmoidWithKLPenalty: lambda: f"sigmoid + KL ρ={codes.rho:g} β={codes.beta:g}",
+    }[type(codes)]()
+    hidden = [
+        str(layer.units)
+        for layer in autoencoder.layers
+        if layer.name.startswith("encoder_")
+    ]
+    path = " → ".join([str(autoencoder.input_shape[-1]), *hidden])
+    return f"{path} → {code_size_of(autoencoder)} codes, {sparsity}"

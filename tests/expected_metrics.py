@@ -1,0 +1,32 @@
+"""The metric keys a run reports, for the in-memory and the whole-project tests."""
+
+# With class labels: probes, clustering and pretraining, each beside its baseline.
+LABEL_METRICS = {
+    "probe_accuracy",
+    "probe_accuracy_raw",
+    "probe_accuracy_pca",
+    "cluster_nmi",
+    "cluster_nmi_raw",
+    "pretrained_accuracy",
+    "scratch_accuracy",
+}
+# A default run on the digits.
+REQUIRED_METRICS = {
+    "test_mse",
+    "test_fvu",
+    "test_l0",
+    "dead_fraction",
+    "pca_test_fvu",
+    *LABEL_METRICS,
+}
+# With anomaly labels of both kinds in the test split.
+ANOMALY_METRICS = {
+    "anomaly_roc_auc",
+    "anomaly_pr_auc",
+    "anomaly_f1",
+    "anomaly_precision",
+    "anomaly_recall",
+    "pca_anomaly_roc_auc",
+    "iforest_anomaly_roc_auc",
+    "knn_anomaly_roc_auc",
+}
