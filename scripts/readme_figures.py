@@ -27,7 +27,7 @@ import mlflow
 import yaml
 from kedro.config import OmegaConfigLoader
 
-from sae_pipelines.provenance import PARAMETERS_ARTIFACT
+from sae_pipelines.tracking.provenance import PARAMETERS_ARTIFACT
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 README = PROJECT_ROOT / "README.md"

@@ -3,8 +3,8 @@
 import mlflow
 import pytest
 
-from sae_pipelines.registry import PRODUCTION_ALIAS
 from sae_pipelines.tracking.provenance import DATASETS_ARTIFACT
+from sae_pipelines.tracking.registry import PRODUCTION_ALIAS
 from tests.project_runs import kedro_cli, start_kedro
 
 pytestmark = pytest.mark.slow

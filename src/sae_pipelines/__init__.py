@@ -2,7 +2,7 @@
 
 import os
 
-from sae_pipelines.quiet import quiet_libraries
+from sae_pipelines.runtime.quiet import quiet_libraries
 
 # A seeded run's figures depend on how TensorFlow computes on the CPU at hand: its
 # oneDNN ops are on by default only on CPUs with AVX-512 VNNI, AVX-VNNI or AMX,

@@ -1,7 +1,7 @@
 """Project commands of the ``kedro`` CLI: ``run``, ``promote`` and ``reproduce``.
 
 ``run`` is Kedro's own, with one difference: an error the user caused (an
-:class:`~sae_pipelines.errors.InputError`, or a file that cannot be found or
+:class:`~sae_pipelines.runtime.errors.InputError`, or a file that cannot be found or
 read) ends the run with its message as the last line, without a traceback.
 ``SAE_PIPELINES_TRACEBACK=1`` shows the traceback of those too; a bug always
 shows it.
@@ -27,18 +27,18 @@ from mlflow.entities import RunStatus
 from rich.console import Console
 from rich.table import Table
 
-from sae_pipelines.errors import InputError
-from sae_pipelines.registry import (
-    PRODUCTION_ALIAS,
-    UnknownModelVersionError,
-    move_alias,
-)
+from sae_pipelines.runtime.errors import InputError
 from sae_pipelines.tracking.provenance import installed_packages
 from sae_pipelines.tracking.recorded_run import (
     CannotReproduceError,
     blocking_problems,
     load_recorded_run,
     warnings_for,
+)
+from sae_pipelines.tracking.registry import (
+    PRODUCTION_ALIAS,
+    UnknownModelVersionError,
+    move_alias,
 )
 from sae_pipelines.tracking.reproduce import (
     REPRODUCES_TAG,

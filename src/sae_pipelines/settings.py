@@ -8,20 +8,17 @@ from importlib import metadata
 from kedro.config import OmegaConfigLoader
 from omegaconf.resolvers import oc
 
-from sae_pipelines.garbage_collection import paused_while_importing
+from sae_pipelines.runtime.garbage_collection import paused_while_importing
 
 # The hooks load TensorFlow, MLflow and scikit-learn.
 with paused_while_importing():
     from sae_pipelines.batch.lock import BatchLockHooks
     from sae_pipelines.batch.spark_session import SPARK_CONFIG, SparkHooks
-    from sae_pipelines.hooks import (
-        MLFLOW_CONFIG,
-        MlflowTrackingHooks,
-        ModelRegistrationHooks,
-        NodeTimingHooks,
-    )
-    from sae_pipelines.params import ProjectContext
+    from sae_pipelines.inference.datasets import ModelRegistrationHooks
+    from sae_pipelines.pipelines.params import ProjectContext
+    from sae_pipelines.runtime.timing import NodeTimingHooks
     from sae_pipelines.tracking.artifacts import VersionedArtifactHooks
+    from sae_pipelines.tracking.mlflow_run import MLFLOW_CONFIG, MlflowTrackingHooks
     from sae_pipelines.tracking.provenance import ProvenanceHooks
     from sae_pipelines.tracking.session import UniqueIdSession
     from sae_pipelines.tracking.versions import RunVersionsHooks

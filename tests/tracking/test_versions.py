@@ -1,14 +1,11 @@
-"""Each run loads the versions it saved; a SQLite store's first steps take a lock."""
+"""Each run loads the versions it saved, and knows which it loaded."""
 
 import json
-import threading
 from pathlib import Path
 
-from filelock import FileLock
 from kedro.io import DataCatalog
 from kedro.pipeline import Node, Pipeline
 
-from sae_pipelines.store_lock import sqlite_database, store_lock
 from sae_pipelines.tracking.versions import RunVersionsHooks
 
 EARLIER = "2026-01-01T00.00.00.000Z"
@@ -102,27 +99,3 @@ def test_read_datasets_keep_the_version_newest_at_their_first_load(tmp_path):
         own_file = versions.local_file(name, OWN)
         assert own_file == tmp_path / f"{name}.json" / OWN / f"{name}.json"
         assert json.loads(own_file.read_text()) == "own"
-
-
-def test_sqlite_store_uris_name_their_database(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    assert sqlite_database("sqlite:///mlflow.db") == tmp_path / "mlflow.db"
-    assert sqlite_database(f"sqlite:///{tmp_path}/a.db") == tmp_path / "a.db"
-    for uri in (None, "sqlite://", "sqlite:///:memory:", "http://127.0.0.1:5000"):
-        assert sqlite_database(uri) is None
-
-
-def test_the_store_lock_waits_for_another_holder(tmp_path):
-    holder = FileLock(tmp_path / "mlflow.db.lock")
-    entered = threading.Event()
-
-    def enter() -> None:
-        with store_lock(f"sqlite:///{tmp_path}/mlflow.db"):
-            entered.set()
-
-    with holder:
-        waiter = threading.Thread(target=enter)
-        waiter.start()
-        assert not entered.wait(timeout=0.5)
-    assert entered.wait(timeout=5)
-    waiter.join()

@@ -9,7 +9,7 @@ from filelock import FileLock, Timeout
 from kedro.framework.hooks import hook_impl
 from kedro.io import DataCatalog
 
-from sae_pipelines.errors import InputError
+from sae_pipelines.runtime.errors import InputError
 
 PIPELINE = "batch_extraction"
 OUTPUT_DATASET = "extracted_partitions"

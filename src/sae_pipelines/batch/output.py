@@ -23,9 +23,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from rich.console import Console
 
-from sae_pipelines.errors import InputError
-from sae_pipelines.progress import ProgressReport
-from sae_pipelines.tables import as_arrow
+from sae_pipelines.inference.tables import as_arrow
+from sae_pipelines.runtime.errors import InputError
+from sae_pipelines.runtime.progress import ProgressReport
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ class ChunkOutputs:
 class BatchProgress:
     """Rows and partitions done in a batch run: a bar, or a few log lines.
 
-    See :class:`~sae_pipelines.progress.ProgressReport`; use it as a context
+    See :class:`~sae_pipelines.runtime.progress.ProgressReport`; use it as a context
     manager.
     """
 

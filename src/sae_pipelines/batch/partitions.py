@@ -33,7 +33,7 @@ from sae_pipelines.batch.output import (
     final_path,
     fsync,
 )
-from sae_pipelines.tables import as_arrow
+from sae_pipelines.inference.tables import as_arrow
 
 logger = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 
 from kedro.framework.hooks import hook_impl
 
-from sae_pipelines.errors import InputError
-from sae_pipelines.params import plain
+from sae_pipelines.pipelines.params import plain
+from sae_pipelines.runtime.errors import InputError
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

@@ -14,14 +14,22 @@ from typing import Any, NamedTuple
 
 import mlflow
 import pandas as pd
-from kedro.io import AbstractDataset, AbstractVersionedDataset, DatasetError, Version
+from kedro.framework.hooks import hook_impl
+from kedro.io import (
+    AbstractDataset,
+    AbstractVersionedDataset,
+    DataCatalog,
+    DatasetError,
+    Version,
+)
+from kedro.pipeline import Pipeline
 from mlflow.exceptions import MlflowException
 from mlflow.models.model import ModelInfo
 
 from sae_pipelines.inference.model import InferenceModel
 from sae_pipelines.inference.pyfunc import SparseAutoencoderModel, save_inference_model
-from sae_pipelines.registry import PRODUCTION_ALIAS, find_version
-from sae_pipelines.store_lock import store_lock
+from sae_pipelines.tracking.registry import PRODUCTION_ALIAS, find_version
+from sae_pipelines.tracking.store_lock import store_lock
 
 logger = logging.getLogger(__name__)
 
@@ -193,3 +201,20 @@ class RegisteredModelDataset(AbstractDataset[None, InferenceModel]):
             "alias": self._alias,
             "version": self._version,
         }
+
+
+class ModelRegistrationHooks:
+    """Registers the run's inference model once the whole run has succeeded.
+
+    Kedro calls ``after_pipeline_run`` only after every node ran and every
+    output was saved, so a run that fails registers no model version and
+    moves no alias.
+    """
+
+    @hook_impl
+    def after_pipeline_run(self, pipeline: Pipeline, catalog: DataCatalog) -> None:
+        """Register each inference model the run logged."""
+        for name in sorted(pipeline.datasets()):
+            dataset = catalog.get(name)
+            if isinstance(dataset, InferenceModelDataset):
+                dataset.register()

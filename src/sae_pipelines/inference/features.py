@@ -16,8 +16,8 @@ import pyarrow as pa
 import sklearn
 import tensorflow as tf
 
-from sae_pipelines.errors import InputError
-from sae_pipelines.tables import as_arrow
+from sae_pipelines.inference.tables import as_arrow
+from sae_pipelines.runtime.errors import InputError
 
 # TensorFlow's alignment of tensor memory: an array aligned to it is shared
 # through DLPack instead of copied.

@@ -34,9 +34,9 @@ from sae_pipelines.inference.features import (
     normalize_features,
 )
 from sae_pipelines.inference.scoring import AnomalyScorer
+from sae_pipelines.inference.tables import DEFAULT_ID_COLUMN, as_arrow
 from sae_pipelines.sae.metrics import active_mask
 from sae_pipelines.sae.model import CODES_LAYER, code_size_of
-from sae_pipelines.tables import DEFAULT_ID_COLUMN, as_arrow
 
 SCORE_COLUMN = "anomaly_score"
 FLAG_COLUMN = "is_flagged"

@@ -9,7 +9,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from sae_pipelines.progress import ProgressReport
+from sae_pipelines.runtime.progress import ProgressReport
 
 logger = logging.getLogger(__name__)
 
@@ -18,7 +18,7 @@ class EpochProgress(keras.callbacks.Callback):
     """Shows the epochs done and the latest losses while a model fits.
 
     A progress bar on a terminal, else about ten log lines per fit (see
-    :class:`~sae_pipelines.progress.ProgressReport`). Fit inside ``with``, so
+    :class:`~sae_pipelines.runtime.progress.ProgressReport`). Fit inside ``with``, so
     that the bar ends even when the fit fails.
     """
 
@@ -47,7 +47,7 @@ def training_device() -> str:
     """The device Keras trains on: the first GPU TensorFlow sees, by name, or the CPU.
 
     TensorFlow's own report of its GPU probe is hidden with its C++ log (see
-    :mod:`sae_pipelines.quiet`); this says the outcome in one line.
+    :mod:`sae_pipelines.runtime.quiet`); this says the outcome in one line.
     """
     gpus = tf.config.list_physical_devices("GPU")
     if not gpus:

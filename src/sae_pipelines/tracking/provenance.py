@@ -19,7 +19,7 @@ import yaml
 from kedro.framework.hooks import hook_impl
 from kedro.io import DataCatalog
 
-from sae_pipelines.params import plain
+from sae_pipelines.pipelines.params import plain
 from sae_pipelines.tracking.versions import RunVersionsHooks
 
 UNKNOWN = "unknown"

@@ -15,7 +15,7 @@ from pathlib import Path
 import mlflow
 from mlflow.exceptions import MlflowException
 
-from sae_pipelines.errors import InputError
+from sae_pipelines.runtime.errors import InputError
 from sae_pipelines.tracking.provenance import (
     DATASETS_ARTIFACT,
     PARAMETERS_ARTIFACT,

@@ -14,12 +14,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 from sae_pipelines.inference.features import in_place_copy, normalize_features
-from sae_pipelines.params import (
-    AnomalyParams,
-    DataParams,
-    NormalizationParams,
-    SplitParams,
-)
+from sae_pipelines.inference.preprocessing import OutOfRangeCompressor
+from sae_pipelines.inference.tables import DEFAULT_ID_COLUMN, feature_columns, id_column
 from sae_pipelines.pipelines.data_processing.checks import (
     InvalidDataError,
     check_finite,
@@ -29,8 +25,12 @@ from sae_pipelines.pipelines.data_processing.checks import (
     check_split_sizes,
     handle_constant_columns,
 )
-from sae_pipelines.preprocessing import OutOfRangeCompressor
-from sae_pipelines.tables import DEFAULT_ID_COLUMN, feature_columns, id_column
+from sae_pipelines.pipelines.params import (
+    AnomalyParams,
+    DataParams,
+    NormalizationParams,
+    SplitParams,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -2,13 +2,13 @@
 
 from kedro.pipeline import Node, Pipeline
 
+from sae_pipelines.inference.tables import SPLITS
 from sae_pipelines.pipelines.data_processing.nodes import (
     fit_normalizer,
     normalize,
     split_data,
     validate_raw_data,
 )
-from sae_pipelines.tables import SPLITS
 
 
 def create_pipeline(**kwargs) -> Pipeline:

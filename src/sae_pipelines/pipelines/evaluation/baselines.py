@@ -18,9 +18,9 @@ from sklearn.ensemble import IsolationForest
 from sklearn.neighbors import NearestNeighbors
 
 from sae_pipelines.inference.scoring import sample_rows
-from sae_pipelines.params import DataParams, EvaluationParams
+from sae_pipelines.inference.tables import feature_matrix
+from sae_pipelines.pipelines.params import DataParams, EvaluationParams
 from sae_pipelines.sae import metrics
-from sae_pipelines.tables import feature_matrix
 
 logger = logging.getLogger(__name__)
 

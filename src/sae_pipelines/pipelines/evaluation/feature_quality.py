@@ -21,18 +21,18 @@ from sklearn.metrics import normalized_mutual_info_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sae_pipelines.params import (
+from sae_pipelines.inference.tables import code_matrix, feature_matrix
+from sae_pipelines.pipelines.evaluation.code_classifier import (
+    build_code_classifier,
+    fit_code_classifier,
+)
+from sae_pipelines.pipelines.params import (
     DataParams,
     EvaluationParams,
     FeatureExtractionParams,
     PretrainingParams,
     ProbeParams,
 )
-from sae_pipelines.pipelines.evaluation.code_classifier import (
-    build_code_classifier,
-    fit_code_classifier,
-)
-from sae_pipelines.tables import code_matrix, feature_matrix
 
 logger = logging.getLogger(__name__)
 

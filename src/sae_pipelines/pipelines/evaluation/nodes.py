@@ -18,20 +18,20 @@ from sae_pipelines.inference import InferenceModel
 from sae_pipelines.inference.datasets import ModelRelease
 from sae_pipelines.inference.model import FLAG_COLUMN, SCORE_COLUMN
 from sae_pipelines.inference.scoring import AnomalyScorer
-from sae_pipelines.params import (
-    AnomalyParams,
-    DataParams,
-    EvaluationParams,
-    FeatureExtractionParams,
-)
-from sae_pipelines.sae import TrainingConfig, input_corruption, metrics
-from sae_pipelines.tables import (
+from sae_pipelines.inference.tables import (
     carried_columns,
     code_matrix,
     feature_columns,
     feature_matrix,
     id_column,
 )
+from sae_pipelines.pipelines.params import (
+    AnomalyParams,
+    DataParams,
+    EvaluationParams,
+    FeatureExtractionParams,
+)
+from sae_pipelines.sae import TrainingConfig, input_corruption, metrics
 
 logger = logging.getLogger(__name__)
 

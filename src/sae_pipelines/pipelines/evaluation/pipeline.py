@@ -2,6 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline
 
+from sae_pipelines.inference.tables import SPLITS
 from sae_pipelines.pipelines.evaluation.baselines import (
     baseline_anomaly_scores,
     fit_pca_baseline,
@@ -28,7 +29,6 @@ from sae_pipelines.pipelines.evaluation.plots import (
     plot_top_activating,
 )
 from sae_pipelines.pipelines.evaluation.report import render_report
-from sae_pipelines.tables import SPLITS
 
 PLOTS = {
     "reconstructions": (

@@ -15,10 +15,14 @@ from matplotlib.figure import Figure
 from sklearn.decomposition import PCA
 
 from sae_pipelines.inference.model import SCORE_COLUMN
-from sae_pipelines.params import DataParams, EvaluationParams, FeatureExtractionParams
+from sae_pipelines.inference.tables import code_matrix, feature_matrix
+from sae_pipelines.pipelines.params import (
+    DataParams,
+    EvaluationParams,
+    FeatureExtractionParams,
+)
 from sae_pipelines.sae import metrics
 from sae_pipelines.sae.model import unit_directions
-from sae_pipelines.tables import code_matrix, feature_matrix
 
 
 def plot_codes_2d(

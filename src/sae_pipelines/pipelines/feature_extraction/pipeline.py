@@ -2,8 +2,8 @@
 
 from kedro.pipeline import Node, Pipeline
 
+from sae_pipelines.inference.tables import SPLITS
 from sae_pipelines.pipelines.feature_extraction.nodes import encode_splits
-from sae_pipelines.tables import SPLITS
 
 
 def create_pipeline(**kwargs) -> Pipeline:

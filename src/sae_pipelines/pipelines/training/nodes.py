@@ -10,9 +10,9 @@ import pandas as pd
 
 from sae_pipelines.inference import InferenceModel
 from sae_pipelines.inference.scoring import AnomalyScorer, fit_scorer
-from sae_pipelines.params import AnomalyParams, DataParams
+from sae_pipelines.inference.tables import feature_matrix
+from sae_pipelines.pipelines.params import AnomalyParams, DataParams
 from sae_pipelines.sae import ModelConfig, TrainingConfig, fit_sparse_autoencoder
-from sae_pipelines.tables import feature_matrix
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ import pytest
 from rich.console import Console
 from rich.logging import RichHandler
 
-from sae_pipelines.progress import ProgressReport
+from sae_pipelines.runtime.progress import ProgressReport
 
 logger = logging.getLogger("tests.progress")
 

@@ -7,7 +7,7 @@ from kedro.framework.project import pipelines
 from kedro.framework.startup import bootstrap_project
 from kedro.validation import ParameterValidationError, TypeExtractor
 
-from sae_pipelines.params import (
+from sae_pipelines.pipelines.params import (
     PARAMETER_GROUPS,
     InvalidParametersError,
     ProjectContext,

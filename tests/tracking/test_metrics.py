@@ -2,7 +2,7 @@ import mlflow
 import pytest
 from kedro.io import DatasetError
 
-from sae_pipelines.datasets.metrics import MetricHistoryDataset
+from sae_pipelines.tracking.metrics import MetricHistoryDataset
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from sae_pipelines.quiet import kept_lines
+from sae_pipelines.runtime.quiet import kept_lines
 
 PREAMBLE = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
 INFO = "I0000 00:00:1796254392.435290    4056 cudart_stub.cc:31] Could not find cuda drivers on your machine, GPU will not be used.\n"

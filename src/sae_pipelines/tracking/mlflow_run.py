@@ -1,49 +1,25 @@
-"""Project hooks: MLflow tracking, provenance and artifacts, model registration."""
+"""The MLflow run of a ``kedro run``: kedro-mlflow's hook, named and tagged plainly."""
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
-import time
 from typing import Any
 
 import mlflow
 import pandas as pd
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
-from kedro.io import (
-    DataCatalog,
-)
+from kedro.io import DataCatalog
 from kedro.pipeline import Pipeline
 from kedro_mlflow.framework.hooks import MlflowHook
 
-from sae_pipelines.inference.datasets import InferenceModelDataset
-from sae_pipelines.params import plain
-from sae_pipelines.store_lock import store_lock
-
-logger = logging.getLogger(__name__)
+from sae_pipelines.pipelines.params import plain
+from sae_pipelines.tracking.store_lock import store_lock
 
 OBJECT_REPR = re.compile(r"<(?:\w+\.)*(\w+) object at 0x[0-9a-fA-F]+>")
 MLFLOW_CONFIG = "mlflow"
-
-
-class ModelRegistrationHooks:
-    """Registers the run's inference model once the whole run has succeeded.
-
-    Kedro calls ``after_pipeline_run`` only after every node ran and every
-    output was saved, so a run that fails registers no model version and
-    moves no alias.
-    """
-
-    @hook_impl
-    def after_pipeline_run(self, pipeline: Pipeline, catalog: DataCatalog) -> None:
-        """Register each inference model the run logged."""
-        for name in sorted(pipeline.datasets()):
-            dataset = catalog.get(name)
-            if isinstance(dataset, InferenceModelDataset):
-                dataset.register()
 
 
 def run_name(run_params: dict[str, Any], parameters: dict[str, Any]) -> str:
@@ -152,58 +128,3 @@ class MlflowTrackingHooks(MlflowHook):
             return
         self._logged |= unseen
         super().before_node_run(node, catalog, unseen, is_async)
-
-
-class NodeTimingHooks:
-    """Logs how long each node took, loading, computing and saving, and in all.
-
-    Kedro logs when a node starts and ends, not for how long. A node's time
-    runs from loading its first input to saving its last output: some work
-    happens in a save (batch extraction encodes while its dataset writes).
-    The gap between a run's wall time and the total is the pipeline's
-    overhead (start-up, tracking).
-    """
-
-    def __init__(self) -> None:
-        self._started: dict[str, float] = {}
-        self._unsaved: dict[str, int] = {}
-        self._total = 0.0
-
-    @hook_impl
-    def before_pipeline_run(self) -> None:
-        """Start the total from zero."""
-        self._started, self._unsaved, self._total = {}, {}, 0.0
-
-    @hook_impl
-    def before_dataset_loaded(self, node: Any) -> None:
-        """Start the node's clock at its first input."""
-        self._started.setdefault(node.name, time.perf_counter())
-
-    @hook_impl
-    def before_node_run(self, node: Any) -> None:
-        """Start the clock of a node without inputs."""
-        self._started.setdefault(node.name, time.perf_counter())
-
-    @hook_impl
-    def after_node_run(self, node: Any, outputs: dict[str, Any]) -> None:
-        """Count the outputs still to save; without any, the node is done."""
-        self._unsaved[node.name] = len(outputs)
-        if not outputs:
-            self._finish(node.name)
-
-    @hook_impl
-    def after_dataset_saved(self, node: Any) -> None:
-        """Stop the node's clock once its last output is saved."""
-        self._unsaved[node.name] -= 1
-        if self._unsaved[node.name] == 0:
-            self._finish(node.name)
-
-    @hook_impl
-    def after_pipeline_run(self) -> None:
-        """Log the nodes' total."""
-        logger.info("Nodes took %.2f s in all, loads and saves included", self._total)
-
-    def _finish(self, name: str) -> None:
-        elapsed = time.perf_counter() - self._started.pop(name)
-        self._total += elapsed
-        logger.info("Node '%s' took %.2f s", name, elapsed)

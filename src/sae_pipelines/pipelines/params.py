@@ -24,9 +24,9 @@ from pydantic import (
     model_validator,
 )
 
-from sae_pipelines.errors import InputError
+from sae_pipelines.inference.preprocessing import OutOfRange
 from sae_pipelines.inference.scoring import ScoreMethod
-from sae_pipelines.preprocessing import OutOfRange
+from sae_pipelines.runtime.errors import InputError
 from sae_pipelines.sae.config import ModelConfig, StrictSettings, TrainingConfig
 
 Label = int | str

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from sae_pipelines.preprocessing import OutOfRangeCompressor
+from sae_pipelines.inference.preprocessing import OutOfRangeCompressor
 
 TRAIN = np.array([[0.0, -1.0], [1.0, 1.0]])
 NEW = np.array([[0.5, 0.0], [3.0, -2.0], [1.0 + np.e - 1.0, 1.0]])

@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 
 if TYPE_CHECKING:
-    from sae_pipelines.params import DataParams
+    from sae_pipelines.pipelines.params import DataParams
 
 DEFAULT_ID_COLUMN = "row_id"
 SPLITS = ("train", "validation", "test")

@@ -1,7 +1,7 @@
 import mlflow
 import pytest
 
-from sae_pipelines.registry import (
+from sae_pipelines.tracking.registry import (
     UnknownModelVersionError,
     describe_versions,
     find_version,

@@ -10,7 +10,7 @@ import mlflow
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
-from sae_pipelines.errors import InputError
+from sae_pipelines.runtime.errors import InputError
 
 PRODUCTION_ALIAS = "production"
 

@@ -1,1 +1,0 @@
-"""Kedro datasets for tracking: per-epoch metric histories logged to MLflow."""

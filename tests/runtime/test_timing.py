@@ -1,0 +1,35 @@
+import logging
+
+from kedro.pipeline import Node
+
+from sae_pipelines.runtime.timing import NodeTimingHooks
+
+
+def test_node_times_run_from_first_load_to_last_save(caplog, monkeypatch):
+    now = {"s": 0.0}
+    monkeypatch.setattr(
+        "sae_pipelines.runtime.timing.time.perf_counter", lambda: now["s"]
+    )
+    hooks = NodeTimingHooks()
+    first = Node(lambda x: (x, x), "x", ["y", "z"], name="first")
+    second = Node(lambda y: None, "y", None, name="second")
+    with caplog.at_level(logging.INFO, logger="sae_pipelines.runtime.timing"):
+        hooks.before_pipeline_run()
+        hooks.before_dataset_loaded(first)
+        now["s"] = 1.0
+        hooks.before_node_run(first)  # the clock started at the load
+        hooks.after_node_run(first, {"y": 1, "z": 1})
+        hooks.after_dataset_saved(first)
+        assert not caplog.records  # "z" is still to be saved
+        now["s"] = 4.0
+        hooks.after_dataset_saved(first)
+        hooks.before_dataset_loaded(second)
+        now["s"] = 6.0
+        hooks.after_node_run(second, {})
+        hooks.after_pipeline_run()
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages == [
+        "Node 'first' took 4.00 s",
+        "Node 'second' took 2.00 s",
+        "Nodes took 6.00 s in all, loads and saves included",
+    ]
