@@ -10,8 +10,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from airflow.sdk import dag, task
-from kedro.framework.project import configure_project
-from kedro.framework.session import KedroSession
+from kedro.framework.project import configure_project, settings
 
 # Kedro settings required to run your pipeline
 env = "local"
@@ -24,7 +23,7 @@ conf_source = "" or Path.cwd() / "conf"
 def _run_kedro_node(node_names=None, namespaces=None):
     """Run a Kedro pipeline slice. Pass node_names for regular node groups or namespaces for namespace groups."""
     configure_project(package_name)
-    with KedroSession.create(
+    with settings.SESSION_CLASS.create(
         project_path=project_path, env=env, conf_source=conf_source
     ) as session:
         if namespaces is not None:
