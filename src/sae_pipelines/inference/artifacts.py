@@ -20,6 +20,9 @@ ARTIFACT_FILES = {
     "scorer": "anomaly_scorer.pkl",
     "settings": "inference.json",
 }
+# Modules that moved since models were first registered: their pickles name
+# the old module.
+MOVED_MODULES = {"sae_pipelines.preprocessing": "sae_pipelines.inference.preprocessing"}
 
 
 def write_artifacts(model: InferenceModel, folder: Path) -> dict[str, str]:
@@ -44,10 +47,10 @@ def load_artifacts(artifacts: dict[str, str]) -> InferenceModel:
     settings = json.loads(Path(artifacts["settings"]).read_text())
     return InferenceModel(
         keras.models.load_model(artifacts["autoencoder"]),
-        _unpickle(artifacts["normalizer"]),
+        read_pickle(artifacts["normalizer"]),
         threshold=settings["threshold"],
         # Models registered before the scorer existed score by reconstruction.
-        scorer=_unpickle(artifacts["scorer"])
+        scorer=read_pickle(artifacts["scorer"])
         if "scorer" in artifacts
         else AnomalyScorer(),
         id_column=settings["id_column"],
@@ -56,9 +59,18 @@ def load_artifacts(artifacts: dict[str, str]) -> InferenceModel:
     )
 
 
-def _unpickle(path: str) -> Any:
+class _ArtifactUnpickler(pickle.Unpickler):
+    """Finds classes pickled from modules that have moved since, where they are now."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        """The class ``name``, looked up in the module's present home."""
+        return super().find_class(MOVED_MODULES.get(module, module), name)
+
+
+def read_pickle(path: str) -> Any:
+    """A pickled artifact of this project, whichever release wrote it."""
     with Path(path).open("rb") as file:
-        return pickle.load(file)  # noqa: S301 - this model's own artifact
+        return _ArtifactUnpickler(file).load()  # this model's own artifact
 
 
 def artifact_paths(folder: Path) -> dict[str, str]:
