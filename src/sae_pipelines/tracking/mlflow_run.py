@@ -57,10 +57,10 @@ class MlflowTrackingHooks(MlflowHook):
     """kedro-mlflow's hook, logging each parameter once per run.
 
     kedro-mlflow logs a node's parameters before every node it runs, reopening
-    the run first. ``params:data`` feeds 16 nodes, so a default run made 221
-    parameter calls and reopened the run 31 times (about 1 s); this hook sends
-    only parameters not yet logged, and reopens the run only where it is not
-    active (a runner's new thread).
+    the run first, though most groups feed many nodes. This hook sends only
+    parameters not yet logged, and reopens the run only where it is not active
+    (a runner's new thread). Parameter models go as the plain values they were
+    made from, so the logged names stay flat (``training.seed``).
     """
 
     def __init__(self) -> None:
