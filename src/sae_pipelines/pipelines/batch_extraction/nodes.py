@@ -47,7 +47,7 @@ def extract_partitions(
     """The pending partitions' outputs (id, codes, anomaly score and flag, L0), lazily.
 
     ``batch_extraction.anomaly_scores: false`` leaves out the score and flag,
-    and so the decoder: half the computation.
+    and so the decoder's work.
 
     Nothing is read here: the catalog's ``extracted_partitions`` runs the
     engine when it saves. ``engine: pandas`` encodes each partition chunk by
