@@ -4,11 +4,15 @@ Each test works on a copy of the project in a temporary folder, with its own
 MLflow store, so the repository's data/ and mlflow.db are never touched.
 """
 
+import contextlib
 import multiprocessing
 import os
+import socket
 import subprocess
 import sys
+import time
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 
 import mlflow
@@ -146,3 +150,56 @@ def assert_batch_run_tracked(
         run.info.run_id, "partition_rows"
     )
     assert sorted((m.step, m.value) for m in history) == rows_by_sequence
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve_mlflow(folder: Path) -> Iterator[str]:
+    """A real `mlflow server` on a free loopback port; yields its URI.
+
+    Its SQLite store is ``folder/server.db``; it serves the artifacts it
+    keeps under ``folder/server-artifacts``.
+    """
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{folder / 'server.db'}",
+            "--artifacts-destination",
+            str(folder / "server-artifacts"),
+            "--serve-artifacts",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            assert server.poll() is None, "mlflow server exited"
+            time.sleep(0.5)
+    else:
+        server.kill()
+        pytest.fail("mlflow server did not start in 120 s")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

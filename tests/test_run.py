@@ -1,10 +1,6 @@
 """Whole-project runs through a KedroSession, read back from MLflow."""
 
 import math
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import mlflow
@@ -30,7 +26,13 @@ from scripts.readme_figures import (
     table_difference,
 )
 from tests.expected_metrics import ANOMALY_METRICS, REQUIRED_METRICS
-from tests.project_runs import kedro_cli, latest_run, noise, run_project
+from tests.project_runs import (
+    kedro_cli,
+    latest_run,
+    noise,
+    run_project,
+    serve_mlflow,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -206,51 +208,11 @@ def test_denoising_run_beats_the_noisy_input(project):
     assert metrics["denoise_mse"] < metrics["noisy_mse"]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def mlflow_server(tmp_path):
     """A real `mlflow server` on a free loopback port with a SQLite backend."""
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mlflow",
-            "server",
-            "--backend-store-uri",
-            f"sqlite:///{tmp_path / 'server.db'}",
-            "--artifacts-destination",
-            str(tmp_path / "server-artifacts"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    uri = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            assert server.poll() is None, "mlflow server exited"
-            time.sleep(0.5)
-    else:
-        server.kill()
-        pytest.fail("mlflow server did not start in 120 s")
-    yield uri
-    server.terminate()
-    server.wait(timeout=30)
+    with serve_mlflow(tmp_path) as uri:
+        yield uri
 
 
 def test_run_against_a_real_mlflow_server(project, mlflow_server, monkeypatch):

@@ -32,6 +32,7 @@ from sae_pipelines.tracking.provenance import installed_packages
 from sae_pipelines.tracking.recorded_run import (
     CannotReproduceError,
     blocking_problems,
+    fetch_missing_inputs,
     load_recorded_run,
     warnings_for,
 )
@@ -130,12 +131,14 @@ def reproduce(run_id: str, env: str | None) -> None:
     """Repeat a run by its MLflow run id and compare every metric with it.
 
     The run's commit, resolved parameters and data versions are used, whatever
-    the project's files hold now. Exits with status 1 when the run cannot be
-    repeated (the reasons are listed) or when a metric or the model differs.
+    the project's files hold now; a data version missing here is fetched
+    from the run's snapshot in the artifact store. Exits with status 1 when the
+    run cannot be repeated (the reasons are listed) or when a metric or the
+    model differs.
     """
-    _project_context(env)
-    client = mlflow.MlflowClient()
     try:
+        _project_context(env)
+        client = mlflow.MlflowClient()
         recorded = load_recorded_run(client, run_id)
         if problems := blocking_problems(recorded, Path.cwd()):
             reasons = "\n  - ".join(problems)
@@ -144,9 +147,10 @@ def reproduce(run_id: str, env: str | None) -> None:
             )
         for warning in warnings_for(recorded, installed_packages()):
             click.secho(f"Warning: {warning}", fg="yellow", err=True)
+        fetch_missing_inputs(recorded, Path.cwd())
         with tempfile.TemporaryDirectory(prefix="sae-reproduce-") as workspace:
             outcome = run_reproduction(recorded, Path.cwd(), client, Path(workspace))
-    except CannotReproduceError as error:
+    except InputError as error:  # the run cannot be repeated, or the server is down
         raise click.ClickException(str(error)) from error
     _print_comparison(outcome)
     if not outcome.matches:

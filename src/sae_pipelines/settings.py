@@ -21,6 +21,7 @@ with paused_while_importing():
     from sae_pipelines.tracking.mlflow_run import MLFLOW_CONFIG, MlflowTrackingHooks
     from sae_pipelines.tracking.provenance import ProvenanceHooks
     from sae_pipelines.tracking.session import UniqueIdSession
+    from sae_pipelines.tracking.snapshots import SnapshotHooks
     from sae_pipelines.tracking.versions import RunVersionsHooks
 
 # Each run's dataset versions, read by the provenance record and artifact copies.
@@ -31,6 +32,7 @@ HOOKS = (
     _RUN_VERSIONS,
     SparkHooks(),
     VersionedArtifactHooks(_RUN_VERSIONS),
+    SnapshotHooks(_RUN_VERSIONS),
     ProvenanceHooks(_RUN_VERSIONS),
     # In place of kedro-mlflow's own hook (disabled below). After those above so
     # that it runs before them, as the plugin's would: they log to its run.

@@ -1,13 +1,20 @@
 import os
 import subprocess
 import sys
+import time
 
+import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from kedro_mlflow.framework.hooks import MlflowHook
 
-from sae_pipelines.tracking.mlflow_run import MlflowTrackingHooks
-from tests.project_runs import PROJECT_ROOT
+from sae_pipelines.tracking.mlflow_run import (
+    SERVER_TIMEOUT_S,
+    MlflowTrackingHooks,
+    TrackingServerUnreachableError,
+    require_reachable,
+)
+from tests.project_runs import PROJECT_ROOT, free_port
 
 
 def test_kedro_mlflow_hook_is_replaced_not_doubled():
@@ -39,3 +46,15 @@ def test_mlflow_telemetry_is_off_once_the_project_is_imported():
     )
     assert result.returncode == 0, result.stderr
     assert "client: None" in result.stdout
+
+
+def test_a_tracking_server_that_does_not_answer_is_named_at_once():
+    uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    started = time.monotonic()
+    with pytest.raises(TrackingServerUnreachableError) as error:
+        require_reachable(uri)
+    assert time.monotonic() - started < SERVER_TIMEOUT_S
+    assert str(error.value).startswith(
+        f"the MLflow tracking server at {uri} cannot be reached ("
+    )
+    require_reachable("sqlite:///mlflow.db")  # not a server: nothing to check

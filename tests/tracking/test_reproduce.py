@@ -1,5 +1,6 @@
 import math
 import subprocess
+from pathlib import Path
 
 import mlflow
 import pytest
@@ -13,6 +14,7 @@ from sae_pipelines.tracking.provenance import (
 from sae_pipelines.tracking.recorded_run import (
     CannotReproduceError,
     blocking_problems,
+    fetch_missing_inputs,
     load_recorded_run,
     warnings_for,
 )
@@ -23,6 +25,12 @@ from sae_pipelines.tracking.reproduce import (
     export_source,
     run_command,
     same_weights,
+)
+from sae_pipelines.tracking.snapshots import (
+    SHA256_TAG,
+    Snapshot,
+    dataset_input,
+    store_snapshot,
 )
 from tests.conftest import topk_autoencoder
 
@@ -75,15 +83,20 @@ def record_run(client, commit, **overrides):
         "kedro_pipelines": '["__default__"]',
     }
     tags.update(overrides.get("tags", {}))
-    snapshot = {"version": VERSION, "path": SNAPSHOT}
+    version = {"version": VERSION, "path": SNAPSHOT}
     datasets = overrides.get(
-        "datasets", {"loaded": {"validated_data": snapshot}, "saved": {}}
+        "datasets", {"loaded": {"validated_data": version}, "saved": {}}
     )
     with mlflow.start_run() as run:
         mlflow.set_tags({k: v for k, v in tags.items() if v is not None})
         mlflow.log_metric("test_fvu", 0.25)
         if datasets is not None:
             mlflow.log_dict(datasets, DATASETS_ARTIFACT)
+        if snapshot := overrides.get("snapshot"):
+            mlflow.log_input(
+                dataset_input(b"parquet", "validated_data", snapshot),
+                tags={SHA256_TAG: snapshot.sha256},
+            )
         mlflow.log_text(yaml.safe_dump(PARAMETERS), PARAMETERS_ARTIFACT)
         mlflow.log_text(
             overrides.get("requirements", "kedro==1.7.0\n"), REQUIREMENTS_ARTIFACT
@@ -125,6 +138,42 @@ def test_a_deleted_data_version_is_named(repository, client):
         f"data version deleted: dataset 'validated_data' version {VERSION} "
         f"({SNAPSHOT}) no longer exists"
     ]
+
+
+def test_a_deleted_data_version_is_fetched_from_its_snapshot(
+    repository, client, tmp_path
+):
+    root, commit = repository
+    snapshot = store_snapshot(root / SNAPSHOT, str(tmp_path / "store"))
+    recorded = record_run(client, commit, snapshot=snapshot)
+    assert recorded.snapshot("validated_data") == snapshot
+    (root / SNAPSHOT).unlink()
+    assert blocking_problems(recorded, root) == []
+    fetch_missing_inputs(recorded, root)
+    assert (root / SNAPSHOT).read_bytes() == b"parquet"
+
+
+def test_a_snapshot_missing_from_the_store_is_named(repository, client, tmp_path):
+    root, commit = repository
+    snapshot = store_snapshot(root / SNAPSHOT, str(tmp_path / "store"))
+    recorded = record_run(client, commit, snapshot=snapshot)
+    (root / SNAPSHOT).unlink()
+    Path(snapshot.uri).unlink()
+    assert blocking_problems(recorded, root) == [
+        f"snapshot missing from the store: dataset 'validated_data' version "
+        f"{VERSION} ({SNAPSHOT}) is not here, and its snapshot {snapshot.uri} "
+        f"(SHA-256 {snapshot.sha256}) is not in the artifact store"
+    ]
+
+
+def test_a_data_version_present_here_is_not_fetched(repository, client, tmp_path):
+    root, commit = repository
+    # A store that does not exist: any download would fail.
+    gone = Snapshot(f"{tmp_path}/gone/validated_data.parquet", "0" * 64)
+    recorded = record_run(client, commit, snapshot=gone)
+    assert blocking_problems(recorded, root) == []
+    fetch_missing_inputs(recorded, root)
+    assert (root / SNAPSHOT).read_bytes() == b"parquet"
 
 
 def test_a_commit_missing_from_the_repository_is_named(repository, client):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import urllib.error
+import urllib.request
 from typing import Any
 
 import mlflow
@@ -16,10 +18,45 @@ from kedro.pipeline import Pipeline
 from kedro_mlflow.framework.hooks import MlflowHook
 
 from sae_pipelines.pipelines.params import plain
+from sae_pipelines.runtime.errors import InputError
 from sae_pipelines.tracking.store_lock import store_lock
 
 OBJECT_REPR = re.compile(r"<(?:\w+\.)*(\w+) object at 0x[0-9a-fA-F]+>")
 MLFLOW_CONFIG = "mlflow"
+# Seconds to connect to a tracking server, and again for its answer.
+SERVER_TIMEOUT_S = 10
+
+
+class TrackingServerUnreachableError(InputError, ConnectionError):
+    """The tracking server named by the tracking URI does not answer."""
+
+
+def require_reachable(uri: str | None) -> None:
+    """Fail fast, naming the URI, when an HTTP tracking server does not answer.
+
+    MLflow itself retries a refused connection for minutes. Any HTTP answer
+    (even an error status) means the server is there; other stores pass.
+
+    Raises:
+        TrackingServerUnreachableError: No answer within the timeouts.
+    """
+    if not uri or not uri.startswith(("http://", "https://")):
+        return
+    try:
+        with urllib.request.urlopen(
+            f"{uri.rstrip('/')}/health", timeout=SERVER_TIMEOUT_S
+        ):
+            return
+    except urllib.error.HTTPError:
+        return  # it answered
+    except OSError as error:  # URLError, or a timeout
+        msg = (
+            f"the MLflow tracking server at {uri} cannot be reached "
+            f"({getattr(error, 'reason', error)}): start it, or point "
+            "MLFLOW_TRACKING_URI (or mlflow.yml's server.mlflow_tracking_uri) at "
+            "one that runs"
+        )
+        raise TrackingServerUnreachableError(msg) from error
 
 
 def run_name(run_params: dict[str, Any], parameters: dict[str, Any]) -> str:
@@ -71,11 +108,15 @@ class MlflowTrackingHooks(MlflowHook):
     def after_context_created(self, context: KedroContext) -> None:
         """Set up tracking (kedro-mlflow), one process at a time on a SQLite store.
 
+        A tracking server that does not answer ends it at once (see
+        :func:`require_reachable`).
+
         Here MLflow creates a new store's tables and kedro-mlflow the
         experiment; see ``store_lock``.
         """
         server = context.config_loader[MLFLOW_CONFIG].get("server") or {}
         uri = server.get("mlflow_tracking_uri") or os.environ.get("MLFLOW_TRACKING_URI")
+        require_reachable(uri)
         with store_lock(uri):
             super().after_context_created(context)
 

@@ -23,6 +23,14 @@ from sae_pipelines.tracking.provenance import (
     UNKNOWN,
     package_differences,
 )
+from sae_pipelines.tracking.snapshots import (
+    SHA256_TAG,
+    SOURCE_TYPE,
+    Snapshot,
+    SnapshotSource,
+    fetch_snapshot,
+    snapshot_exists,
+)
 
 START_DATASET = "validated_data"
 # Tags ProvenanceHooks sets on every run; without them a run cannot be repeated.
@@ -72,6 +80,21 @@ class RecordedRun:
         if start is not None:
             inputs[START_DATASET] = start
         return inputs
+
+    def snapshot(self, name: str) -> Snapshot | None:
+        """The stored copy of a dataset the run logged as its input, if any."""
+        for dataset_input in self.run.inputs.dataset_inputs if self.run.inputs else []:
+            dataset = dataset_input.dataset
+            tags = {tag.key: tag.value for tag in dataset_input.tags}
+            if (
+                dataset.name == name
+                and dataset.source_type == SOURCE_TYPE
+                and SHA256_TAG in tags
+            ):
+                return Snapshot(
+                    SnapshotSource.from_json(dataset.source).uri, tags[SHA256_TAG]
+                )
+        return None
 
 
 def load_recorded_run(client: mlflow.MlflowClient, run_id: str) -> RecordedRun:
@@ -136,12 +159,45 @@ def blocking_problems(recorded: RecordedRun, project_path: Path) -> list[str]:
             "pipeline can be repeated"
         )
     for name, record in sorted(recorded.input_versions().items()):
-        if not (project_path / record["path"]).exists():
-            problems.append(
-                f"data version deleted: dataset '{name}' version {record['version']} "
-                f"({record['path']}) no longer exists"
-            )
+        if (project_path / record["path"]).exists():
+            continue
+        described = f"dataset '{name}' version {record['version']} ({record['path']})"
+        snapshot = recorded.snapshot(name)
+        if snapshot is None:
+            problems.append(f"data version deleted: {described} no longer exists")
+        elif problem := _store_problem(snapshot, described):
+            problems.append(problem)
     return problems
+
+
+def _store_problem(snapshot: Snapshot, described: str) -> str | None:
+    """Why the snapshot of a dataset version missing here cannot be fetched."""
+    try:
+        if snapshot_exists(snapshot.uri):
+            return None
+    except (MlflowException, OSError) as error:
+        return (
+            f"snapshot unreadable: {described} is not here, and its snapshot "
+            f"{snapshot.uri} cannot be read: {error}"
+        )
+    return (
+        f"snapshot missing from the store: {described} is not here, and its "
+        f"snapshot {snapshot.uri} (SHA-256 {snapshot.sha256}) is not in the "
+        "artifact store"
+    )
+
+
+def fetch_missing_inputs(recorded: RecordedRun, project_path: Path) -> None:
+    """Download each input version missing here from its snapshot, checked.
+
+    Raises:
+        SnapshotError: A snapshot's bytes do not match its digest.
+    """
+    for name, record in sorted(recorded.input_versions().items()):
+        path = project_path / record["path"]
+        snapshot = recorded.snapshot(name)
+        if snapshot is not None and not path.exists():
+            fetch_snapshot(snapshot, path, recorded.run_id)
 
 
 def _commit_exists(project_path: Path, commit: str) -> bool:

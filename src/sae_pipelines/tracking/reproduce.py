@@ -5,13 +5,16 @@ resolved parameters and the version of every dataset it read and wrote. To
 repeat it, the commit's files are exported to a temporary folder, its parameter
 files are replaced by the run's resolved parameters, and ``kedro run`` starts
 there from the run's own version of ``validated_data`` (the validated copy of
-the raw table), with ``data/`` shared with the project. The new run logs into an
-MLflow run tagged with the original's id, and its metrics and model weights are
-compared with the original's.
+the raw table), with ``data/`` shared with the project (a clone other than the
+run's first fetches that version from its snapshot in the artifact store, see
+:mod:`~sae_pipelines.tracking.snapshots`). The new run logs into an MLflow run
+tagged with the original's id, and its metrics and model weights are compared
+with the original's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
@@ -28,7 +31,9 @@ from pathlib import Path
 import h5py
 import mlflow
 import numpy as np
+from mlflow.exceptions import MlflowException
 
+from sae_pipelines.inference.artifacts import ARTIFACT_FILES
 from sae_pipelines.tracking.recorded_run import (
     START_DATASET,
     CannotReproduceError,
@@ -199,7 +204,7 @@ def run_reproduction(
         original_run_id=recorded.run_id,
         reproduced_run_id=reproduced_id,
         metrics=compare_metrics(original.data.metrics, repeat.run.data.metrics),
-        weights_match=_same_model(recorded, repeat, project_path),
+        weights_match=_same_model(recorded, repeat, project_path, workspace),
     )
 
 
@@ -214,15 +219,37 @@ def compare_metrics(
 
 
 def _same_model(
-    original: RecordedRun, reproduced: RecordedRun, project_path: Path
+    original: RecordedRun, reproduced: RecordedRun, project_path: Path, folder: Path
 ) -> bool | None:
-    records = [run.dataset(MODEL_DATASET) for run in (original, reproduced)]
-    if None in records:
-        return None
-    paths = [project_path / record["path"] for record in records]
-    if not all(path.exists() for path in paths):
+    paths = [
+        _model_file(run, project_path, folder / run.run_id)
+        for run in (original, reproduced)
+    ]
+    if None in paths:
         return None
     return same_weights(*paths)
+
+
+def _model_file(run: RecordedRun, project_path: Path, folder: Path) -> Path | None:
+    """The run's Keras model: its ``data/`` file, else the one logged to MLflow.
+
+    A clone other than the run's has no file of it; the autoencoder of the
+    inference model the run logged holds the same weights. That one is
+    downloaded into ``folder``.
+    """
+    record = run.dataset(MODEL_DATASET)
+    if record is not None and (project_path / record["path"]).exists():
+        return project_path / record["path"]
+    autoencoder = f"artifacts/{ARTIFACT_FILES['autoencoder']}"  # as pyfunc keeps it
+    for output in run.run.outputs.model_outputs if run.run.outputs else []:
+        with contextlib.suppress(MlflowException):  # gone, or a model of another kind
+            location = mlflow.get_logged_model(output.model_id).artifact_location
+            return Path(
+                mlflow.artifacts.download_artifacts(
+                    artifact_uri=f"{location}/{autoencoder}", dst_path=folder
+                )
+            )
+    return None
 
 
 def same_weights(first: Path, second: Path) -> bool:

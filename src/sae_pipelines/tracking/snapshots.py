@@ -1,0 +1,212 @@
+"""A run's input table, kept in the tracking server's artifact store by its digest.
+
+:class:`SnapshotHooks` stores the file of each versioned dataset that opts in
+(catalog ``metadata: {mlflow_snapshot: {}}``) once per content, under
+``<location>/sha256/<digest>/<file name>``, and logs it as the run's MLflow
+dataset input. ``kedro reproduce`` fetches it from there (:func:`fetch_snapshot`)
+in a clone that lacks the file. ``location`` defaults to ``snapshots/`` in the
+experiment's artifact location: ``mlflow-artifacts:/<id>/snapshots`` under an
+``mlflow server`` serving artifacts, ``mlruns/<id>/snapshots`` under the default
+SQLite store.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from kedro.framework.hooks import hook_impl
+from mlflow.data.dataset_source import DatasetSource
+from mlflow.data.meta_dataset import MetaDataset
+from mlflow.exceptions import MlflowException
+from mlflow.store.artifact.artifact_repository_registry import (
+    get_artifact_repository,
+)
+
+from sae_pipelines.runtime.errors import InputError
+from sae_pipelines.tracking.provenance import file_sha256
+from sae_pipelines.tracking.versions import RunVersionsHooks
+
+SNAPSHOT_METADATA_KEY = "mlflow_snapshot"
+SHA256_TAG = "sha256"  # the dataset input's tag holding the full digest
+SOURCE_TYPE = "artifact_store"
+# MLflow keeps at most 36 characters of a dataset's digest.
+MLFLOW_DIGEST_LENGTH = 36
+
+
+class SnapshotError(InputError, RuntimeError):
+    """A snapshot is missing from its store, or its bytes are not its digest's."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A stored file and the SHA-256 of its bytes."""
+
+    uri: str
+    sha256: str
+
+
+class SnapshotSource(DatasetSource):
+    """The source of a dataset input: a snapshot's URI in any artifact store.
+
+    MLflow's own sources cover ``s3://`` or local paths but not
+    ``mlflow-artifacts:/``, the URI of a server's served artifacts.
+    """
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+
+    @staticmethod
+    def _get_source_type() -> str:
+        return SOURCE_TYPE
+
+    def load(self, dst_path: str | None = None) -> str:
+        """Download the snapshot; its local path."""
+        return mlflow.artifacts.download_artifacts(
+            artifact_uri=self.uri, dst_path=dst_path
+        )
+
+    @staticmethod
+    def _can_resolve(raw_source: Any) -> bool:
+        return False  # made explicitly, never guessed from a string
+
+    @classmethod
+    def _resolve(cls, raw_source: Any) -> SnapshotSource:
+        return cls(str(raw_source))
+
+    def to_dict(self) -> dict[str, str]:
+        """``{"uri": ...}``, as the run's dataset input records it."""
+        return {"uri": self.uri}
+
+    @classmethod
+    def from_dict(cls, source_dict: dict[str, Any]) -> SnapshotSource:
+        """The source :meth:`to_dict` describes."""
+        return cls(source_dict["uri"])
+
+
+def snapshot_uri(location: str, sha256: str, file_name: str) -> str:
+    """Where a file with this digest lies under ``location``."""
+    return f"{location.rstrip('/')}/sha256/{sha256}/{file_name}"
+
+
+def _split(uri: str) -> tuple[str, str]:
+    folder, _, name = uri.rpartition("/")
+    return folder, name
+
+
+def snapshot_exists(uri: str) -> bool:
+    """Whether the store holds a file at ``uri``."""
+    folder, name = _split(uri)
+    listing = get_artifact_repository(folder).list_artifacts()
+    return any(Path(info.path).name == name and not info.is_dir for info in listing)
+
+
+def store_snapshot(path: Path, location: str) -> Snapshot:
+    """Upload ``path`` under ``location`` by its digest, unless already there."""
+    sha256 = file_sha256(path)
+    snapshot = Snapshot(snapshot_uri(location, sha256, path.name), sha256)
+    if not snapshot_exists(snapshot.uri):
+        get_artifact_repository(_split(snapshot.uri)[0]).log_artifact(str(path))
+    return snapshot
+
+
+def fetch_snapshot(snapshot: Snapshot, destination: Path, run_id: str) -> None:
+    """Download a snapshot to ``destination`` once its digest is checked.
+
+    The file is downloaded to a temporary folder and moved into place only
+    when its bytes match, so a bad one leaves nothing behind.
+
+    Raises:
+        SnapshotError: The store does not hold it, or its digest differs.
+    """
+    with tempfile.TemporaryDirectory(prefix="sae-snapshot-") as folder:
+        try:
+            local = Path(
+                mlflow.artifacts.download_artifacts(
+                    artifact_uri=snapshot.uri, dst_path=folder
+                )
+            )
+        except (MlflowException, OSError) as error:
+            msg = f"snapshot missing from the store: {snapshot.uri} ({error})"
+            raise SnapshotError(msg) from error
+        actual = file_sha256(local)
+        if actual != snapshot.sha256:
+            msg = (
+                f"digest mismatch: the snapshot {snapshot.uri} of run {run_id} has "
+                f"SHA-256 {actual}, but the run recorded {snapshot.sha256}"
+            )
+            raise SnapshotError(msg)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(local, destination)
+
+
+class SnapshotHooks:
+    """Stores the file of each opted-in dataset a run saves or loads, by digest.
+
+    The catalog entry opts in with ``metadata: {mlflow_snapshot: {location:
+    <URI or null>}}``. The file is logged as the run's dataset input, named as
+    the dataset, with its digest, the snapshot's URI as source, and the
+    table's schema and row count.
+    """
+
+    def __init__(self, versions: RunVersionsHooks) -> None:
+        self._versions = versions
+        self._logged: set[tuple[str, str]] = set()
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str, data: Any) -> None:
+        """Snapshot a just-saved version."""
+        self._snapshot(dataset_name, data, self._versions.saved_version)
+
+    @hook_impl
+    def after_dataset_loaded(self, dataset_name: str, data: Any) -> None:
+        """Snapshot the loaded version (a repeat's or a later pipeline's input)."""
+        self._snapshot(dataset_name, data, self._versions.loaded_version)
+
+    def _snapshot(
+        self, dataset_name: str, data: Any, version_of: Callable[[str], str | None]
+    ) -> None:
+        run = mlflow.active_run()
+        metadata = self._versions.config(dataset_name).get("metadata") or {}
+        settings = metadata.get(SNAPSHOT_METADATA_KEY)
+        if run is None or settings is None:
+            return
+        key = (run.info.run_id, dataset_name)
+        version = version_of(dataset_name)
+        path = self._versions.local_file(dataset_name, version)
+        if key in self._logged or version is None or path is None:
+            return
+        self._logged.add(key)
+        location = (settings or {}).get("location") or default_location(run)
+        snapshot = store_snapshot(path, location)
+        with warnings.catch_warnings():
+            # Its advice on integer columns and missing values is for model
+            # signatures; this schema only describes the stored table.
+            warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer")
+            mlflow.log_input(
+                dataset_input(data, dataset_name, snapshot),
+                context="training",
+                tags={SHA256_TAG: snapshot.sha256},
+            )
+
+
+def default_location(run: mlflow.entities.Run) -> str:
+    """``snapshots/`` in the run's experiment's artifact location."""
+    experiment = mlflow.get_experiment(run.info.experiment_id)
+    return f"{experiment.artifact_location.rstrip('/')}/snapshots"
+
+
+def dataset_input(data: Any, name: str, snapshot: Snapshot) -> mlflow.data.Dataset:
+    """The MLflow dataset of a snapshot: a table's schema and rows when it is one."""
+    source = SnapshotSource(snapshot.uri)
+    digest = snapshot.sha256[:MLFLOW_DIGEST_LENGTH]
+    if isinstance(data, pd.DataFrame):
+        return mlflow.data.from_pandas(data, source=source, name=name, digest=digest)
+    return MetaDataset(source, name=name, digest=digest)
