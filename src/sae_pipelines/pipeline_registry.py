@@ -3,18 +3,23 @@
 from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
 
+SEPARATE_PIPELINES = ("batch_extraction", "sparsity_frontier")
+
 
 def register_pipelines() -> dict[str, Pipeline]:
     """Register the project's pipelines.
 
-    ``__default__`` trains and evaluates; ``batch_extraction`` is the scheduled
-    job over new data and runs on its own.
+    ``__default__`` trains and evaluates; ``batch_extraction`` (the scheduled
+    job over new data) and ``sparsity_frontier`` (the model trained over a grid
+    of sparsity settings) run on their own.
 
     Returns:
         A mapping from pipeline names to ``Pipeline`` objects.
     """
     pipelines = find_pipelines(raise_errors=True)
     pipelines["__default__"] = sum(
-        pipeline for name, pipeline in pipelines.items() if name != "batch_extraction"
+        pipeline
+        for name, pipeline in pipelines.items()
+        if name not in SEPARATE_PIPELINES
     )
     return pipelines

@@ -5,7 +5,6 @@ See https://docs.kedro.org/en/stable/kedro_project_setup/settings.html.
 
 from importlib import metadata
 
-from kedro.config import OmegaConfigLoader
 from omegaconf.resolvers import oc
 
 from sae_pipelines.runtime.garbage_collection import paused_while_importing
@@ -16,6 +15,7 @@ with paused_while_importing():
     from sae_pipelines.batch.spark_session import SPARK_CONFIG, SparkHooks
     from sae_pipelines.inference.datasets import ModelRegistrationHooks
     from sae_pipelines.pipelines.params import ProjectContext
+    from sae_pipelines.pipelines.sparsity_frontier.grid import FrontierConfigLoader
     from sae_pipelines.runtime.timing import NodeTimingHooks
     from sae_pipelines.tracking.artifacts import VersionedArtifactHooks
     from sae_pipelines.tracking.mlflow_run import MLFLOW_CONFIG, MlflowTrackingHooks
@@ -61,7 +61,8 @@ CONTEXT_CLASS = ProjectContext
 # Two runs started at once would otherwise share a save version (see the class).
 SESSION_CLASS = UniqueIdSession
 
-CONFIG_LOADER_CLASS = OmegaConfigLoader
+# Kedro's OmegaConfigLoader, adding the frontier's points to the parameters.
+CONFIG_LOADER_CLASS = FrontierConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",

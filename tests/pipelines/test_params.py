@@ -67,7 +67,12 @@ def test_explicit_k_larger_than_explicit_code_size_is_named(params):
 def test_every_group_is_the_type_of_the_node_inputs_reading_it():
     bootstrap_project(PROJECT_ROOT)
     types = TypeExtractor(dict(pipelines)).extract_types_from_pipelines()
-    assert types == PARAMETER_GROUPS
+    groups = {key: kind for key, kind in types.items() if "." not in key}
+    assert groups == PARAMETER_GROUPS
+    # The frontier's points each read their own model and training groups.
+    points = {key: kind for key, kind in types.items() if "." in key}
+    assert points
+    assert points == {key: PARAMETER_GROUPS[key.rsplit(".", 1)[1]] for key in points}
 
 
 def test_plain_gives_back_the_values_that_were_set(params):

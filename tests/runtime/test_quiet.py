@@ -1,3 +1,4 @@
+import logging
 import os
 import subprocess
 import sys
@@ -35,3 +36,17 @@ def test_importing_the_package_prints_nothing():
         check=True,
     )
     assert (result.stdout, result.stderr) == ("3\n", "")
+
+
+def test_tensorflow_retracing_notices_are_dropped_and_its_other_warnings_kept(caplog):
+    logger = logging.getLogger("tensorflow")  # the package has been imported
+    with caplog.at_level(logging.WARNING):
+        logger.warning(
+            "5 out of the last 5 calls to <function f at 0x7f> triggered "
+            "tf.function retracing. Tracing is expensive"
+        )
+        logger.warning("another TensorFlow warning")
+
+    assert [record.getMessage() for record in caplog.records] == [
+        "another TensorFlow warning"
+    ]

@@ -29,6 +29,10 @@ _LIBRARY_NOTICES = ((r"register_new_resolver\(\) is deprecated", r"kedro(_mlflow
 # plugin's commands (the project's own model has type hints). MLflow resets
 # the warning filters around it, so it is dropped where Kedro logs warnings.
 _LOGGED_NOTICES = ("Add type hints to the `predict` method",)
+# TensorFlow's advice when a process builds and runs many models, as the
+# sparsity frontier does (each model's own predict function is traced anew).
+_TF_LOGGER = "tensorflow"
+_TF_NOTICES = ("triggered tf.function retracing",)
 
 # A line of Abseil's C++ log (severity, date, time, thread, file:line]) and the
 # notice Abseil prints before the first one. TensorFlow's CUDA stubs write them
@@ -50,6 +54,7 @@ def quiet_libraries() -> None:
     for message, module in _LIBRARY_NOTICES:
         warnings.filterwarnings("ignore", message, UserWarning, module)
     logging.getLogger("py.warnings").addFilter(_drop_logged_notices)
+    logging.getLogger(_TF_LOGGER).addFilter(_drop_tf_notices)
     if "tensorflow" not in sys.modules:
         import_filtering_stderr("tensorflow", tf_log_level())
 
@@ -57,6 +62,11 @@ def quiet_libraries() -> None:
 def _drop_logged_notices(record: logging.LogRecord) -> bool:
     message = record.getMessage()
     return not any(notice in message for notice in _LOGGED_NOTICES)
+
+
+def _drop_tf_notices(record: logging.LogRecord) -> bool:
+    message = record.getMessage()
+    return not any(notice in message for notice in _TF_NOTICES)
 
 
 def tf_log_level() -> int:

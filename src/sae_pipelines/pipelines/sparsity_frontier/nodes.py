@@ -1,0 +1,122 @@
+"""Each grid point's record, and the frontier they draw together."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+# The table's columns: the point, then evaluation's metrics of it. PCA's FVU
+# is at ⌈test_l0⌉ components, as evaluation's baseline has it; anomaly
+# ROC-AUC only exists with anomaly labels (anomaly.normal_labels).
+POINT_COLUMNS = ["point", "method", "setting", "value"]
+METRIC_COLUMNS = [
+    "test_l0",
+    "test_fvu",
+    "pca_test_fvu",
+    "probe_accuracy",
+    "anomaly_roc_auc",
+]
+
+
+def point_record(
+    point: dict[str, Any],
+    evaluation_metrics: dict[str, float],
+    train_loss: list[float],
+    val_loss: list[float],
+) -> dict[str, Any]:
+    """One grid point's nested MLflow run: its settings, metrics and losses.
+
+    Args:
+        point: The point's label (``sparsity_frontier.points.<point>.label``).
+        evaluation_metrics: Evaluation's metrics of the point's model.
+        train_loss: Per-epoch training loss.
+        val_loss: Per-epoch validation loss.
+
+    Returns:
+        ``{"name", "point", "params", "metrics", "histories"}``.
+    """
+    return {
+        "name": point["name"],
+        "point": {key: point[key] for key in ("method", "setting", "value")},
+        "params": point["params"],
+        "metrics": evaluation_metrics,
+        "histories": {"train_loss": train_loss, "val_loss": val_loss},
+    }
+
+
+def frontier_table(*point_records: dict[str, Any]) -> pd.DataFrame:
+    """One row per point: method, setting, value and its metrics, by method and L0.
+
+    Metric columns no point has (anomaly ROC-AUC without anomaly labels) are
+    left out.
+    """
+    rows = [
+        {
+            "point": record["name"],
+            **record["point"],
+            **{name: record["metrics"].get(name, np.nan) for name in METRIC_COLUMNS},
+        }
+        for record in point_records
+    ]
+    table = pd.DataFrame(rows, columns=POINT_COLUMNS + METRIC_COLUMNS)
+    # As given (k=4, λ=0.001), not all cast to float.
+    table["value"] = pd.Series([row["value"] for row in rows], dtype=object)
+    table = table.dropna(axis="columns", how="all")
+    return table.sort_values(["method", "test_l0"], ignore_index=True)
+
+
+def frontier_metrics(sparsity_frontier_table: pd.DataFrame) -> dict[str, Any]:
+    """The table as JSON: ``{"points": [row, …]}``, missing values as null."""
+    rows = sparsity_frontier_table.to_dict(orient="records")
+    return {
+        "points": [
+            {key: None if _missing(value) else value for key, value in row.items()}
+            for row in rows
+        ]
+    }
+
+
+def plot_frontier(sparsity_frontier_table: pd.DataFrame) -> Figure:
+    """Test FVU against test L0, one curve per method, PCA's as the reference."""
+    figure = Figure(figsize=(7, 5), layout="constrained")
+    axes = figure.subplots()
+    for method, points in sparsity_frontier_table.groupby("method", sort=True):
+        axes.plot(points["test_l0"], points["test_fvu"], marker="o", label=method)
+        for _, row in points.iterrows():
+            axes.annotate(
+                f"{row['setting']}={row['value']:g}",
+                (row["test_l0"], row["test_fvu"]),
+                textcoords="offset points",
+                xytext=(4, 4),
+                fontsize=7,
+            )
+    pca = (
+        sparsity_frontier_table.assign(
+            components=np.ceil(sparsity_frontier_table["test_l0"])
+        )
+        .groupby("components")["pca_test_fvu"]
+        .first()
+    )
+    axes.plot(
+        pca.index,
+        pca.to_numpy(),
+        color="black",
+        linestyle="--",
+        marker="x",
+        label="PCA, ⌈L0⌉ components",
+    )
+    axes.set_xscale("log", base=2)
+    axes.set_xlabel("test L0 (mean active codes per row)")
+    axes.set_ylabel("test FVU (lower is better)")
+    axes.set_title("Sparsity–fidelity frontier")
+    axes.grid(alpha=0.3, which="both")
+    axes.legend()
+    return figure
+
+
+def _missing(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)

@@ -1,0 +1,95 @@
+"""`kedro run --pipelines sparsity_frontier` on a two-point grid, tracked in MLflow."""
+
+import json
+
+import mlflow
+import pytest
+
+from tests.project_runs import kedro_cli, latest_run
+
+pytestmark = pytest.mark.slow
+
+# Two points, few epochs; --params shortens the pretraining probe too.
+GRID = """
+sparsity_frontier:
+  grids:
+    topk:
+      k: [4]
+    l1:
+      weight: [0.001]
+  training:
+    epochs: 10
+"""
+POINTS = {"topk_k_4": ("topk", "k", "4"), "l1_weight_0_001": ("l1", "weight", "0.001")}
+
+
+def test_each_point_is_a_nested_run_under_the_frontier_run(project):
+    (project / "conf/local/parameters_sparsity_frontier.yml").write_text(GRID)
+
+    result = kedro_cli(
+        project,
+        "run",
+        "--pipelines",
+        "sparsity_frontier",
+        "--params",
+        "evaluation.pretraining.epochs=2",
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    client = mlflow.MlflowClient()
+    parent = latest_run()
+    while parent.data.tags.get("mlflow.parentRunId"):
+        parent = client.get_run(parent.data.tags["mlflow.parentRunId"])
+    assert parent.info.run_name.startswith("sparsity_frontier")
+    assert parent.info.status == "FINISHED"
+    children = mlflow.search_runs(
+        experiment_ids=[parent.info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
+        output_format="list",
+    )
+    assert {child.info.run_name: child.info.status for child in children} == {
+        name: "FINISHED" for name in POINTS
+    }
+    for child in children:
+        method, setting, value = POINTS[child.info.run_name]
+        assert child.data.params == {
+            "model.sparsity.method": method,
+            f"model.sparsity.{method}.{setting}": value,
+            "training.epochs": "10",
+        }
+        metrics = child.data.metrics
+        assert 0 < metrics["test_fvu"] < 1
+        assert 0 < metrics["pca_test_fvu"] < 1
+        assert 0 < metrics["probe_accuracy"] <= 1
+        assert 0 < metrics["test_l0"] <= 64
+        assert len(client.get_metric_history(child.info.run_id, "train_loss")) == 10
+    topk = next(c for c in children if c.info.run_name == "topk_k_4")
+    assert topk.data.metrics["test_l0"] == pytest.approx(4)
+
+    artifacts = {
+        f.path
+        for folder in ("plots", "reports")
+        for f in client.list_artifacts(parent.info.run_id, folder)
+    }
+    assert {
+        "plots/sparsity_frontier.png",
+        "reports/sparsity_frontier_report.html",
+        "reports/sparsity_frontier_metrics.json",
+    } <= artifacts
+    assert not client.search_model_versions()  # a frontier run releases no model
+
+    (report,) = (project / "data/08_reporting/sparsity_frontier_report.html").glob(
+        "*/sparsity_frontier_report.html"
+    )
+    html = report.read_text()
+    assert "data:image/png;base64," in html
+    assert all(name in html for name in POINTS)
+    (metrics_file,) = (
+        project / "data/08_reporting/sparsity_frontier_metrics.json"
+    ).glob("*/sparsity_frontier_metrics.json")
+    rows = json.loads(metrics_file.read_text())["points"]
+    assert {row["point"] for row in rows} == set(POINTS)
+    assert {row["point"]: row["test_fvu"] for row in rows} == {
+        child.info.run_name: pytest.approx(child.data.metrics["test_fvu"])
+        for child in children
+    }
