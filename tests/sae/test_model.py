@@ -49,6 +49,14 @@ def test_batchtopk_sizes_the_code_by_its_own_k():
         config(code_size=64, k=70, method="batchtopk")
 
 
+def test_auto_jumprelu_l0_weight_shrinks_as_the_rows_widen():
+    weights = [
+        config(method="jumprelu").for_input_width(width).sparsity.jumprelu.l0_weight
+        for width in (64, 784)
+    ]
+    assert weights == [1 / 1024, 1 / 12544]
+
+
 @pytest.mark.parametrize("method", ["batchtopk", "jumprelu"])
 def test_threshold_methods_build_their_code_layer(method):
     layer = build_sparse_autoencoder(64, config(method=method)).get_layer(CODES_LAYER)

@@ -68,8 +68,9 @@ class BatchTopKSettings(StrictSettings):
 class JumpReLUSettings(StrictSettings):
     """Settings of the JumpReLU activation and its L0 penalty."""
 
-    l0_weight: NonNegativeFloat = Field(
-        0.001, description="λ, the weight of the mean L0 in the loss."
+    l0_weight: NonNegativeFloat | Literal["auto"] = Field(
+        AUTO,
+        description="λ, the weight of the mean L0 in the loss; auto: 1/(16·width).",
     )
     bandwidth: PositiveFloat = Field(
         0.05, description="ε, the width of the threshold's pseudo-derivative window."
@@ -123,7 +124,9 @@ class ModelConfig(StrictSettings):
         and the dictionary holds ``max(width, 4k)`` units: as wide as the input,
         and at least four candidates per active code on narrow tables. BatchTopK
         resolves its own ``k`` the same way, and sizes the code when it is the
-        method; the other methods size it by TopK's.
+        method; the other methods size it by TopK's. JumpReLU's L0 weight is
+        ``1/(16·width)``: about ``√width`` active codes on digits and 28 × 28
+        images.
 
         Raises:
             ValueError: An explicit ``k`` is larger than the resolved code size.
@@ -140,6 +143,9 @@ class ModelConfig(StrictSettings):
                 ),
                 "batchtopk": BatchTopKSettings(
                     k=_fitted_k(self.sparsity.batchtopk.k, width, code_size)
+                ),
+                "jumprelu": self.sparsity.jumprelu.model_copy(
+                    update={"l0_weight": _l0_weight(self.sparsity.jumprelu, width)}
                 ),
             }
         )
@@ -158,6 +164,15 @@ def _resolved_k(k: float | str, width: int) -> float:
 def _fitted_k(k: float | str, width: int, code_size: int) -> float:
     """``k`` resolved for ``width``; an ``auto`` one no larger than the code."""
     return min(_resolved_k(k, width), code_size) if k == AUTO else k
+
+
+def _l0_weight(settings: JumpReLUSettings, width: int) -> float:
+    """JumpReLU's λ, or ``1/(16·width)`` for ``auto``.
+
+    The loss's squared error is a mean over the ``width`` features, so what one
+    active code saves in it shrinks as the rows widen; λ shrinks with it.
+    """
+    return 1.0 / (16 * width) if settings.l0_weight == AUTO else settings.l0_weight
 
 
 class ResamplingConfig(StrictSettings):

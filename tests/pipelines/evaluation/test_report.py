@@ -78,7 +78,7 @@ def test_description_names_the_threshold_methods_settings():
         return describe(build_sparse_autoencoder(16, ModelConfig(**config)))
 
     assert described("batchtopk") == "16 → 16 codes, BatchTopK k=4 (threshold 0)"
-    assert described("jumprelu") == "16 → 16 codes, JumpReLU + L0 λ=0.001 ε=0.05"
+    assert described("jumprelu") == "16 → 16 codes, JumpReLU + L0 λ=0.00390625 ε=0.05"
 
 
 def test_report_holds_the_table_every_metric_and_every_plot():
