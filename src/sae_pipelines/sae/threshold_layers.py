@@ -21,10 +21,10 @@ class BatchTopKActivation(keras.layers.Layer):
     """Keeps the ``k·B`` largest pre-activations of a batch of ``B`` rows.
 
     BatchTopK (Bussmann, Leask & Nanda, 2024): ``k`` active codes per row on
-    average (``k`` need not be whole), so a row gets as many as it needs. In training, the ``k·B``-th
-    largest value of the batch is the cut; its running mean over the training
-    batches (``threshold``, a weight saved with the model) is the cut at
-    inference, an elementwise comparison with no sort.
+    average (``k`` need not be whole), so a row gets as many as it needs. In
+    training, the ``k·B``-th largest value of the batch is the cut; its running
+    mean over the training batches (``threshold``, a weight saved with the
+    model) is the cut at inference, an elementwise comparison with no sort.
     """
 
     def __init__(self, k: float, momentum: float = 0.99, **kwargs: Any) -> None:
