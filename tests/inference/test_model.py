@@ -151,3 +151,6 @@ def test_threshold_methods_go_through_the_inference_model(tmp_path, method):
     )
     np.testing.assert_array_equal(out["l0"], (codes != 0).sum(axis=1))
     assert 0 < out["l0"].mean() < 6
+    # Spark executors get the inference model pickled.
+    copy = pickle.loads(pickle.dumps(inference_model))
+    pd.testing.assert_frame_equal(copy.predict(train), inference_model.predict(train))
