@@ -36,13 +36,14 @@ def test_speed_benchmark_runs_at_smoke_scale(tmp_path):
         "dense float32 matmul",
         "time to val loss",
         "training throughput",
+        "jumprelu",
         "extraction, 5,000 × 784",
         "with anomaly scores",
         "in-memory limit",
         "pipeline overhead",
     ):
         assert measure in table
-    assert table.count("\n| ") == 10  # header, rule, 8 measures
+    assert table.count("\n| ") == 12  # header, rule, 10 measures
 
 
 def test_training_floor_runs_at_smoke_scale():

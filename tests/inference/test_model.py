@@ -1,5 +1,6 @@
 import pickle
 
+import keras
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -9,7 +10,7 @@ from sae_pipelines.inference.features import TENSOR_ALIGNMENT, InvalidInputError
 from sae_pipelines.inference.model import InferenceModel, code_column_names
 from sae_pipelines.pipelines.data_processing.nodes import fit_normalizer
 from sae_pipelines.pipelines.params import DataParams, NormalizationParams
-from sae_pipelines.sae import encoder_of
+from sae_pipelines.sae import ModelConfig, build_sparse_autoencoder, encoder_of
 from tests.conftest import topk_autoencoder
 
 FEATURES = ["f0", "f1", "f2", "f3"]
@@ -113,3 +114,43 @@ def test_a_pickled_model_scores_alike(inference_model):
     expected = inference_model.predict(rows)  # compiles its graph functions
     copy = pickle.loads(pickle.dumps(inference_model))
     pd.testing.assert_frame_equal(copy.predict(rows), expected)
+
+
+@pytest.mark.parametrize("method", ["batchtopk", "jumprelu"])
+def test_threshold_methods_go_through_the_inference_model(tmp_path, method):
+    rng = np.random.default_rng(7)
+    train = pd.DataFrame(rng.uniform(size=(256, 4)), columns=FEATURES)
+    normalizer = fit_normalizer(
+        train, NormalizationParams(method="minmax"), DataParams()
+    )
+    config = ModelConfig.model_validate(
+        {
+            "code_size": 6,
+            "sparsity": {
+                "method": method,
+                "l1": {"weight": 0.0},
+                "kl": {"rho": 0.05, "beta": 1.0},
+                "topk": {"k": 2},
+                "batchtopk": {"k": 2},
+                "jumprelu": {"l0_weight": 0.01, "bandwidth": 0.1},
+            },
+        }
+    )
+    keras.utils.set_random_seed(0)
+    model = build_sparse_autoencoder(4, config)
+    model.compile(optimizer="adam", loss="mse")
+    scaled = normalizer.transform(train).astype("float32")
+    model.fit(scaled, scaled, epochs=3, batch_size=32, verbose=0)  # sets thresholds
+    model.save(tmp_path / "model.keras")
+    reloaded = keras.models.load_model(tmp_path / "model.keras", safe_mode=True)
+    inference_model = InferenceModel(reloaded, normalizer, 0.1, source="test")
+    out = pa.concat_tables(inference_model.score_chunks([train])).to_pandas()
+    codes = out[inference_model.code_columns].to_numpy()
+    np.testing.assert_allclose(
+        codes, encoder_of(model).predict(scaled, verbose=0), atol=1e-6
+    )
+    np.testing.assert_array_equal(out["l0"], (codes != 0).sum(axis=1))
+    assert 0 < out["l0"].mean() < 6
+    # Spark executors get the inference model pickled.
+    copy = pickle.loads(pickle.dumps(inference_model))
+    pd.testing.assert_frame_equal(copy.predict(train), inference_model.predict(train))

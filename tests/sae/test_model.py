@@ -10,17 +10,18 @@ from sae_pipelines.sae.model import (
 )
 
 
-def config(code_size="auto", k="auto", encoder_units=()):
+def config(code_size="auto", k="auto", encoder_units=(), method="topk"):
     return ModelConfig.model_validate(
         {
             "encoder_units": list(encoder_units),
             "code_size": code_size,
             "output_activation": "linear",
             "sparsity": {
-                "method": "topk",
+                "method": method,
                 "l1": {"weight": 0.0},
                 "kl": {"rho": 0.05, "beta": 1.0},
-                "topk": {"k": k},
+                "topk": {"k": k if method == "topk" else "auto"},
+                "batchtopk": {"k": k if method == "batchtopk" else "auto"},
             },
         }
     )
@@ -39,6 +40,33 @@ def test_explicit_sizes_are_kept_and_auto_k_fits_an_explicit_code():
     assert config(32, 5).for_input_width(784).sparsity.topk.k == 5
     assert config(4).for_input_width(784).sparsity.topk.k == 4
     assert config(k=100).for_input_width(64).code_size == 400
+
+
+def test_batchtopk_sizes_the_code_by_its_own_k():
+    resolved = config(method="batchtopk", k=12.5).for_input_width(16)
+    assert (resolved.code_size, resolved.sparsity.batchtopk.k) == (50, 12.5)
+    with pytest.raises(ValueError, match="sparsity.batchtopk.k=70"):
+        config(code_size=64, k=70, method="batchtopk")
+
+
+def test_auto_jumprelu_l0_weight_shrinks_as_the_rows_widen():
+    weights = [
+        config(method="jumprelu").for_input_width(width).sparsity.jumprelu.l0_weight
+        for width in (64, 784)
+    ]
+    assert weights == [1 / 1024, 1 / 12544]
+
+
+@pytest.mark.parametrize("method", ["batchtopk", "jumprelu"])
+def test_threshold_methods_build_their_code_layer(method):
+    layer = build_sparse_autoencoder(64, config(method=method)).get_layer(CODES_LAYER)
+    assert (
+        type(layer).__name__
+        == {
+            "batchtopk": "BatchTopKActivation",
+            "jumprelu": "JumpReLUWithL0Penalty",
+        }[method]
+    )
 
 
 def test_auto_model_is_built_for_the_input_width():

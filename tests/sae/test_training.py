@@ -33,6 +33,8 @@ def model_config(method, **settings):
         "l1": {"weight": 0.0},
         "kl": {"rho": 0.05, "beta": 1.0},
         "topk": {"k": 4},
+        "batchtopk": {"k": 4},
+        "jumprelu": {"l0_weight": 0.001, "bandwidth": 0.05},
     }
     for name, value in settings.items():
         sparsity[name] = value
@@ -72,6 +74,34 @@ def test_topk_gives_exactly_k_non_zero_codes_per_row(data):
     assert history["val_loss"][-1] < history["val_loss"][0]
 
 
+def test_batchtopk_infers_about_k_codes_per_row_as_it_varies_by_row(data):
+    train, validation = data
+    model, history = fit_sparse_autoencoder(
+        train, validation, model_config("batchtopk"), training_config()
+    )
+    per_row = (codes_of(model, validation) != 0).sum(axis=1)
+    assert per_row.mean() == pytest.approx(4, rel=0.15)
+    assert per_row.std() > 0.3
+    assert history["val_reconstruction_mse"][-1] < history["val_reconstruction_mse"][0]
+
+
+def test_jumprelu_l0_weight_trades_active_codes_for_error(data):
+    train, validation = data
+
+    def fit(weight):
+        config = model_config(
+            "jumprelu", jumprelu={"l0_weight": weight, "bandwidth": 0.05}
+        )
+        model, _ = fit_sparse_autoencoder(train, validation, config, training_config())
+        codes = codes_of(model, validation)
+        mse = reconstruction_mse(validation, model.predict(validation, verbose=0))
+        return mean_l0(codes), mse
+
+    (l0_free, mse_free), (l0_penalised, mse_penalised) = fit(0.0), fit(0.01)
+    assert l0_penalised < 0.7 * l0_free
+    assert mse_penalised > mse_free
+
+
 def test_kl_brings_mean_activation_near_rho(data):
     train, validation = data
     config = model_config("kl", kl={"rho": 0.05, "beta": 3.0})
@@ -95,11 +125,12 @@ def test_l1_penalty_lowers_l0_against_the_same_model_without_it(data):
     )
 
 
-def test_same_seed_gives_identical_training(data):
+@pytest.mark.parametrize("method", ["topk", "batchtopk", "jumprelu"])
+def test_same_seed_gives_identical_training(data, method):
     train, validation = data
     runs = [
         fit_sparse_autoencoder(
-            train, validation, model_config("topk"), training_config(epochs=5)
+            train, validation, model_config(method), training_config(epochs=5)
         )
         for _ in range(2)
     ]

@@ -1,9 +1,9 @@
 """The sparse autoencoder itself: plain TensorFlow/Keras, no Kedro.
 
-Read top to bottom: ``layers`` (the sparsity pieces), ``config`` (validated
-settings), ``model`` (building it), ``training`` (fitting it, with
-``fit_progress`` reporting on the fit), ``metrics`` (what its outputs are
-judged by).
+Read top to bottom: ``layers`` and ``threshold_layers`` (the sparsity pieces),
+``config`` (validated settings), ``model`` (building it), ``training`` (fitting
+it, with ``fit_progress`` reporting on the fit), ``metrics`` (what its outputs
+are judged by).
 """
 
 from sae_pipelines.sae.config import CorruptionConfig, ModelConfig, TrainingConfig
@@ -18,11 +18,17 @@ from sae_pipelines.sae.model import (
     encoder_of,
     input_corruption,
 )
+from sae_pipelines.sae.threshold_layers import (
+    BatchTopKActivation,
+    JumpReLUWithL0Penalty,
+)
 from sae_pipelines.sae.training import fit_sparse_autoencoder
 
 __all__ = [
+    "BatchTopKActivation",
     "CorruptionConfig",
     "InputCorruption",
+    "JumpReLUWithL0Penalty",
     "ModelConfig",
     "ReLUWithL1Penalty",
     "SigmoidWithKLPenalty",

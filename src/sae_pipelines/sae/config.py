@@ -20,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-SparsityMethod = Literal["l1", "kl", "topk"]
+SparsityMethod = Literal["l1", "kl", "topk", "batchtopk", "jumprelu"]
 CorruptionMethod = Literal["none", "gaussian", "mask"]
 AUTO = "auto"
 # ``auto`` training: the batch grows with the data, the step size with √batch.
@@ -57,6 +57,26 @@ class TopKSettings(StrictSettings):
     )
 
 
+class BatchTopKSettings(StrictSettings):
+    """Settings of the BatchTopK activation."""
+
+    k: PositiveFloat | Literal["auto"] = Field(
+        AUTO, description="Active codes per row on average; auto: ⌈√(input width)⌉."
+    )
+
+
+class JumpReLUSettings(StrictSettings):
+    """Settings of the JumpReLU activation and its L0 penalty."""
+
+    l0_weight: NonNegativeFloat | Literal["auto"] = Field(
+        AUTO,
+        description="λ, the weight of the mean L0 in the loss; auto: 1/(16·width).",
+    )
+    bandwidth: PositiveFloat = Field(
+        0.05, description="ε, the width of the threshold's pseudo-derivative window."
+    )
+
+
 class SparsityConfig(StrictSettings):
     """Which sparsity method to use, and the settings of each one."""
 
@@ -64,14 +84,21 @@ class SparsityConfig(StrictSettings):
     l1: L1Settings
     kl: KLSettings
     topk: TopKSettings
+    batchtopk: BatchTopKSettings = Field(default_factory=BatchTopKSettings)
+    jumprelu: JumpReLUSettings = Field(default_factory=JumpReLUSettings)
+
+    def sizing_k(self) -> float | str:
+        """The ``k`` that sizes the code: BatchTopK's with it, TopK's otherwise."""
+        return self.batchtopk.k if self.method == "batchtopk" else self.topk.k
 
 
 class ModelConfig(StrictSettings):
     """Shape of the sparse autoencoder.
 
     The decoder mirrors ``encoder_units``; the code activation follows from the
-    sparsity method (ReLU for ``l1``, sigmoid for ``kl``, TopK for ``topk``).
-    ``code_size`` and ``sparsity.topk.k`` may be ``auto``: sized from the input
+    sparsity method (ReLU for ``l1``, sigmoid for ``kl``, TopK for ``topk``,
+    BatchTopK for ``batchtopk``, JumpReLU for ``jumprelu``). ``code_size`` and
+    the ``k`` of ``topk`` and ``batchtopk`` may be ``auto``: sized from the input
     width by :meth:`for_input_width`, so the defaults carry over between data sets.
     """
 
@@ -83,9 +110,10 @@ class ModelConfig(StrictSettings):
 
     @model_validator(mode="after")
     def _k_fits_code(self) -> ModelConfig:
-        k, code_size = self.sparsity.topk.k, self.code_size
+        k, code_size = self.sparsity.sizing_k(), self.code_size
         if AUTO not in (k, code_size) and k > code_size:
-            msg = f"sparsity.topk.k={k} is larger than code_size={code_size}"
+            name = "batchtopk" if self.sparsity.method == "batchtopk" else "topk"
+            msg = f"sparsity.{name}.k={k} is larger than code_size={code_size}"
             raise ValueError(msg)
         return self
 
@@ -94,23 +122,57 @@ class ModelConfig(StrictSettings):
 
         TopK keeps ``k = ⌈√width⌉`` codes per row (8 of 64 pixels, 28 of 784),
         and the dictionary holds ``max(width, 4k)`` units: as wide as the input,
-        and at least four candidates per active code on narrow tables.
+        and at least four candidates per active code on narrow tables. BatchTopK
+        resolves its own ``k`` the same way, and sizes the code when it is the
+        method; the other methods size it by TopK's. JumpReLU's L0 weight is
+        ``1/(16·width)``: about ``√width`` active codes on digits and 28 × 28
+        images.
 
         Raises:
             ValueError: An explicit ``k`` is larger than the resolved code size.
         """
-        k = self.sparsity.topk.k
-        if k == AUTO:
-            k = math.isqrt(width - 1) + 1 if width > 1 else 1
         code_size = self.code_size
         if code_size == AUTO:
-            code_size = max(width, 4 * k)
-        elif self.sparsity.topk.k == AUTO:
-            k = min(k, code_size)
-        sparsity = self.sparsity.model_copy(update={"topk": TopKSettings(k=k)})
+            code_size = max(
+                width, math.ceil(4 * _resolved_k(self.sparsity.sizing_k(), width))
+            )
+        sparsity = self.sparsity.model_copy(
+            update={
+                "topk": TopKSettings(
+                    k=_fitted_k(self.sparsity.topk.k, width, code_size)
+                ),
+                "batchtopk": BatchTopKSettings(
+                    k=_fitted_k(self.sparsity.batchtopk.k, width, code_size)
+                ),
+                "jumprelu": self.sparsity.jumprelu.model_copy(
+                    update={"l0_weight": _l0_weight(self.sparsity.jumprelu, width)}
+                ),
+            }
+        )
         return ModelConfig.model_validate(
             {**self.model_dump(), "code_size": code_size, "sparsity": sparsity}
         )
+
+
+def _resolved_k(k: float | str, width: int) -> float:
+    """``k``, or ``⌈√width⌉`` for ``auto``."""
+    if k != AUTO:
+        return k
+    return math.isqrt(width - 1) + 1 if width > 1 else 1
+
+
+def _fitted_k(k: float | str, width: int, code_size: int) -> float:
+    """``k`` resolved for ``width``; an ``auto`` one no larger than the code."""
+    return min(_resolved_k(k, width), code_size) if k == AUTO else k
+
+
+def _l0_weight(settings: JumpReLUSettings, width: int) -> float:
+    """JumpReLU's λ, or ``1/(16·width)`` for ``auto``.
+
+    The loss's squared error is a mean over the ``width`` features, so what one
+    active code saves in it shrinks as the rows widen; λ shrinks with it.
+    """
+    return 1.0 / (16 * width) if settings.l0_weight == AUTO else settings.l0_weight
 
 
 class ResamplingConfig(StrictSettings):

@@ -1,5 +1,8 @@
 """The three sparsity pieces: ReLU + L1 penalty, sigmoid + KL penalty, and TopK.
 
+BatchTopK and JumpReLU, the pieces that are a threshold at inference, are in
+:mod:`sae_pipelines.sae.threshold_layers`.
+
 Each is a small Keras layer with ``get_config`` and is registered as serialisable,
 so a saved model loads with ``keras.models.load_model(path)`` in safe mode once
 this module is imported.

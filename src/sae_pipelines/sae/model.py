@@ -6,7 +6,8 @@ Layout (``encoder_units=[h]``, input width ``d``, ``code_size=c``)::
               → Dense h → Dense d "reconstruction"
 
 The layer named ``codes`` is where sparsity lives: a ReLU with an L1 penalty, a
-sigmoid with a KL penalty, or a TopK activation. Denoising training wraps the
+sigmoid with a KL penalty, a TopK or BatchTopK activation, or a JumpReLU with an
+L0 penalty. Denoising training wraps the
 model in an :class:`InputCorruption` layer (:func:`with_input_corruption`), so the
 saved autoencoder itself never corrupts its inputs.
 """
@@ -22,6 +23,10 @@ from sae_pipelines.sae.layers import (
     ReLUWithL1Penalty,
     SigmoidWithKLPenalty,
     TopKActivation,
+)
+from sae_pipelines.sae.threshold_layers import (
+    BatchTopKActivation,
+    JumpReLUWithL0Penalty,
 )
 
 CODES_LAYER = "codes"
@@ -42,6 +47,13 @@ def sparsity_layer(config: SparsityConfig) -> keras.layers.Layer:
         return ReLUWithL1Penalty(config.l1.weight, name=CODES_LAYER)
     if config.method == "kl":
         return SigmoidWithKLPenalty(config.kl.rho, config.kl.beta, name=CODES_LAYER)
+    if config.method == "batchtopk":
+        return BatchTopKActivation(config.batchtopk.k, name=CODES_LAYER)
+    if config.method == "jumprelu":
+        settings = config.jumprelu
+        return JumpReLUWithL0Penalty(
+            settings.l0_weight, settings.bandwidth, name=CODES_LAYER
+        )
     return TopKActivation(config.topk.k, name=CODES_LAYER)
 
 

@@ -33,21 +33,22 @@ def test_winners_respect_the_direction_of_each_measure():
     assert skipped == ["clustering", "anomaly detection", "denoising"]
 
 
-def _topk_model() -> keras.Model:
-    return build_sparse_autoencoder(
-        16,
-        ModelConfig.model_validate(
-            {
-                "code_size": "auto",
-                "sparsity": {
-                    "method": "topk",
-                    "l1": {"weight": 0.0},
-                    "kl": {"rho": 0.05, "beta": 1.0},
-                    "topk": {"k": "auto"},
-                },
-            }
-        ),
+def _topk_model_config() -> ModelConfig:
+    return ModelConfig.model_validate(
+        {
+            "code_size": "auto",
+            "sparsity": {
+                "method": "topk",
+                "l1": {"weight": 0.0},
+                "kl": {"rho": 0.05, "beta": 1.0},
+                "topk": {"k": "auto"},
+            },
+        }
     )
+
+
+def _topk_model() -> keras.Model:
+    return build_sparse_autoencoder(16, _topk_model_config())
 
 
 def test_description_names_the_widths_and_the_sparsity_settings():
@@ -68,6 +69,16 @@ def test_description_names_the_widths_and_the_sparsity_settings():
     )
     assert describe(model) == "64 → 32 → 48 codes, ReLU + L1 λ=0.001"
     assert describe(_topk_model()) == "16 → 16 codes, TopK k=4"
+
+
+def test_description_names_the_threshold_methods_settings():
+    def described(method):
+        config = _topk_model_config().model_dump()
+        config["sparsity"]["method"] = method
+        return describe(build_sparse_autoencoder(16, ModelConfig(**config)))
+
+    assert described("batchtopk") == "16 → 16 codes, BatchTopK k=4 (threshold 0)"
+    assert described("jumprelu") == "16 → 16 codes, JumpReLU + L0 λ=0.00390625 ε=0.05"
 
 
 def test_report_holds_the_table_every_metric_and_every_plot():

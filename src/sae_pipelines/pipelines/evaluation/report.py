@@ -17,6 +17,10 @@ from sae_pipelines.sae import (
     TopKActivation,
 )
 from sae_pipelines.sae.model import CODES_LAYER, code_size_of
+from sae_pipelines.sae.threshold_layers import (
+    BatchTopKActivation,
+    JumpReLUWithL0Penalty,
+)
 
 SAE = "sparse autoencoder"
 
@@ -228,6 +232,12 @@ def describe(autoencoder: keras.Model) -> str:
         TopKActivation: lambda: f"TopK k={codes.k}",
         ReLUWithL1Penalty: lambda: f"ReLU + L1 λ={codes.weight:g}",
         SigmoidWithKLPenalty: lambda: f"sigmoid + KL ρ={codes.rho:g} β={codes.beta:g}",
+        BatchTopKActivation: lambda: (
+            f"BatchTopK k={codes.k:g} (threshold {float(codes.threshold.numpy()):.3g})"
+        ),
+        JumpReLUWithL0Penalty: lambda: (
+            f"JumpReLU + L0 λ={codes.weight:g} ε={codes.bandwidth:g}"
+        ),
     }[type(codes)]()
     hidden = [
         str(layer.units)
