@@ -57,6 +57,19 @@ def test_missing_group_is_named(params):
         validate_parameters(params)
 
 
+def test_a_namespaced_copy_of_a_group_is_named_by_its_key(params):
+    point = {
+        "model": {**params["model"], "sparsity": {"method": "topk", "topk": {"k": 0}}}
+    }
+    params["sparsity_frontier"] = {"points": {"topk_k_0": point}}
+    typed = {"sparsity_frontier.points.topk_k_0.model": ModelConfig}
+    with pytest.raises(
+        InvalidParametersError,
+        match=r"sparsity_frontier\.points\.topk_k_0\.model\.sparsity\.topk\.k",
+    ):
+        validate_parameters(params, typed)
+
+
 def test_explicit_k_larger_than_explicit_code_size_is_named(params):
     params["model"]["code_size"] = 64
     params["model"]["sparsity"]["topk"]["k"] = 65

@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from kedro.framework.context import KedroContext
-from kedro.validation import ParameterValidationError
+from kedro.framework.project import pipelines
+from kedro.validation import ParameterValidationError, TypeExtractor
 from pydantic import (
     BaseModel,
     Field,
@@ -146,7 +147,9 @@ PARAMETER_GROUPS: dict[str, type[BaseModel]] = {
 }
 
 
-def validate_parameters(parameters: dict[str, Any]) -> None:
+def validate_parameters(
+    parameters: dict[str, Any], typed: dict[str, type] | None = None
+) -> None:
     """Check every known parameter group; raise one error naming each bad key.
 
     Kedro validates a run's parameters; :class:`ProjectContext` calls this to
@@ -155,6 +158,8 @@ def validate_parameters(parameters: dict[str, Any]) -> None:
     Args:
         parameters: The resolved project parameters (``conf/*/parameters*.yml``
             and ``--params``).
+        typed: More dotted keys to check, with their models: those Kedro
+            validates for the nodes' type hints (e.g. the frontier's points).
 
     Raises:
         InvalidParametersError: A group is missing or a parameter is invalid.
@@ -168,11 +173,33 @@ def validate_parameters(parameters: dict[str, Any]) -> None:
             schema.model_validate(parameters[group])
         except ValidationError as error:
             problems.extend(_describe(group, error))
+    for key, schema in (typed or {}).items():
+        value = _nested(parameters, key)
+        if key in PARAMETER_GROUPS or value is None or not _is_model(schema):
+            continue
+        try:
+            schema.model_validate(value)
+        except ValidationError as error:
+            problems.extend(_describe(key, error))
     if problems:
         msg = "Invalid parameters (see conf/base/parameters*.yml):\n" + "\n".join(
             problems
         )
         raise InvalidParametersError(msg)
+
+
+def _nested(parameters: dict[str, Any], key: str) -> Any:
+    """The value at a dotted key, or None where the path ends early."""
+    value: Any = parameters
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def _is_model(schema: Any) -> bool:
+    return isinstance(schema, type) and issubclass(schema, BaseModel)
 
 
 def _describe(group: str, error: ValidationError) -> list[str]:
@@ -215,8 +242,10 @@ class ProjectContext(KedroContext):
         try:
             params = super().params
         except ParameterValidationError:
-            validate_parameters(self.config_loader["parameters"])
-            raise  # a failure of none of the project's groups
+            # Kedro's checked keys: the groups and any namespaced copies.
+            typed = TypeExtractor(dict(pipelines)).extract_types_from_pipelines()
+            validate_parameters(self.config_loader["parameters"], typed)
+            raise  # a failure of none of the typed parameters
         if not PARAMETER_GROUPS.keys() <= params.keys():
             validate_parameters(params)  # names the missing groups
         return params
