@@ -153,7 +153,14 @@ class Project:
                 "  filepath: data/01_raw/wide.parquet\n"
             )
             params += ["data.label_column=null", "split.stratify=false"]
-        self.kedro("run", "--params", ",".join(params))
+        # Training alone: batch extraction needs the registered model, not evaluation.
+        self.kedro(
+            "run",
+            "--pipelines",
+            "data_processing,training",
+            "--params",
+            ",".join(params),
+        )
         (self.root / "data/01_raw/incoming").mkdir(exist_ok=True)
 
     def kedro(self, *args: str) -> Run:

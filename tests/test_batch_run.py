@@ -19,7 +19,6 @@ from tests.project_runs import (
     digits,
     kedro_cli,
     noise,
-    run_project,
     start_kedro,
 )
 
@@ -27,14 +26,6 @@ pytestmark = pytest.mark.slow
 
 BATCH = ("run", "--pipelines", "batch_extraction")
 OUTPUT = "data/07_model_output/batch"
-
-
-@pytest.fixture
-def trained(project):
-    """A project copy with one registered model (version 1, `production`)."""
-    run_project(project, {"training": {"epochs": 15}})
-    (project / "data/01_raw/incoming").mkdir(parents=True, exist_ok=True)
-    return project
 
 
 def drop(project: Path, name: str, table: pd.DataFrame) -> None:

@@ -7,7 +7,6 @@ conf environment of the test's.
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import threading
@@ -21,10 +20,8 @@ import pytest
 
 from tests.project_runs import (
     assert_batch_run_tracked,
-    copy_project,
     digits,
     kedro_cli,
-    run_project,
     start_kedro,
 )
 from tests.spark_cluster import free_port, java_missing, standalone_cluster
@@ -38,30 +35,6 @@ pytestmark = [
 SPARK = ("--params", "batch_extraction.engine=spark")
 OUTPUT = "data/07_model_output/batch"
 CODES = [f"code_{unit:03d}" for unit in range(64)]
-
-
-@pytest.fixture(scope="module")
-def trained_once(tmp_path_factory):
-    """One trained project (its own MLflow store), copied by each test."""
-    folder = tmp_path_factory.mktemp("trained")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(copy_project(folder / "project"))
-        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
-        run_project(folder / "project", {"training": {"epochs": 15}})
-    return folder
-
-
-@pytest.fixture
-def trained(trained_once, tmp_path, monkeypatch):
-    """A fresh copy of the trained project and its store, the working directory."""
-    shutil.copytree(trained_once, tmp_path / "copy")
-    project = tmp_path / "copy/project"
-    monkeypatch.chdir(project)
-    monkeypatch.setenv(
-        "MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'copy/mlflow.db'}"
-    )
-    (project / "data/01_raw/incoming").mkdir(parents=True, exist_ok=True)
-    return project
 
 
 def deliver(project: Path) -> None:
