@@ -4,6 +4,12 @@
 # closes every existing handler. Imported first, before TensorFlow brings in
 # absl, whose handler would otherwise close pytest's captured stderr with it.
 import kedro.framework.project  # noqa: F401
+
+# isort: split
+# Before TensorFlow loads: the package sets how it computes and quiets its logs.
+import sae_pipelines  # noqa: F401
+
+# isort: split
 import keras
 import numpy as np
 import pandas as pd
