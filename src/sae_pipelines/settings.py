@@ -15,7 +15,7 @@ with paused_while_importing():
     from sae_pipelines.batch.spark_session import SPARK_CONFIG, SparkHooks
     from sae_pipelines.inference.datasets import ModelRegistrationHooks
     from sae_pipelines.pipelines.params import ProjectContext
-    from sae_pipelines.pipelines.sparsity_frontier.grid import FrontierConfigLoader
+    from sae_pipelines.pipelines.points import ProjectConfigLoader
     from sae_pipelines.runtime.timing import NodeTimingHooks
     from sae_pipelines.tracking.artifacts import VersionedArtifactHooks
     from sae_pipelines.tracking.mlflow_run import MLFLOW_CONFIG, MlflowTrackingHooks
@@ -61,8 +61,9 @@ CONTEXT_CLASS = ProjectContext
 # Two runs started at once would otherwise share a save version (see the class).
 SESSION_CLASS = UniqueIdSession
 
-# Kedro's OmegaConfigLoader, adding the frontier's points to the parameters.
-CONFIG_LOADER_CLASS = FrontierConfigLoader
+# Kedro's OmegaConfigLoader, adding the frontier's and the repeats' points to the
+# parameters.
+CONFIG_LOADER_CLASS = ProjectConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
@@ -73,6 +74,11 @@ CONFIG_LOADER_ARGS = {
         SPARK_CONFIG: ["spark*", "spark*/**"],
         MLFLOW_CONFIG: ["mlflow*", "mlflow*/**", "**/mlflow*"],
     },
+    # conf/<env>'s parameters change only the keys they name, and --params too:
+    # merged whole (destructive), a group in conf/local would replace base's, and
+    # Kedro merges --params into each environment's files, so a group named in
+    # both conf/local and --params would keep only what they give.
+    "merge_strategy": {"parameters": "soft"},
     # Lets mlflow.yml read MLFLOW_TRACKING_URI (Kedro allows oc.env in credentials only).
     "custom_resolvers": {"oc.env": oc.env, "installed": installed_requirement},
 }

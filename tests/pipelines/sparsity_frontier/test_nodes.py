@@ -1,37 +1,12 @@
-"""The frontier's points, table and plot, without running the project."""
+"""The frontier's table and plot, without running the project."""
 
 import numpy as np
 
-from sae_pipelines.pipelines.sparsity_frontier.grid import grid_points
 from sae_pipelines.pipelines.sparsity_frontier.nodes import (
     frontier_metrics,
     frontier_table,
     plot_frontier,
 )
-
-MODEL = {"code_size": "auto", "sparsity": {"method": "topk", "topk": {"k": 8}}}
-
-
-def test_each_value_of_each_grid_is_a_point_with_its_model():
-    points = grid_points(
-        MODEL,
-        {"epochs": 400, "seed": 1},
-        {"topk": {"k": [2, 16]}, "l1": {"weight": [0.01]}},
-        {"epochs": 50},
-    )
-
-    assert list(points) == ["topk_k_2", "topk_k_16", "l1_weight_0_01"]
-    l1 = points["l1_weight_0_01"]
-    assert l1["model"]["sparsity"]["method"] == "l1"
-    assert l1["model"]["sparsity"]["l1"] == {"weight": 0.01}
-    assert l1["training"] == {"epochs": 50, "seed": 1}
-    assert points["topk_k_2"]["model"]["sparsity"]["topk"] == {"k": 2}
-    assert MODEL["sparsity"]["topk"] == {"k": 8}  # the base model is left alone
-    assert l1["label"]["params"] == {
-        "model.sparsity.method": "l1",
-        "model.sparsity.l1.weight": 0.01,
-        "training.epochs": 50,
-    }
 
 
 def record(name, method, setting, value, l0, fvu):

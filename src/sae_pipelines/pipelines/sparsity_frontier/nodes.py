@@ -22,32 +22,6 @@ METRIC_COLUMNS = [
 ]
 
 
-def point_record(
-    point: dict[str, Any],
-    evaluation_metrics: dict[str, float],
-    train_loss: list[float],
-    val_loss: list[float],
-) -> dict[str, Any]:
-    """One grid point's nested MLflow run: its settings, metrics and losses.
-
-    Args:
-        point: The point's label (``sparsity_frontier.points.<point>.label``).
-        evaluation_metrics: Evaluation's metrics of the point's model.
-        train_loss: Per-epoch training loss.
-        val_loss: Per-epoch validation loss.
-
-    Returns:
-        ``{"name", "point", "params", "metrics", "histories"}``.
-    """
-    return {
-        "name": point["name"],
-        "point": {key: point[key] for key in ("method", "setting", "value")},
-        "params": point["params"],
-        "metrics": evaluation_metrics,
-        "histories": {"train_loss": train_loss, "val_loss": val_loss},
-    }
-
-
 def frontier_table(*point_records: dict[str, Any]) -> pd.DataFrame:
     """One row per point: method, setting, value and its metrics, by method and L0.
 
