@@ -85,19 +85,20 @@ def test_report_holds_the_table_every_metric_and_every_plot():
     model = _topk_model()
     figures = {"codes_2d": Figure(), "anomaly_scores": Figure()}
     html, plots = render_report(
-        {"test_fvu": 0.1, "pca_test_fvu": 0.3, "test_l0": 4.0}, model, 50, **figures
+        {"test_fvu": 0.1, "pca_test_fvu": 0.3, "test_l0": 4.0}, model, 7, 50, **figures
     )
     assert set(plots) == {"codes_2d.png", "anomaly_scores.png"}
     assert html.count("data:image/png;base64,") == 2
     assert "16 → 16 codes, TopK k=4" in html
     assert '<td class="winner">0.1000</td>' in html
     assert "test_l0" in html
+    assert "One seed (7)" in html and "kedro run --pipelines repeats" in html
 
 
 def test_plots_are_drawn_once_and_saved_as_the_report_shows_them(tmp_path):
     figure = Figure(figsize=(2, 2))
     figure.subplots().plot([0, 1], [1, 0])
-    html, plots = render_report({}, _topk_model(), 50, line=figure)
+    html, plots = render_report({}, _topk_model(), 42, 50, line=figure)
 
     MatplotlibDataset(filepath=str(tmp_path / "plots")).save(plots)
 
@@ -114,9 +115,9 @@ def test_the_report_says_when_knn_searched_a_sample_of_the_training_rows():
         "knn_training_rows": 600_000.0,
     }
     sampled = {**metrics, "knn_reference_rows": 20_000.0}
-    html, _ = render_report(sampled, _topk_model(), 50)
+    html, _ = render_report(sampled, _topk_model(), 42, 50)
     assert "the 5th nearest of a random sample of 20,000 of the 600,000" in html
     assert "★ kNN" in html
     every = {**metrics, "knn_reference_rows": 600_000.0}
-    html, _ = render_report(every, _topk_model(), 50)
+    html, _ = render_report(every, _topk_model(), 42, 50)
     assert "the 5th nearest of all 600,000 training rows" in html

@@ -218,6 +218,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs={
                     "evaluation_metrics": "evaluation_metrics",
                     "sae_model": "sae_model",
+                    "seed": "params:training.seed",
                     "plot_dpi": "params:evaluation.plot_dpi",
                     **{name: f"figure_{name}" for name in PLOTS},
                 },

@@ -171,6 +171,7 @@ class RenderedPlot:
 def render_report(
     evaluation_metrics: dict[str, float],
     sae_model: keras.Model,
+    seed: int,
     plot_dpi: int,
     **figures: Figure,
 ) -> tuple[str, dict[str, RenderedPlot]]:
@@ -179,6 +180,7 @@ def render_report(
     Args:
         evaluation_metrics: Every metric of the run.
         sae_model: The trained model, described in the report's header.
+        seed: The run's training seed, named beside the comparisons.
         plot_dpi: Resolution of the plots, in the report and in their files.
         **figures: The plots, by name (see ``PLOT_CAPTIONS``).
 
@@ -195,6 +197,7 @@ def render_report(
         .get_template("report.html.j2")
         .render(
             model=describe(sae_model),
+            seed=seed,
             comparisons=comparisons,
             skipped=skipped,
             notes=baseline_notes(evaluation_metrics),

@@ -1,0 +1,91 @@
+"""The model trained and judged again for each seed, and the spread of every figure.
+
+Each point of ``repeats.points`` (one per seed, see :mod:`..points`) is the
+split, normalisation, training, feature extraction and evaluation metric
+pipelines again, namespaced ``repeats.seed_<n>``, from the run's validated
+table, with every seeded parameter group set to that seed. Each seed's record
+becomes a nested MLflow run (``point_run``); the summary, its metrics and the
+report sum them up.
+"""
+
+from kedro.pipeline import Node, Pipeline
+
+from sae_pipelines.pipelines import (
+    data_processing,
+    evaluation,
+    feature_extraction,
+    training,
+)
+from sae_pipelines.pipelines.points import (
+    POINT_RUN,
+    REPEATS,
+    configured_points,
+    point_pipeline,
+)
+from sae_pipelines.pipelines.repeats.nodes import (
+    repeats_mlflow_metrics,
+    summarise_repeats,
+)
+from sae_pipelines.pipelines.repeats.report import (
+    render_repeats_report,
+    repeats_markdown,
+)
+
+SHARED = "validated_data"
+
+
+def seed_steps() -> Pipeline:
+    """From the validated table to evaluation's metrics: everything a seed changes."""
+    return (
+        data_processing.create_pipeline().from_inputs(SHARED)
+        + training.create_pipeline()
+        + feature_extraction.create_pipeline()
+        + evaluation.create_pipeline().to_outputs("evaluation_metrics")
+    )
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """Create the ``repeats`` pipeline (not part of ``__default__``)."""
+    points = configured_points(REPEATS)
+    return (
+        data_processing.create_pipeline().to_outputs(SHARED)
+        + sum(
+            (
+                point_pipeline(REPEATS, name, groups, seed_steps(), {SHARED})
+                for name, groups in points.items()
+            ),
+            Pipeline([]),
+        )
+        + Pipeline(
+            [
+                Node(
+                    summarise_repeats,
+                    inputs=[f"{REPEATS}.{name}.{POINT_RUN}" for name in points],
+                    outputs="repeats_summary",
+                    name="summarise_repeats",
+                    namespace=REPEATS,
+                ),
+                Node(
+                    repeats_mlflow_metrics,
+                    inputs="repeats_summary",
+                    outputs="repeats_metrics_mlflow",
+                    name="repeats_mlflow_metrics",
+                    namespace=REPEATS,
+                ),
+                Node(
+                    render_repeats_report,
+                    inputs="repeats_summary",
+                    outputs="repeats_report",
+                    name="render_repeats_report",
+                    namespace=REPEATS,
+                ),
+                Node(
+                    repeats_markdown,
+                    inputs="repeats_summary",
+                    outputs="repeats_table",
+                    name="repeats_markdown",
+                    namespace=REPEATS,
+                ),
+            ]
+        )
+    )

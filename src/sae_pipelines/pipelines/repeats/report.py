@@ -1,0 +1,43 @@
+"""The repeats' page: every comparison's mean, spread and wins over the seeds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+
+def render_repeats_report(repeats_summary: dict[str, Any]) -> str:
+    """A self-contained HTML page of the summary."""
+    return (
+        Environment(
+            loader=PackageLoader("sae_pipelines.pipelines.repeats"),
+            autoescape=select_autoescape(["html", "j2"]),
+        )
+        .get_template("repeats_report.html.j2")
+        .render(**repeats_summary)
+    )
+
+
+def repeats_markdown(repeats_summary: dict[str, Any]) -> str:
+    """The comparisons as a Markdown table, for a README or a pull request."""
+    seeds = repeats_summary["seeds"]
+    lines = [
+        f"Seeds {', '.join(map(str, seeds))}: mean (min–max) over the seeds.",
+        "",
+        "| measure | SAE | baseline | SAE ahead |",
+        "| --- | --- | --- | --- |",
+    ]
+    for row in repeats_summary["comparisons"]:
+        better = "higher" if row["higher_is_better"] else "lower"
+        for name, baseline in row["baselines"].items():
+            lines.append(
+                f"| {row['measure']} ({better} is better) | {_figure(row['sae'])} "
+                f"| {name} {_figure(baseline)} "
+                f"| {baseline['sae_ahead']} of {len(seeds)} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def _figure(spread: dict[str, Any]) -> str:
+    return f"{spread['mean']:.3f} ({spread['min']:.3f}–{spread['max']:.3f})"
