@@ -119,6 +119,22 @@ def latest_run() -> mlflow.entities.Run:
     return runs[0]
 
 
+def parent_and_nested_runs() -> tuple[
+    mlflow.entities.Run, dict[str, mlflow.entities.Run]
+]:
+    """The latest run's outermost run, and the runs nested under it by name."""
+    client = mlflow.MlflowClient()
+    parent = latest_run()
+    while parent.data.tags.get("mlflow.parentRunId"):
+        parent = client.get_run(parent.data.tags["mlflow.parentRunId"])
+    nested = mlflow.search_runs(
+        experiment_ids=[parent.info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
+        output_format="list",
+    )
+    return parent, {run.info.run_name: run for run in nested}
+
+
 def start_kedro(project: Path, *args: str) -> subprocess.Popen:
     """Start ``kedro ARGS`` in the project copy, in a process group of its own.
 

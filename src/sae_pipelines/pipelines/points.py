@@ -272,3 +272,23 @@ def _plain(value: DictConfig | dict | None) -> dict:
     if isinstance(value, DictConfig):
         return OmegaConf.to_container(value, resolve=True)
     return dict(value)
+
+
+def point_pipelines(
+    pipeline_name: str, steps: Pipeline, inputs: set[str]
+) -> tuple[Pipeline, list[str]]:
+    """:func:`point_pipeline` for every configured point of ``pipeline_name``.
+
+    Returns:
+        The points' pipelines together, and their records' dataset names
+        (``<pipeline_name>.<point>.point_run``), in the points' order.
+    """
+    points = configured_points(pipeline_name)
+    together = sum(
+        (
+            point_pipeline(pipeline_name, name, groups, steps, inputs)
+            for name, groups in points.items()
+        ),
+        Pipeline([]),
+    )
+    return together, [f"{pipeline_name}.{name}.{POINT_RUN}" for name in points]

@@ -5,7 +5,7 @@ import json
 import mlflow
 import pytest
 
-from tests.project_runs import kedro_cli, latest_run
+from tests.project_runs import kedro_cli, parent_and_nested_runs
 
 pytestmark = pytest.mark.slow
 
@@ -23,19 +23,9 @@ def test_each_seed_is_a_nested_run_and_the_parent_holds_the_spread(project):
 
     assert result.returncode == 0, result.stdout + result.stderr
     client = mlflow.MlflowClient()
-    parent = latest_run()
-    while parent.data.tags.get("mlflow.parentRunId"):
-        parent = client.get_run(parent.data.tags["mlflow.parentRunId"])
+    parent, children = parent_and_nested_runs()
     assert parent.info.run_name.startswith("repeats")
     assert parent.info.status == "FINISHED"
-    children = {
-        child.info.run_name: child
-        for child in mlflow.search_runs(
-            experiment_ids=[parent.info.experiment_id],
-            filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
-            output_format="list",
-        )
-    }
     assert sorted(children) == ["seed_3", "seed_4"]
     for seed, child in ((3, children["seed_3"]), (4, children["seed_4"])):
         assert child.info.status == "FINISHED"

@@ -5,7 +5,7 @@ import json
 import mlflow
 import pytest
 
-from tests.project_runs import kedro_cli, latest_run
+from tests.project_runs import kedro_cli, parent_and_nested_runs
 
 pytestmark = pytest.mark.slow
 
@@ -40,19 +40,13 @@ def test_each_point_is_a_nested_run_under_the_frontier_run(project):
 
     assert result.returncode == 0, result.stdout + result.stderr
     client = mlflow.MlflowClient()
-    parent = latest_run()
-    while parent.data.tags.get("mlflow.parentRunId"):
-        parent = client.get_run(parent.data.tags["mlflow.parentRunId"])
+    parent, nested = parent_and_nested_runs()
     assert parent.info.run_name.startswith("sparsity_frontier")
     assert parent.info.status == "FINISHED"
-    children = mlflow.search_runs(
-        experiment_ids=[parent.info.experiment_id],
-        filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
-        output_format="list",
-    )
-    assert {child.info.run_name: child.info.status for child in children} == {
+    assert {name: run.info.status for name, run in nested.items()} == {
         name: "FINISHED" for name in POINTS
     }
+    children = list(nested.values())
     for child in children:
         method, setting, value = POINTS[child.info.run_name]
         assert child.data.params == {

@@ -16,12 +16,7 @@ from sae_pipelines.pipelines import (
     feature_extraction,
     training,
 )
-from sae_pipelines.pipelines.points import (
-    POINT_RUN,
-    REPEATS,
-    configured_points,
-    point_pipeline,
-)
+from sae_pipelines.pipelines.points import REPEATS, point_pipelines
 from sae_pipelines.pipelines.repeats.nodes import (
     repeats_mlflow_metrics,
     summarise_repeats,
@@ -46,21 +41,15 @@ def seed_steps() -> Pipeline:
 
 def create_pipeline(**kwargs) -> Pipeline:
     """Create the ``repeats`` pipeline (not part of ``__default__``)."""
-    points = configured_points(REPEATS)
+    points, runs = point_pipelines(REPEATS, seed_steps(), {SHARED})
     return (
         data_processing.create_pipeline().to_outputs(SHARED)
-        + sum(
-            (
-                point_pipeline(REPEATS, name, groups, seed_steps(), {SHARED})
-                for name, groups in points.items()
-            ),
-            Pipeline([]),
-        )
+        + points
         + Pipeline(
             [
                 Node(
                     summarise_repeats,
-                    inputs=[f"{REPEATS}.{name}.{POINT_RUN}" for name in points],
+                    inputs=runs,
                     outputs="repeats_summary",
                     name="summarise_repeats",
                     namespace=REPEATS,

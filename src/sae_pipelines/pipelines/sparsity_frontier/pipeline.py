@@ -17,12 +17,7 @@ from sae_pipelines.pipelines import (
     feature_extraction,
     training,
 )
-from sae_pipelines.pipelines.points import (
-    FRONTIER,
-    POINT_RUN,
-    configured_points,
-    point_pipeline,
-)
+from sae_pipelines.pipelines.points import FRONTIER, point_pipelines
 from sae_pipelines.pipelines.sparsity_frontier.nodes import (
     frontier_metrics,
     frontier_table,
@@ -42,23 +37,16 @@ def point_steps() -> Pipeline:
 
 def create_pipeline(**kwargs) -> Pipeline:
     """Create the ``sparsity_frontier`` pipeline (not part of ``__default__``)."""
-    points = configured_points(FRONTIER)
-    names = list(points)
     shared = {"normalizer", *(f"model_input_{split}" for split in SPLITS)}
+    points, runs = point_pipelines(FRONTIER, point_steps(), shared)
     return (
         data_processing.create_pipeline()
-        + sum(
-            (
-                point_pipeline(FRONTIER, name, groups, point_steps(), shared)
-                for name, groups in points.items()
-            ),
-            Pipeline([]),
-        )
+        + points
         + Pipeline(
             [
                 Node(
                     frontier_table,
-                    inputs=[f"{FRONTIER}.{name}.{POINT_RUN}" for name in names],
+                    inputs=runs,
                     outputs="sparsity_frontier_table",
                     name="frontier_table",
                     namespace=FRONTIER,
