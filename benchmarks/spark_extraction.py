@@ -153,14 +153,7 @@ class Project:
                 "  filepath: data/01_raw/wide.parquet\n"
             )
             params += ["data.label_column=null", "split.stratify=false"]
-        # Training alone: batch extraction needs the registered model, not evaluation.
-        self.kedro(
-            "run",
-            "--pipelines",
-            "data_processing,training",
-            "--params",
-            ",".join(params),
-        )
+        self.kedro("run", "--params", ",".join(params))
         (self.root / "data/01_raw/incoming").mkdir(exist_ok=True)
 
     def kedro(self, *args: str) -> Run:

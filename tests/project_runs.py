@@ -37,11 +37,6 @@ def project(tmp_path, monkeypatch):
     return root
 
 
-# The pipelines that train and register a model; evaluation is left out where a
-# test needs only the registered model.
-TRAINING = ["data_processing", "training"]
-
-
 @pytest.fixture(scope="module")
 def trained_once(tmp_path_factory):
     """One project copy (its own MLflow store) that has trained and registered a model."""
@@ -49,7 +44,7 @@ def trained_once(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(copy_project(folder / "project"))
         patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
-        run_project(folder / "project", {"training": {"epochs": 15}}, TRAINING)
+        run_project(folder / "project", {"training": {"epochs": 15}})
     return folder
 
 
@@ -73,34 +68,28 @@ class ProjectRunError(RuntimeError):
     """A run in the child process failed; the message holds its traceback."""
 
 
-def _run_session(
-    root: Path, runtime_params: dict | None, pipelines: list[str] | None, errors
-) -> None:
+def _run_session(root: Path, runtime_params: dict | None, errors) -> None:
     try:
         bootstrap_project(root)
         with KedroSession.create(
             project_path=root, runtime_params=runtime_params
         ) as session:
-            session.run(pipeline_names=pipelines)
+            session.run()
     except Exception:  # noqa: BLE001 - reported to the parent test
         errors.put(traceback.format_exc())
     else:
         errors.put(None)
 
 
-def run_project(
-    root: Path, runtime_params: dict | None = None, pipelines: list[str] | None = None
-) -> mlflow.entities.Run:
-    """Run ``pipelines`` (the default) through a KedroSession; return its MLflow run.
+def run_project(root: Path, runtime_params: dict | None = None) -> mlflow.entities.Run:
+    """Run the default pipeline through a KedroSession; return its MLflow run.
 
     Each session runs in a fresh process, as each `kedro run` does: kedro-mlflow
     keeps its run in process-wide MLflow state that a second session would reuse.
     """
     context = multiprocessing.get_context("spawn")
     errors = context.Queue()
-    child = context.Process(
-        target=_run_session, args=(root, runtime_params, pipelines, errors)
-    )
+    child = context.Process(target=_run_session, args=(root, runtime_params, errors))
     child.start()
     error = errors.get(timeout=600)
     child.join(timeout=60)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.project_runs import PROJECT_ROOT, TRAINING, copy_project, kedro_cli
+from tests.project_runs import PROJECT_ROOT, copy_project, kedro_cli
 
 pytestmark = pytest.mark.slow
 
@@ -81,15 +81,7 @@ def trained(tmp_path_factory, blocks):
     """A trained project copy, one batch output, and the model's own environment."""
     root = copy_project(tmp_path_factory.mktemp("outside") / "project")
     env = os.environ | {"MLFLOW_TRACKING_URI": "sqlite:///mlflow.db"}
-    trained = kedro_cli(
-        root,
-        "run",
-        "--pipelines",
-        ",".join(TRAINING),
-        "--params",
-        "training.epochs=15",
-        env=env,
-    )
+    trained = kedro_cli(root, "run", "--params", "training.epochs=15", env=env)
     assert trained.returncode == 0, trained.stderr[-3000:]
     incoming = root / "data/01_raw/incoming"
     incoming.mkdir(parents=True, exist_ok=True)
