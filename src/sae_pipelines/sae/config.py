@@ -87,9 +87,13 @@ class SparsityConfig(StrictSettings):
     batchtopk: BatchTopKSettings = Field(default_factory=BatchTopKSettings)
     jumprelu: JumpReLUSettings = Field(default_factory=JumpReLUSettings)
 
+    def sizing_method(self) -> Literal["topk", "batchtopk"]:
+        """Whose ``k`` sizes the code: BatchTopK's with it, TopK's otherwise."""
+        return "batchtopk" if self.method == "batchtopk" else "topk"
+
     def sizing_k(self) -> float | str:
-        """The ``k`` that sizes the code: BatchTopK's with it, TopK's otherwise."""
-        return self.batchtopk.k if self.method == "batchtopk" else self.topk.k
+        """The ``k`` that sizes the code (see :meth:`sizing_method`)."""
+        return getattr(self, self.sizing_method()).k
 
 
 class ModelConfig(StrictSettings):
@@ -112,7 +116,7 @@ class ModelConfig(StrictSettings):
     def _k_fits_code(self) -> ModelConfig:
         k, code_size = self.sparsity.sizing_k(), self.code_size
         if AUTO not in (k, code_size) and k > code_size:
-            name = "batchtopk" if self.sparsity.method == "batchtopk" else "topk"
+            name = self.sparsity.sizing_method()
             msg = f"sparsity.{name}.k={k} is larger than code_size={code_size}"
             raise ValueError(msg)
         return self
