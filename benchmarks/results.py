@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 RESULTS = Path(__file__).with_name("results.md")
@@ -28,6 +29,26 @@ def arguments(
             "--params", default="", help='more kedro run --params, e.g. "a.b=1,c=2"'
         )
     return parser.parse_args()
+
+
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    """A Markdown table's lines: the header, its rule and one line per row."""
+    return [
+        _cells(header),
+        _cells(["---"] * len(header)),
+        *(_cells(row) for row in rows),
+    ]
+
+
+def _cells(cells: Sequence[str]) -> str:
+    return f"| {' | '.join(cells)} |"
+
+
+def publish(heading: str, body: list[str], path: Path = RESULTS) -> None:
+    """Print the section ``# heading`` with ``body``, and write it to ``path``."""
+    report = "\n".join([f"# {heading}", "", *body, ""])
+    print(report)
+    write_section(report, path)
 
 
 def write_section(report: str, path: Path = RESULTS) -> None:

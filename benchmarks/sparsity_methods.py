@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from benchmarks.results import arguments, write_section
+from benchmarks.results import arguments, markdown_table, publish
 from benchmarks.speed import (
     Problem,
     digits_problem,
@@ -104,7 +104,7 @@ def matched(l0: float, reference: float) -> bool:
     return abs(l0 - reference) <= MATCHED_L0 * reference
 
 
-def rows_of(name: str, fits: list[dict[str, tuple]]) -> list[str]:
+def rows_of(name: str, fits: list[dict[str, tuple]]) -> list[tuple[str, ...]]:
     """The problem's table rows: each method's mean over the seeds, and ranges."""
     rows = []
     topk_fvu = [fit["topk"][0] for fit in fits]
@@ -126,8 +126,13 @@ def rows_of(name: str, fits: list[dict[str, tuple]]) -> list[str]:
             ks = [fit[method][2] for fit in fits]
             label = f"batchtopk, k {min(ks):.2f}–{max(ks):.2f} (L0 matched)"
         rows.append(
-            f"| {name} | {label} | {np.mean(fvu):.4f} ({min(fvu):.4f}–{max(fvu):.4f}) "
-            f"| {np.mean(l0):.2f} ({min(l0):.2f}–{max(l0):.2f}) | {versus} |"
+            (
+                name,
+                label,
+                f"{np.mean(fvu):.4f} ({min(fvu):.4f}–{max(fvu):.4f})",
+                f"{np.mean(l0):.2f} ({min(l0):.2f}–{max(l0):.2f})",
+                versus,
+            )
         )
     return rows
 
@@ -143,23 +148,19 @@ def main() -> None:
     ):
         fits = [seed_fits(problem, epochs, seed) for seed in scale.seeds]
         rows += rows_of(f"{problem.name}, ≤ {epochs} epochs", fits)
-    report = "\n".join(
+    header = ["problem", "method", "test FVU", "test L0", "FVU ratio to TopK"]
+    publish(
+        f"Sparsity methods ({args.scale})",
         [
-            f"# Sparsity methods ({args.scale})",
-            "",
             f"Machine: {machine()}",
             "",
             f"Seeds {', '.join(map(str, scale.seeds))}: the mean over the seeds "
             "(min–max). FVU ratio: the mean of each seed's ratio to TopK's.",
             "",
-            "| problem | method | test FVU | test L0 | FVU ratio to TopK |",
-            "| --- | --- | --- | --- | --- |",
-            *rows,
-            "",
-        ]
+            *markdown_table(header, rows),
+        ],
+        args.output,
     )
-    print(report)
-    write_section(report, args.output)
 
 
 if __name__ == "__main__":

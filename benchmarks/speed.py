@@ -63,7 +63,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from benchmarks.project import copy_project, project_parameters, write_partition
-from benchmarks.results import arguments, write_section
+from benchmarks.results import arguments, markdown_table, publish
 from sae_pipelines.batch.output import ChunkOutputs
 from sae_pipelines.batch.partitions import (
     ExtractedPartitionsDataset,
@@ -540,20 +540,15 @@ def main() -> None:
             "(target < 10 s)",
         )
     )
-    report = "\n".join(
+    publish(
+        f"Speed benchmark ({args.scale})",
         [
-            f"# Speed benchmark ({args.scale})",
-            "",
             f"Machine: {machine()}",
             "",
-            "| measure | ours | baseline | ratio |",
-            "| --- | --- | --- | --- |",
-            *(f"| {' | '.join(row)} |" for row in rows),
-            "",
-        ]
+            *markdown_table(["measure", "ours", "baseline", "ratio"], rows),
+        ],
+        args.output,
     )
-    print(report)
-    write_section(report, args.output)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from benchmarks.results import markdown_table
 from benchmarks.speed import (
     LossClock,
     machine,
@@ -220,10 +221,7 @@ def main() -> None:
     )
 
     print(f"Machine: {machine()}\n")
-    print("| measure | per step | rate | of matmul |")
-    print("| --- | --- | --- | --- |")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
+    print("\n".join(markdown_table(["measure", "per step", "rate", "of matmul"], rows)))
 
 
 if __name__ == "__main__":
