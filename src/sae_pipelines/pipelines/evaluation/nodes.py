@@ -251,4 +251,9 @@ def collect_metrics(
     merged = {name: value for group in metric_groups for name, value in group.items()}
     for name, value in sorted(merged.items()):
         logger.info("%s = %.5f", name, value)
-    return merged, {name: {"value": value, "step": 0} for name, value in merged.items()}
+    return merged, mlflow_metrics(merged)
+
+
+def mlflow_metrics(metrics: dict[str, float]) -> dict[str, dict[str, float]]:
+    """``{name: {"value", "step": 0}}``: kedro-mlflow's metrics dataset's form."""
+    return {name: {"value": value, "step": 0} for name, value in metrics.items()}

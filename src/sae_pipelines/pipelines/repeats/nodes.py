@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from sae_pipelines.pipelines.evaluation.nodes import mlflow_metrics
 from sae_pipelines.pipelines.evaluation.report import COMPARISONS
 
 
@@ -103,4 +104,4 @@ def repeats_mlflow_metrics(repeats_summary: dict[str, Any]) -> dict[str, Any]:
         for baseline, figures in comparison["baselines"].items():
             slug = baseline.replace(" ", "_").lower()
             flat[f"{comparison['metric']}_ahead_of_{slug}"] = figures["sae_ahead"]
-    return {name: {"value": value, "step": 0} for name, value in flat.items()}
+    return mlflow_metrics(flat)
