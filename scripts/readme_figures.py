@@ -8,6 +8,13 @@ the committed figures are exactly what that run gave. Usage::
     python scripts/readme_figures.py --check        # exit 1 and print what differs
     python scripts/readme_figures.py --run-id ID    # another run than the latest
 
+``--repeats NAME`` instead copies the newest ``repeats_table.md`` of
+data/08_reporting between ``<!-- repeats:NAME start -->`` and its end marker::
+
+    kedro run --pipelines repeats && python scripts/readme_figures.py --repeats digits
+    kedro run --env mnist --pipelines repeats \
+        && python scripts/readme_figures.py --repeats mnist
+
 By default the run is the latest finished run of the ``sae_pipelines`` experiment
 that ran the default pipelines with the project's own parameters, in the store
 ``MLFLOW_TRACKING_URI`` names (``sqlite:///mlflow.db`` when unset).
@@ -31,9 +38,9 @@ from sae_pipelines.tracking.provenance import PARAMETERS_ARTIFACT
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 README = PROJECT_ROOT / "README.md"
+REPEATS_TABLES = PROJECT_ROOT / "data/08_reporting/repeats_table.md"
 EXPERIMENT = "sae_pipelines"
-START = "<!-- figures:digits start -->"
-END = "<!-- figures:digits end -->"
+DIGITS_BLOCK = "figures:digits"
 
 
 def digits_table(metrics: dict[str, float]) -> str:
@@ -103,36 +110,37 @@ def _ahead(sae: float, baselines: dict[str, float]) -> str:
     return "SAE" if sae > top else best if top > sae else "tie"
 
 
-def committed_table(readme: str) -> str:
-    """The text between the markers in ``readme``."""
-    start, end = _between_markers(readme)
+def committed_table(readme: str, block: str = DIGITS_BLOCK) -> str:
+    """The text between ``block``'s markers in ``readme``."""
+    start, end = _between_markers(readme, block)
     return readme[start:end].strip("\n")
 
 
-def with_table(readme: str, table: str) -> str:
-    """``readme`` with the text between the markers replaced by ``table``."""
-    start, end = _between_markers(readme)
+def with_table(readme: str, table: str, block: str = DIGITS_BLOCK) -> str:
+    """``readme`` with the text between ``block``'s markers replaced by ``table``."""
+    start, end = _between_markers(readme, block)
     return f"{readme[:start]}\n{table}\n{readme[end:]}"
 
 
-def _between_markers(readme: str) -> tuple[int, int]:
-    """Where the text between the markers starts and ends.
+def _between_markers(readme: str, block: str) -> tuple[int, int]:
+    """Where the text between ``<!-- block start -->`` and its end marker lies.
 
     Raises:
         ValueError: The markers are missing.
     """
-    start, end = readme.find(START), readme.find(END)
+    opening, closing = f"<!-- {block} start -->", f"<!-- {block} end -->"
+    start, end = readme.find(opening), readme.find(closing)
     if start < 0 or end < start:
-        msg = f"README.md has no '{START}' … '{END}' block"
+        msg = f"README.md has no '{opening}' … '{closing}' block"
         raise ValueError(msg)
-    return start + len(START), end
+    return start + len(opening), end
 
 
-def table_difference(readme: str, table: str) -> str:
+def table_difference(readme: str, table: str, block: str = DIGITS_BLOCK) -> str:
     """A unified diff from the committed table to ``table``; empty when equal."""
     return "\n".join(
         difflib.unified_diff(
-            committed_table(readme).splitlines(),
+            committed_table(readme, block).splitlines(),
             table.splitlines(),
             "README.md",
             "from the run",
@@ -181,14 +189,39 @@ def latest_default_run(client: mlflow.MlflowClient) -> mlflow.entities.Run:
     )
 
 
+def newest_repeats_table() -> str:
+    """The newest version of the repeats pipeline's ``repeats_table.md``.
+
+    Raises:
+        SystemExit: No repeats run has written one here.
+    """
+    versions = sorted(REPEATS_TABLES.glob("*/repeats_table.md"))
+    if not versions:
+        sys.exit(f"No {REPEATS_TABLES}: run `kedro run --pipelines repeats` first.")
+    return versions[-1].read_text().strip("\n")
+
+
+def write_repeats_table(name: str) -> None:
+    """Copy the newest repeats table into README.md's ``repeats:name`` block."""
+    block = f"repeats:{name}"
+    README.write_text(with_table(README.read_text(), newest_repeats_table(), block))
+    print(f"README.md's {block} table written from the newest repeats run.")
+
+
 def main() -> None:
-    """Rewrite or check README.md's digits table."""
+    """Rewrite or check README.md's digits table, or write a repeats table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run-id", help="the MLflow run (default: the latest)")
     parser.add_argument(
         "--check", action="store_true", help="exit 1 if README.md differs"
     )
+    parser.add_argument(
+        "--repeats", metavar="NAME", help="write the newest repeats table instead"
+    )
     args = parser.parse_args()
+    if args.repeats:
+        write_repeats_table(args.repeats)
+        return
     mlflow.set_tracking_uri(
         os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")
     )

@@ -1,0 +1,51 @@
+"""scripts/readme_figures.py: README blocks, and the repeats table copied into one."""
+
+import pytest
+
+from scripts import readme_figures
+
+README = """# Title
+
+<!-- repeats:digits start -->
+old digits table
+<!-- repeats:digits end -->
+
+<!-- repeats:mnist start -->
+old mnist table
+<!-- repeats:mnist end -->
+"""
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A README and two versions of the repeats table, the script pointed at them."""
+    readme = tmp_path / "README.md"
+    readme.write_text(README)
+    tables = tmp_path / "data/08_reporting/repeats_table.md"
+    for version, text in [
+        ("2026-12-03T10.00.00.000Z", "older table"),
+        ("2026-12-03T11.00.00.000Z", "| newest | table |"),
+    ]:
+        (tables / version).mkdir(parents=True)
+        (tables / version / "repeats_table.md").write_text(f"\n{text}\n")
+    monkeypatch.setattr(readme_figures, "README", readme)
+    monkeypatch.setattr(readme_figures, "REPEATS_TABLES", tables)
+    return readme
+
+
+def test_the_newest_repeats_table_replaces_only_its_own_block(project):
+    readme_figures.write_repeats_table("mnist")
+
+    text = project.read_text()
+    assert readme_figures.committed_table(text, "repeats:mnist") == "| newest | table |"
+    assert readme_figures.committed_table(text, "repeats:digits") == "old digits table"
+    assert text.startswith("# Title\n")
+
+
+def test_a_missing_block_or_table_is_named(project, tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match="no '<!-- repeats:fashion start -->'"):
+        readme_figures.write_repeats_table("fashion")
+    monkeypatch.setattr(readme_figures, "REPEATS_TABLES", tmp_path / "nowhere")
+    with pytest.raises(SystemExit, match="kedro run --pipelines repeats"):
+        readme_figures.write_repeats_table("digits")
+    assert project.read_text() == README
