@@ -10,9 +10,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from kedro.config import OmegaConfigLoader
 
-from sae_pipelines.settings import CONFIG_LOADER_ARGS
+from sae_pipelines.settings import CONFIG_LOADER_ARGS, CONFIG_LOADER_CLASS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RAW_DATA = "data/01_raw/raw_data.csv"
@@ -58,15 +57,15 @@ def copy_project(destination: Path, raw_data: pd.DataFrame | None = None) -> Pat
 
 
 def project_parameters(root: Path = PROJECT_ROOT) -> dict[str, Any]:
-    """The parameters of ``root``'s conf/base with globals resolved, as Kedro passes them.
+    """The parameters of ``root``'s conf/base as Kedro passes them to the nodes.
 
-    conf/local is left out, so a developer's own settings change no result.
+    They come from the project's own config loader (globals resolved, the
+    frontier's and the repeats' points added). conf/local is left out, so a
+    developer's own settings change no result.
     """
-    loader = OmegaConfigLoader(
+    loader = CONFIG_LOADER_CLASS(
         conf_source=str(root / "conf"),
-        base_env="base",
-        default_run_env="base",
-        custom_resolvers=CONFIG_LOADER_ARGS["custom_resolvers"],
+        **{**CONFIG_LOADER_ARGS, "default_run_env": "base"},
     )
     return loader["parameters"]
 

@@ -4,19 +4,19 @@ The table sits between ``<!-- figures:digits start -->`` and
 ``<!-- figures:digits end -->`` and is rendered from the run's metrics alone, so
 the committed figures are exactly what that run gave. Usage::
 
-    kedro run && python scripts/readme_figures.py   # rewrite the table
-    python scripts/readme_figures.py --check        # exit 1 and print what differs
-    python scripts/readme_figures.py --run-id ID    # another run than the latest
+    kedro run && python -m scripts.readme_figures   # rewrite the table
+    python -m scripts.readme_figures --check        # exit 1 and print what differs
+    python -m scripts.readme_figures --run-id ID    # another run than the latest
 
 ``--repeats NAME`` instead copies the newest ``repeats_table.md`` of
 data/08_reporting between ``<!-- repeats:NAME start -->`` and its end marker::
 
-    kedro run --pipelines repeats && python scripts/readme_figures.py --repeats digits
+    kedro run --pipelines repeats && python -m scripts.readme_figures --repeats digits
     kedro run --env mnist --pipelines repeats \
-        && python scripts/readme_figures.py --repeats mnist
+        && python -m scripts.readme_figures --repeats mnist
 
 By default the run is the latest finished run of the ``sae_pipelines`` experiment
-that ran the default pipelines with the project's own parameters, in the store
+that ran the default pipelines with conf/base's parameters, in the store
 ``MLFLOW_TRACKING_URI`` names (``sqlite:///mlflow.db`` when unset).
 """
 
@@ -32,8 +32,8 @@ from pathlib import Path
 
 import mlflow
 import yaml
-from kedro.config import OmegaConfigLoader
 
+from benchmarks.project import project_parameters
 from sae_pipelines.tracking.provenance import PARAMETERS_ARTIFACT
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -149,14 +149,6 @@ def table_difference(readme: str, table: str, block: str = DIGITS_BLOCK) -> str:
     )
 
 
-def project_parameters() -> dict:
-    """The project's parameters as ``kedro run`` resolves them, without overrides."""
-    loader = OmegaConfigLoader(
-        conf_source=str(PROJECT_ROOT / "conf"), base_env="base", default_run_env="local"
-    )
-    return loader["parameters"]
-
-
 def latest_default_run(client: mlflow.MlflowClient) -> mlflow.entities.Run:
     """The latest finished run of the default pipelines with the project's parameters.
 
@@ -235,7 +227,7 @@ def main() -> None:
             print(difference)
             sys.exit(
                 f"README.md's digits table differs from run {run.info.run_id}: "
-                "run `python scripts/readme_figures.py` to rewrite it."
+                "run `python -m scripts.readme_figures` to rewrite it."
             )
         print(f"README.md's digits table matches run {run.info.run_id}.")
         return
