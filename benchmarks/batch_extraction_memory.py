@@ -24,7 +24,12 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from benchmarks.project import PROJECT_ROOT, copy_project, write_partition
+from benchmarks.project import (
+    PROJECT_ROOT,
+    copy_project,
+    measured_model_sizes,
+    write_partition,
+)
 
 WHOLE = """
 import sys, mlflow, pyarrow.parquet as pq
@@ -65,7 +70,8 @@ def main() -> None:
         uri = f"sqlite:///{Path(folder) / 'mlflow.db'}"
         env = os.environ | {"MLFLOW_TRACKING_URI": uri}
         kedro = [sys.executable, "-m", "kedro", "run"]
-        measure([*kedro, "--params", f"training.epochs={args.epochs}"], project, env)
+        params = [f"training.epochs={args.epochs}", *measured_model_sizes(64)]
+        measure([*kedro, "--params", ",".join(params)], project, env)
         if args.chunk_rows:
             (project / "conf/local/catalog.yml").write_text(
                 "incoming_partitions:\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,18 @@ def project_parameters(root: Path = PROJECT_ROOT) -> dict[str, Any]:
         **{**CONFIG_LOADER_ARGS, "default_run_env": "base"},
     )
     return loader["parameters"]
+
+
+def measured_model_sizes(width: int) -> list[str]:
+    """``--params`` entries for the model sizes the extraction benchmarks were run at.
+
+    Those were the defaults of the time, a code as wide as the input with
+    ``k = ⌈√width⌉``; kept so that a rerun compares with the published results.
+    """
+    return [
+        f"model.code_size={width}",
+        f"model.sparsity.topk.k={math.isqrt(width - 1) + 1}",
+    ]
 
 
 def write_partition(path: Path, table: pd.DataFrame, rows: int) -> None:

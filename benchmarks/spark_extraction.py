@@ -39,7 +39,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks.project import PROJECT_ROOT, copy_project, write_partition
+from benchmarks.project import (
+    PROJECT_ROOT,
+    copy_project,
+    measured_model_sizes,
+    write_partition,
+)
 from benchmarks.results import arguments, write_section
 from benchmarks.speed import machine, mnist_sized_problem
 from tests.spark_cluster import standalone_cluster
@@ -144,7 +149,8 @@ class Project:
             "MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'mlflow.db'}",
             "COLUMNS": "400",
         }
-        params = [f"training.epochs={epochs}"]
+        width = 64 if raw is None else raw.shape[1]
+        params = [f"training.epochs={epochs}", *measured_model_sizes(width)]
         if raw is not None:  # wide rows, without labels, as a parquet raw table
             raw.to_parquet(self.root / "data/01_raw/wide.parquet", index=False)
             (self.root / "conf/local/catalog.yml").write_text(

@@ -63,7 +63,7 @@ def fit_and_score(
 
     ``k`` replaces BatchTopK's ``k`` when given.
     """
-    model_config, training_config = project_configs(problem.code_size)
+    model_config, training_config = project_configs(problem.code_size, problem.k)
     update: dict = {"method": method}
     if k is not None:
         update["batchtopk"] = BatchTopKSettings(k=k)

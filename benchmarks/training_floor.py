@@ -38,6 +38,7 @@ import tensorflow as tf
 from benchmarks.results import markdown_table
 from benchmarks.speed import (
     LossClock,
+    Problem,
     machine,
     matmul_gflops,
     mnist_sized_problem,
@@ -47,7 +48,7 @@ from benchmarks.speed import (
 from sae_pipelines.sae import build_sparse_autoencoder, fit_sparse_autoencoder
 from sae_pipelines.sae.training import steps_per_epoch
 
-CODES = 256
+CODES = 256  # code units of the synthetic pieces, as in the MNIST-sized problem
 SCALES = {
     "full": {"rows": 60_000, "batches": (512, 1024, 2048), "matmul": 4096, "epochs": 4},
     "smoke": {"rows": 2_000, "batches": (64, 128), "matmul": 512, "epochs": 2},
@@ -143,17 +144,16 @@ def minimal_training(
     return step, steps
 
 
-def project_training_seconds(
-    x_train: np.ndarray, x_validation: np.ndarray, epochs: int
-) -> tuple[float, int]:
+def project_training_seconds(problem: Problem, epochs: int) -> tuple[float, int]:
     """Median training seconds per step of the project's fit, and its batch."""
-    model_config, training_config = project_configs(CODES)
+    x_train = problem.x_train
+    model_config, training_config = project_configs(problem.code_size, problem.k)
     training_config = training_config.model_copy(
         update={"epochs": epochs, "early_stopping_patience": epochs}
     )
     clock = LossClock()
     fit_sparse_autoencoder(
-        x_train, x_validation, model_config, training_config, callbacks=[clock]
+        x_train, problem.x_validation, model_config, training_config, callbacks=[clock]
     )
     batch = training_config.for_rows(len(x_train)).batch_size
     steps = steps_per_epoch(len(x_train), batch)
@@ -169,8 +169,8 @@ def main() -> None:
     problem = mnist_sized_problem(scale["rows"])
     x = problem.x_train
     inputs = x.shape[1]
-    model_config, training_config = project_configs(CODES)
-    k = model_config.for_input_width(inputs).sparsity.topk.k
+    model_config, training_config = project_configs(problem.code_size, problem.k)
+    k = problem.k
     flops_per_row = training_flops_per_row(
         build_sparse_autoencoder(inputs, model_config)
     )
@@ -213,7 +213,7 @@ def main() -> None:
             seconds_per_step(step, batch_steps),
             batch,
         )
-    seconds, batch = project_training_seconds(x, problem.x_validation, scale["epochs"])
+    seconds, batch = project_training_seconds(problem, scale["epochs"])
     add(
         f"the project's training (fit_sparse_autoencoder), batch {batch}",
         seconds,
