@@ -39,6 +39,9 @@ from sae_pipelines.tracking.provenance import PARAMETERS_ARTIFACT
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 README = PROJECT_ROOT / "README.md"
 REPEATS_TABLES = PROJECT_ROOT / "data/08_reporting/repeats_table.md"
+FRONTIER_METRICS = PROJECT_ROOT / "data/08_reporting/sparsity_frontier_metrics.json"
+# The frontier table's order: methods as in the parameters file, each by its L0.
+FRONTIER_METHODS = ("topk", "batchtopk", "l1", "jumprelu")
 EXPERIMENT = "sae_pipelines"
 DIGITS_BLOCK = "figures:digits"
 
@@ -181,23 +184,55 @@ def latest_default_run(client: mlflow.MlflowClient) -> mlflow.entities.Run:
     )
 
 
-def newest_repeats_table() -> str:
-    """The newest version of the repeats pipeline's ``repeats_table.md``.
+def newest_version(dataset: Path, pipeline: str) -> Path:
+    """The newest version of the versioned file ``dataset``.
 
     Raises:
-        SystemExit: No repeats run has written one here.
+        SystemExit: No run has written one here.
     """
-    versions = sorted(REPEATS_TABLES.glob("*/repeats_table.md"))
+    versions = sorted(dataset.glob(f"*/{dataset.name}"))
     if not versions:
-        sys.exit(f"No {REPEATS_TABLES}: run `kedro run --pipelines repeats` first.")
-    return versions[-1].read_text().strip("\n")
+        sys.exit(f"No {dataset}: run `kedro run --pipelines {pipeline}` first.")
+    return versions[-1]
 
 
 def write_repeats_table(name: str) -> None:
     """Copy the newest repeats table into README.md's ``repeats:name`` block."""
     block = f"repeats:{name}"
-    README.write_text(with_table(README.read_text(), newest_repeats_table(), block))
+    table = newest_version(REPEATS_TABLES, "repeats").read_text().strip("\n")
+    README.write_text(with_table(README.read_text(), table, block))
     print(f"README.md's {block} table written from the newest repeats run.")
+
+
+def frontier_table(points: list[dict]) -> str:
+    """The frontier's points as README.md's Markdown table.
+
+    Args:
+        points: ``sparsity_frontier_metrics.json``'s ``points``.
+    """
+    rows = sorted(
+        points, key=lambda p: (FRONTIER_METHODS.index(p["method"]), p["test_l0"])
+    )
+    lines = [
+        "| method | setting | test L0 | test FVU | PCA FVU (⌈L0⌉) | probe accuracy |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for point in rows:
+        setting = "k" if point["setting"] == "k" else "λ"
+        lines.append(
+            f"| {point['method']} | {setting}={point['value']:g} "
+            f"| {point['test_l0']:.1f} | {point['test_fvu']:.3f} "
+            f"| {point['pca_test_fvu']:.3f} | {point['probe_accuracy']:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def write_frontier_table() -> None:
+    """Write the newest frontier's points into README.md's frontier block."""
+    metrics = newest_version(FRONTIER_METRICS, "sparsity_frontier")
+    table = frontier_table(json.loads(metrics.read_text())["points"])
+    README.write_text(with_table(README.read_text(), table, "frontier:digits"))
+    print("README.md's frontier:digits table written from the newest frontier run.")
 
 
 def main() -> None:
@@ -210,9 +245,15 @@ def main() -> None:
     parser.add_argument(
         "--repeats", metavar="NAME", help="write the newest repeats table instead"
     )
+    parser.add_argument(
+        "--frontier", action="store_true", help="write the newest frontier table"
+    )
     args = parser.parse_args()
     if args.repeats:
         write_repeats_table(args.repeats)
+        return
+    if args.frontier:
+        write_frontier_table()
         return
     mlflow.set_tracking_uri(
         os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")

@@ -49,3 +49,21 @@ def test_a_missing_block_or_table_is_named(project, tmp_path, monkeypatch):
     with pytest.raises(SystemExit, match="kedro run --pipelines repeats"):
         readme_figures.write_repeats_table("digits")
     assert project.read_text() == README
+
+
+def test_the_frontier_table_lists_methods_in_order_each_by_l0():
+    point = {"setting": "k", "pca_test_fvu": 0.3, "probe_accuracy": 0.95}
+    points = [
+        {**point, "method": "l1", "setting": "weight", "value": 0.001, "test_l0": 9.0}
+        | {"test_fvu": 0.2},
+        {**point, "method": "topk", "value": 16, "test_l0": 16.0, "test_fvu": 0.1},
+        {**point, "method": "topk", "value": 4, "test_l0": 4.0, "test_fvu": 0.25},
+    ]
+
+    lines = readme_figures.frontier_table(points).splitlines()
+
+    assert lines[2:] == [
+        "| topk | k=4 | 4.0 | 0.250 | 0.300 | 0.950 |",
+        "| topk | k=16 | 16.0 | 0.100 | 0.300 | 0.950 |",
+        "| l1 | λ=0.001 | 9.0 | 0.200 | 0.300 | 0.950 |",
+    ]
