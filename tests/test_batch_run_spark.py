@@ -34,7 +34,7 @@ pytestmark = [
 
 SPARK = ("--params", "batch_extraction.engine=spark")
 OUTPUT = "data/07_model_output/batch"
-CODES = [f"code_{unit:03d}" for unit in range(64)]
+CODES = [f"code_{unit:03d}" for unit in range(256)]
 
 
 def deliver(project: Path) -> None:

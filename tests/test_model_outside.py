@@ -181,11 +181,11 @@ def test_served_model_answers_rows_and_names_what_is_wrong(trained, blocks, serv
     records, _ = decoder.raw_decode(answers[end:].lstrip())
     first = split["predictions"][0]
     assert {"row_id", "code_000", "anomaly_score", "is_flagged", "l0"} <= set(first)
-    assert first["l0"] == 8
+    assert first["l0"] == 24
     assert len(split["predictions"]) == 5
     assert set(records["predictions"][0]) == {
         "row_id",
-        *(f"code_{unit:03d}" for unit in range(64)),
+        *(f"code_{unit:03d}" for unit in range(256)),
         "l0",
     }
 
@@ -200,7 +200,7 @@ def test_served_model_answers_rows_and_names_what_is_wrong(trained, blocks, serv
     status, body = post(server, split_body(two))
     assert status == 200 and len(body["predictions"]) == 2
     status, body = post(server, {"dataframe_records": two.to_dict("records")})
-    assert status == 200 and body["predictions"][0]["l0"] == 8
+    assert status == 200 and body["predictions"][0]["l0"] == 24
 
     bad = {
         "missing": (two.drop(columns="pixel_0_3"), r"missing inputs \['pixel_0_3'\]"),
@@ -228,4 +228,4 @@ def test_spark_udf_scores_a_spark_dataframe(trained, blocks):
     ]
     values = [line for line in shown.splitlines() if line.startswith("|")][1:]
     assert len(values) == 5
-    assert all(line.strip("|").split("|")[-1].strip() == "8" for line in values)
+    assert all(line.strip("|").split("|")[-1].strip() == "24" for line in values)

@@ -29,7 +29,7 @@ def config(code_size="auto", k="auto", encoder_units=(), method="topk"):
 
 @pytest.mark.parametrize(
     ("width", "code_size", "k"),
-    [(64, 64, 8), (784, 784, 28), (6, 12, 3), (1, 4, 1), (30, 30, 6)],
+    [(64, 256, 24), (784, 3136, 84), (6, 24, 3), (1, 4, 1), (30, 120, 15)],
 )
 def test_auto_sizes_follow_the_input_width(width, code_size, k):
     resolved = config().for_input_width(width)
@@ -44,7 +44,9 @@ def test_explicit_sizes_are_kept_and_auto_k_fits_an_explicit_code():
 
 def test_batchtopk_sizes_the_code_by_its_own_k():
     resolved = config(method="batchtopk", k=12.5).for_input_width(16)
-    assert (resolved.code_size, resolved.sparsity.batchtopk.k) == (50, 12.5)
+    assert (resolved.code_size, resolved.sparsity.batchtopk.k) == (64, 12.5)
+    resolved = config(method="batchtopk", k=20.5).for_input_width(16)
+    assert (resolved.code_size, resolved.sparsity.batchtopk.k) == (84, 20.5)
     with pytest.raises(ValueError, match="sparsity.batchtopk.k=70"):
         config(code_size=64, k=70, method="batchtopk")
 
@@ -71,8 +73,8 @@ def test_threshold_methods_build_their_code_layer(method):
 
 def test_auto_model_is_built_for_the_input_width():
     model = build_sparse_autoencoder(64, config())
-    assert code_size_of(model) == 64
-    assert model.get_layer(CODES_LAYER).k == 8
+    assert code_size_of(model) == 256
+    assert model.get_layer(CODES_LAYER).k == 24
 
 
 def test_unit_directions_of_a_linear_decoder_are_its_weight_rows():

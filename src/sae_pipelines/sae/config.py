@@ -28,6 +28,10 @@ REFERENCE_BATCH_SIZE = 64
 REFERENCE_LEARNING_RATE = 0.003
 MAX_AUTO_BATCH_SIZE = 1024
 ROWS_PER_AUTO_BATCH = 100
+# ``auto`` sizes: k = ⌈3·√width⌉ active codes per row, at most half the inputs,
+# from 4·width code units.
+K_PER_ROOT_WIDTH = 3
+CODE_UNITS_PER_INPUT = 4
 
 
 class StrictSettings(BaseModel):
@@ -53,7 +57,9 @@ class TopKSettings(StrictSettings):
     """Settings of the TopK activation."""
 
     k: PositiveInt | Literal["auto"] = Field(
-        description="Number of active codes per row; auto: ⌈√(input width)⌉."
+        description=(
+            "Number of active codes per row; auto: ⌈3·√width⌉, at most ⌈width/2⌉."
+        )
     )
 
 
@@ -61,7 +67,7 @@ class BatchTopKSettings(StrictSettings):
     """Settings of the BatchTopK activation."""
 
     k: PositiveFloat | Literal["auto"] = Field(
-        AUTO, description="Active codes per row on average; auto: ⌈√(input width)⌉."
+        AUTO, description="Active codes per row on average; auto: as TopK's k."
     )
 
 
@@ -124,22 +130,23 @@ class ModelConfig(StrictSettings):
     def for_input_width(self, width: int) -> ModelConfig:
         """Resolve ``auto`` sizes for inputs of ``width`` features.
 
-        TopK keeps ``k = ⌈√width⌉`` codes per row (8 of 64 pixels, 28 of 784),
-        and the dictionary holds ``max(width, 4k)`` units: as wide as the input,
-        and at least four candidates per active code on narrow tables. BatchTopK
-        resolves its own ``k`` the same way, and sizes the code when it is the
-        method; the other methods size it by TopK's. JumpReLU's L0 weight is
-        ``1/(16·width)``: about ``√width`` active codes on digits and 28 × 28
-        images.
+        TopK keeps ``k = ⌈3·√width⌉`` codes per row (24 of 64 pixels, 84 of
+        784), at most half the inputs (3 of 6 columns) so that the code must
+        compress, and the dictionary holds ``4·max(width, k)`` units: an
+        overcomplete code, four units per input, sized with the repeats
+        pipeline so that the codes serve as features (see the README's
+        repeats). BatchTopK resolves its own ``k`` the same way, and sizes the
+        code when it is the method; the other methods size it by TopK's.
+        JumpReLU's L0 weight is ``1/(16·width)``: about ``√width`` active codes
+        on digits and 28 × 28 images.
 
         Raises:
             ValueError: An explicit ``k`` is larger than the resolved code size.
         """
         code_size = self.code_size
         if code_size == AUTO:
-            code_size = max(
-                width, math.ceil(4 * _resolved_k(self.sparsity.sizing_k(), width))
-            )
+            k = _resolved_k(self.sparsity.sizing_k(), width)
+            code_size = CODE_UNITS_PER_INPUT * max(width, math.ceil(k))
         sparsity = self.sparsity.model_copy(
             update={
                 "topk": TopKSettings(
@@ -159,10 +166,10 @@ class ModelConfig(StrictSettings):
 
 
 def _resolved_k(k: float | str, width: int) -> float:
-    """``k``, or ``⌈√width⌉`` for ``auto``."""
+    """``k``; for ``auto``, ``⌈3·√width⌉`` (least k with k² ≥ 9·width), ≤ ``⌈width/2⌉``."""
     if k != AUTO:
         return k
-    return math.isqrt(width - 1) + 1 if width > 1 else 1
+    return min(math.isqrt(K_PER_ROOT_WIDTH**2 * width - 1) + 1, (width + 1) // 2)
 
 
 def _fitted_k(k: float | str, width: int, code_size: int) -> float:

@@ -68,7 +68,7 @@ def test_description_names_the_widths_and_the_sparsity_settings():
         ),
     )
     assert describe(model) == "64 → 32 → 48 codes, ReLU + L1 λ=0.001"
-    assert describe(_topk_model()) == "16 → 16 codes, TopK k=4"
+    assert describe(_topk_model()) == "16 → 64 codes, TopK k=8"
 
 
 def test_description_names_the_threshold_methods_settings():
@@ -77,8 +77,8 @@ def test_description_names_the_threshold_methods_settings():
         config["sparsity"]["method"] = method
         return describe(build_sparse_autoencoder(16, ModelConfig(**config)))
 
-    assert described("batchtopk") == "16 → 16 codes, BatchTopK k=4 (threshold 0)"
-    assert described("jumprelu") == "16 → 16 codes, JumpReLU + L0 λ=0.00390625 ε=0.05"
+    assert described("batchtopk") == "16 → 64 codes, BatchTopK k=8 (threshold 0)"
+    assert described("jumprelu") == "16 → 64 codes, JumpReLU + L0 λ=0.00390625 ε=0.05"
 
 
 def test_report_holds_the_table_every_metric_and_every_plot():
@@ -89,7 +89,7 @@ def test_report_holds_the_table_every_metric_and_every_plot():
     )
     assert set(plots) == {"codes_2d.png", "anomaly_scores.png"}
     assert html.count("data:image/png;base64,") == 2
-    assert "16 → 16 codes, TopK k=4" in html
+    assert "16 → 64 codes, TopK k=8" in html
     assert '<td class="winner">0.1000</td>' in html
     assert "test_l0" in html
     assert "One seed (7)" in html and "kedro run --pipelines repeats" in html

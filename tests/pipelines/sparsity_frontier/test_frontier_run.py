@@ -57,8 +57,8 @@ def test_each_point_is_a_nested_run_under_the_frontier_run(project):
         metrics = child.data.metrics
         assert 0 < metrics["test_fvu"] < 1
         assert 0 < metrics["pca_test_fvu"] < 1
-        assert 0 < metrics["probe_accuracy"] <= 1
-        assert 0 < metrics["test_l0"] <= 64
+        assert metrics["probe_accuracy"] > 0.5  # chance is 0.1
+        assert 0 < metrics["test_l0"] < 256  # of the 256 codes, not all active
         assert len(client.get_metric_history(child.info.run_id, "train_loss")) == 10
     topk = next(c for c in children if c.info.run_name == "topk_k_4")
     assert topk.data.metrics["test_l0"] == pytest.approx(4)

@@ -229,7 +229,7 @@ def _png(figure: Figure, dpi: int) -> bytes:
 
 
 def describe(autoencoder: keras.Model) -> str:
-    """One line on the model's shape and sparsity, e.g. ``64 → 64 codes, TopK k=8``."""
+    """One line on the model's shape and sparsity, e.g. ``64 → 256 codes, TopK k=24``."""
     codes = autoencoder.get_layer(CODES_LAYER)
     sparsity = {
         TopKActivation: lambda: f"TopK k={codes.k}",
