@@ -9,11 +9,15 @@ the committed figures are exactly what that run gave. Usage::
     python -m scripts.readme_figures --run-id ID    # another run than the latest
 
 ``--repeats NAME`` instead copies the newest ``repeats_table.md`` of
-data/08_reporting between ``<!-- repeats:NAME start -->`` and its end marker::
+data/08_reporting between ``<!-- repeats:NAME start -->`` and its end marker,
+and ``--frontier`` writes the newest ``sparsity_frontier_metrics.json`` as the
+table between ``<!-- frontier:digits start -->`` and its end marker; run each
+right after its pipeline::
 
     kedro run --pipelines repeats && python -m scripts.readme_figures --repeats digits
-    kedro run --env mnist --pipelines repeats \
-        && python -m scripts.readme_figures --repeats mnist
+    kedro run --env mnist --pipelines repeats
+    python -m scripts.readme_figures --repeats mnist
+    kedro run --pipelines sparsity_frontier && python -m scripts.readme_figures --frontier
 
 By default the run is the latest finished run of the ``sae_pipelines`` experiment
 that ran the default pipelines with conf/base's parameters, in the store
