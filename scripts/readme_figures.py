@@ -33,11 +33,16 @@ import math
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import yaml
+from kedro.io import AbstractVersionedDataset, DatasetError, Version
+from kedro_datasets.json import JSONDataset
+from kedro_datasets.text import TextDataset
 
 from benchmarks.project import project_parameters
+from benchmarks.results import markdown_table
 from sae_pipelines.tracking.provenance import PARAMETERS_ARTIFACT
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -46,6 +51,14 @@ REPEATS_TABLES = PROJECT_ROOT / "data/08_reporting/repeats_table.md"
 FRONTIER_METRICS = PROJECT_ROOT / "data/08_reporting/sparsity_frontier_metrics.json"
 # The frontier table's order: methods as in the parameters file, each by its L0.
 FRONTIER_METHODS = ("topk", "batchtopk", "l1", "jumprelu")
+FRONTIER_HEADER = (
+    "method",
+    "setting",
+    "test L0",
+    "test FVU",
+    "PCA FVU (⌈L0⌉)",
+    "probe accuracy",
+)
 EXPERIMENT = "sae_pipelines"
 DIGITS_BLOCK = "figures:digits"
 
@@ -188,22 +201,24 @@ def latest_default_run(client: mlflow.MlflowClient) -> mlflow.entities.Run:
     )
 
 
-def newest_version(dataset: Path, pipeline: str) -> Path:
-    """The newest version of the versioned file ``dataset``.
+def newest_version(
+    dataset_type: type[AbstractVersionedDataset], path: Path, pipeline: str
+) -> Any:
+    """The newest version of the versioned file ``path``, loaded as Kedro does.
 
     Raises:
-        SystemExit: No run has written one here.
+        SystemExit: No run of ``pipeline`` has written one here.
     """
-    versions = sorted(dataset.glob(f"*/{dataset.name}"))
-    if not versions:
-        sys.exit(f"No {dataset}: run `kedro run --pipelines {pipeline}` first.")
-    return versions[-1]
+    try:
+        return dataset_type(filepath=str(path), version=Version(None, None)).load()
+    except DatasetError:
+        sys.exit(f"No {path}: run `kedro run --pipelines {pipeline}` first.")
 
 
 def write_repeats_table(name: str) -> None:
     """Copy the newest repeats table into README.md's ``repeats:name`` block."""
     block = f"repeats:{name}"
-    table = newest_version(REPEATS_TABLES, "repeats").read_text().strip("\n")
+    table = newest_version(TextDataset, REPEATS_TABLES, "repeats").strip("\n")
     README.write_text(with_table(README.read_text(), table, block))
     print(f"README.md's {block} table written from the newest repeats run.")
 
@@ -214,27 +229,27 @@ def frontier_table(points: list[dict]) -> str:
     Args:
         points: ``sparsity_frontier_metrics.json``'s ``points``.
     """
-    rows = sorted(
+    ordered = sorted(
         points, key=lambda p: (FRONTIER_METHODS.index(p["method"]), p["test_l0"])
     )
-    lines = [
-        "| method | setting | test L0 | test FVU | PCA FVU (⌈L0⌉) | probe accuracy |",
-        "| --- | --- | --- | --- | --- | --- |",
-    ]
-    for point in rows:
-        setting = "k" if point["setting"] == "k" else "λ"
-        lines.append(
-            f"| {point['method']} | {setting}={point['value']:g} "
-            f"| {point['test_l0']:.1f} | {point['test_fvu']:.3f} "
-            f"| {point['pca_test_fvu']:.3f} | {point['probe_accuracy']:.3f} |"
+    rows = [
+        (
+            point["method"],
+            f"{'k' if point['setting'] == 'k' else 'λ'}={point['value']:g}",
+            f"{point['test_l0']:.1f}",
+            f"{point['test_fvu']:.3f}",
+            f"{point['pca_test_fvu']:.3f}",
+            f"{point['probe_accuracy']:.3f}",
         )
-    return "\n".join(lines)
+        for point in ordered
+    ]
+    return "\n".join(markdown_table(FRONTIER_HEADER, rows))
 
 
 def write_frontier_table() -> None:
     """Write the newest frontier's points into README.md's frontier block."""
-    metrics = newest_version(FRONTIER_METRICS, "sparsity_frontier")
-    table = frontier_table(json.loads(metrics.read_text())["points"])
+    metrics = newest_version(JSONDataset, FRONTIER_METRICS, "sparsity_frontier")
+    table = frontier_table(metrics["points"])
     README.write_text(with_table(README.read_text(), table, "frontier:digits"))
     print("README.md's frontier:digits table written from the newest frontier run.")
 
