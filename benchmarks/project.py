@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from omegaconf import OmegaConf
 
 from sae_pipelines.settings import CONFIG_LOADER_ARGS, CONFIG_LOADER_CLASS
 
@@ -57,18 +58,30 @@ def copy_project(destination: Path, raw_data: pd.DataFrame | None = None) -> Pat
     return destination
 
 
-def project_parameters(root: Path = PROJECT_ROOT) -> dict[str, Any]:
+def project_parameters(root: Path = PROJECT_ROOT, params: str = "") -> dict[str, Any]:
     """The parameters of ``root``'s conf/base as Kedro passes them to the nodes.
 
     They come from the project's own config loader (globals resolved, the
     frontier's and the repeats' points added). conf/local is left out, so a
     developer's own settings change no result.
+
+    Args:
+        root: The project's root folder.
+        params: More parameters, as ``kedro run --params`` takes them
+            (``"a.b=1,c=2"``; no commas inside a value).
     """
     loader = CONFIG_LOADER_CLASS(
         conf_source=str(root / "conf"),
+        runtime_params=runtime_params(params),
         **{**CONFIG_LOADER_ARGS, "default_run_env": "base"},
     )
     return loader["parameters"]
+
+
+def runtime_params(params: str) -> dict[str, Any]:
+    """``kedro run --params`` text, ``"a.b=1,c=2"``, as nested parameters."""
+    items = [item.strip() for item in params.split(",") if item.strip()]
+    return OmegaConf.to_container(OmegaConf.from_dotlist(items))
 
 
 def measured_model_sizes(width: int) -> list[str]:

@@ -9,12 +9,16 @@ from TopK's ``k``; its inference threshold, learnt in training, decides its L0,
 so while that is more than 5 % off TopK's (at most twice) it is trained again
 with ``k`` scaled by the ratio of the two L0s. The table gives each method's
 mean over the seeds, with the range, and BatchTopK's first fit (TopK's ``k``)
-and matched fit. JumpReLU runs with its default settings, for scale.
+and matched fit. JumpReLU runs with its default settings, for scale. Beside
+them: how much the L0 varies from row to row (TopK's does not; BatchTopK's
+shows how far it moves codes between rows), and the codes that never fire.
 
 Usage::
 
     python -m benchmarks.sparsity_methods                # full sizes, 5 seeds
     python -m benchmarks.sparsity_methods --scale smoke  # tiny sizes, 1 seed
+    # other training settings, in a section of their own:
+    python -m benchmarks.sparsity_methods --params training.batch_size=1024
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from benchmarks.speed import (
 )
 from sae_pipelines.sae import fit_sparse_autoencoder
 from sae_pipelines.sae.config import BatchTopKSettings
-from sae_pipelines.sae.metrics import fraction_of_variance_unexplained, mean_l0
+from sae_pipelines.sae.metrics import dead_units, fraction_of_variance_unexplained
 from sae_pipelines.sae.model import encoder_of
 
 MATCHED_L0 = 0.05
@@ -56,14 +60,38 @@ SCALES = {
 }
 
 
-def fit_and_score(
-    problem: Problem, method: str, epochs: int, seed: int, k: float | None = None
-) -> tuple[float, float]:
-    """Test FVU and mean test L0 of ``method`` trained on ``problem`` with ``seed``.
+@dataclass(frozen=True)
+class Fit:
+    """One trained model's figures on the test rows, and the ``k`` it was given.
 
-    ``k`` replaces BatchTopK's ``k`` when given.
+    ``l0`` is the mean count of non-zero codes per row, ``l0_spread`` its
+    standard deviation over the rows, and ``dead`` the codes never non-zero on
+    the training rows.
     """
-    model_config, training_config = project_configs(problem.code_size, problem.k)
+
+    fvu: float
+    l0: float
+    l0_spread: float
+    dead: int
+    k: float | None = None
+
+
+def fit_and_score(
+    problem: Problem,
+    method: str,
+    epochs: int,
+    seed: int,
+    k: float | None = None,
+    params: str = "",
+) -> Fit:
+    """``method`` trained on ``problem`` with ``seed``, scored on its test rows.
+
+    ``k`` replaces BatchTopK's ``k`` when given; ``params`` are more parameters,
+    as ``kedro run --params`` takes them.
+    """
+    model_config, training_config = project_configs(
+        problem.code_size, problem.k, params
+    )
     update: dict = {"method": method}
     if k is not None:
         update["batchtopk"] = BatchTopKSettings(k=k)
@@ -77,25 +105,34 @@ def fit_and_score(
     )
     model, _ = fit_sparse_autoencoder(train, validation, model_config, training_config)
     test = problem.x_validation
-    fvu = fraction_of_variance_unexplained(test, model.predict(test, verbose=0))
-    return fvu, mean_l0(np.asarray(encoder_of(model).predict(test, verbose=0)))
+    encoder = encoder_of(model)
+    active = np.asarray(encoder.predict(test, verbose=0)) != 0
+    return Fit(
+        fraction_of_variance_unexplained(test, model.predict(test, verbose=0)),
+        float(active.sum(axis=1).mean()),
+        float(active.sum(axis=1).std()),
+        int(dead_units(np.asarray(encoder.predict(train, verbose=0))).sum()),
+        k,
+    )
 
 
-def seed_fits(problem: Problem, epochs: int, seed: int) -> dict[str, tuple]:
-    """Each method's ``(test FVU, test L0)`` with one seed; BatchTopK's two fits."""
-    topk = fit_and_score(problem, "topk", epochs, seed)
-    k, first = topk[1], None
+def seed_fits(problem: Problem, epochs: int, seed: int, params: str) -> dict[str, Fit]:
+    """Each method's fit with one seed; BatchTopK's first and L0-matched fits."""
+    topk = fit_and_score(problem, "topk", epochs, seed, params=params)
+    k, first = topk.l0, None
     for _ in range(3):
-        batchtopk = fit_and_score(problem, "batchtopk", epochs, seed, k)
+        batchtopk = fit_and_score(problem, "batchtopk", epochs, seed, k, params)
         first = first or batchtopk
-        if matched(batchtopk[1], topk[1]):
+        if matched(batchtopk.l0, topk.l0):
             break
-        k *= topk[1] / batchtopk[1]
+        k *= topk.l0 / batchtopk.l0
     return {
         "topk": topk,
         "batchtopk, TopK's k": first,
-        "batchtopk, matched": (*batchtopk, k),
-        "jumprelu (defaults)": fit_and_score(problem, "jumprelu", epochs, seed),
+        "batchtopk, matched": batchtopk,
+        "jumprelu (defaults)": fit_and_score(
+            problem, "jumprelu", epochs, seed, params=params
+        ),
     }
 
 
@@ -104,17 +141,17 @@ def matched(l0: float, reference: float) -> bool:
     return abs(l0 - reference) <= MATCHED_L0 * reference
 
 
-def rows_of(name: str, fits: list[dict[str, tuple]]) -> list[tuple[str, ...]]:
+def rows_of(
+    name: str, code_size: int, fits: list[dict[str, Fit]]
+) -> list[tuple[str, ...]]:
     """The problem's table rows: each method's mean over the seeds, and ranges."""
     rows = []
-    topk_fvu = [fit["topk"][0] for fit in fits]
-    topk_l0 = [fit["topk"][1] for fit in fits]
+    topk = [fit["topk"] for fit in fits]
     for method in fits[0]:
-        fvu = [fit[method][0] for fit in fits]
-        l0 = [fit[method][1] for fit in fits]
-        ratios = [mine / theirs for mine, theirs in zip(fvu, topk_fvu, strict=True)]
+        mine = [fit[method] for fit in fits]
+        ratios = [a.fvu / b.fvu for a, b in zip(mine, topk, strict=True)]
         lower = sum(ratio <= 1 for ratio in ratios)
-        near = sum(matched(a, b) for a, b in zip(l0, topk_l0, strict=True))
+        near = sum(matched(a.l0, b.l0) for a, b in zip(mine, topk, strict=True))
         versus = (
             ""
             if method == "topk"
@@ -123,39 +160,57 @@ def rows_of(name: str, fits: list[dict[str, tuple]]) -> list[tuple[str, ...]]:
         )
         label = method
         if method == "batchtopk, matched":
-            ks = [fit[method][2] for fit in fits]
+            ks = [fit.k for fit in mine]
             label = f"batchtopk, k {min(ks):.2f}–{max(ks):.2f} (L0 matched)"
         rows.append(
             (
                 name,
                 label,
-                f"{np.mean(fvu):.4f} ({min(fvu):.4f}–{max(fvu):.4f})",
-                f"{np.mean(l0):.2f} ({min(l0):.2f}–{max(l0):.2f})",
+                _mean_and_range([fit.fvu for fit in mine], ".4f"),
+                _mean_and_range([fit.l0 for fit in mine], ".2f"),
+                f"{np.mean([fit.l0_spread for fit in mine]):.1f}",
+                f"{np.mean([fit.dead for fit in mine]):.0f} of {code_size}",
                 versus,
             )
         )
     return rows
 
 
+def _mean_and_range(values: list[float], spec: str) -> str:
+    return f"{np.mean(values):{spec}} ({min(values):{spec}}–{max(values):{spec}})"
+
+
 def main() -> None:
     """Train every method on each problem and seed; print and write the table."""
-    args = arguments(__doc__.splitlines()[0], SCALES)
+    args = arguments(__doc__.splitlines()[0], SCALES, params=True)
     scale = SCALES[args.scale]
     rows = []
     for problem, epochs in (
         (digits_problem(), scale.digits_epochs),
         (mnist_sized_problem(scale.mnist_rows), scale.mnist_epochs),
     ):
-        fits = [seed_fits(problem, epochs, seed) for seed in scale.seeds]
-        rows += rows_of(f"{problem.name}, ≤ {epochs} epochs", fits)
-    header = ["problem", "method", "test FVU", "test L0", "FVU ratio to TopK"]
+        fits = [seed_fits(problem, epochs, seed, args.params) for seed in scale.seeds]
+        rows += rows_of(f"{problem.name}, ≤ {epochs} epochs", problem.code_size, fits)
+    header = [
+        "problem",
+        "method",
+        "test FVU",
+        "test L0",
+        "L0 spread over rows (sd)",
+        "dead codes",
+        "FVU ratio to TopK",
+    ]
+    title = "Sparsity methods"
+    if args.params:
+        title += f" with --params {args.params}"
     publish(
-        f"Sparsity methods ({args.scale})",
+        f"{title} ({args.scale})",
         [
             f"Machine: {machine()}",
             "",
             f"Seeds {', '.join(map(str, scale.seeds))}: the mean over the seeds "
-            "(min–max). FVU ratio: the mean of each seed's ratio to TopK's.",
+            "(min–max). FVU ratio: the mean of each seed's ratio to TopK's. Dead "
+            "codes: never non-zero on the training rows.",
             "",
             *markdown_table(header, rows),
         ],

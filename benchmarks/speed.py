@@ -257,12 +257,15 @@ class LossClock(keras.callbacks.Callback):
         return next((t for t, loss in self.curve if loss <= target), math.inf)
 
 
-def project_configs(code_size: int, k: int) -> tuple[ModelConfig, TrainingConfig]:
+def project_configs(
+    code_size: int, k: int, params: str = ""
+) -> tuple[ModelConfig, TrainingConfig]:
     """The project's model and training parameters from conf/base, at these sizes.
 
-    ``k`` is that of TopK and of BatchTopK.
+    ``k`` is that of TopK and of BatchTopK; ``params`` are more parameters, as
+    ``kedro run --params`` takes them.
     """
-    parameters = project_parameters()
+    parameters = project_parameters(params=params)
     model = ModelConfig.model_validate(
         {
             **parameters["model"],

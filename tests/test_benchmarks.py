@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from benchmarks.project import project_parameters
 from tests.project_runs import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
@@ -105,3 +106,26 @@ def _metric_table(table):
     cells = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
     header, _, *rows = cells
     return header[4:], {row[0]: [float(value) for value in row[4:]] for row in rows}
+
+
+def test_sparsity_methods_benchmark_runs_at_smoke_scale(tmp_path):
+    output = tmp_path / "results.md"
+    run_at_smoke_scale("sparsity_methods", "--output", output)
+    every = "training.resample_dead_units.every_epochs=1"
+    run_at_smoke_scale("sparsity_methods", "--params", every, "--output", output)
+    plain, with_params = output.read_text().split("\n# ")
+    assert plain.startswith("# Sparsity methods (smoke)")
+    assert with_params.startswith(f"Sparsity methods with --params {every} (smoke)")
+    rows = [line.split(" | ") for line in plain.splitlines() if "epochs |" in line]
+    assert [row[1] for row in rows[:2]] == ["topk", "batchtopk, TopK's k"]
+    assert len(rows) == 8  # four fits on each of the two problems
+    topk_spread, dead = rows[0][4], rows[0][5]
+    assert topk_spread == "0.0"  # TopK: exactly k codes in every row
+    assert dead.endswith(" of 64")
+
+
+def test_project_parameters_take_kedro_run_params_over_conf_base():
+    parameters = project_parameters(params="training.epochs=7, model.sparsity.topk.k=5")
+    assert parameters["training"]["epochs"] == 7
+    assert parameters["model"]["sparsity"]["topk"]["k"] == 5
+    assert parameters["training"]["early_stopping_patience"] == 30  # conf/base's
