@@ -38,7 +38,12 @@ from benchmarks.speed import (
 )
 from sae_pipelines.sae import fit_sparse_autoencoder
 from sae_pipelines.sae.config import BatchTopKSettings
-from sae_pipelines.sae.metrics import dead_units, fraction_of_variance_unexplained
+from sae_pipelines.sae.metrics import (
+    active_mask,
+    dead_units,
+    fraction_of_variance_unexplained,
+    mean_l0,
+)
 from sae_pipelines.sae.model import encoder_of
 
 MATCHED_L0 = 0.05
@@ -106,11 +111,11 @@ def fit_and_score(
     model, _ = fit_sparse_autoencoder(train, validation, model_config, training_config)
     test = problem.x_validation
     encoder = encoder_of(model)
-    active = np.asarray(encoder.predict(test, verbose=0)) != 0
+    codes = np.asarray(encoder.predict(test, verbose=0))
     return Fit(
         fraction_of_variance_unexplained(test, model.predict(test, verbose=0)),
-        float(active.sum(axis=1).mean()),
-        float(active.sum(axis=1).std()),
+        mean_l0(codes),
+        float(active_mask(codes).sum(axis=1).std()),
         int(dead_units(np.asarray(encoder.predict(train, verbose=0))).sum()),
         k,
     )
