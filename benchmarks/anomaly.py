@@ -30,7 +30,6 @@ Usage::
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -42,13 +41,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
+from kedro_datasets.json import JSONDataset
+from kedro_datasets.pandas import ParquetDataset
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.neural_network import MLPRegressor
 
 from benchmarks.anomaly_data import DATA_SETS, DataSet, load
-from benchmarks.project import copy_project, project_parameters
+from benchmarks.project import copy_project, load_newest, project_parameters
 from benchmarks.results import arguments, write_section
 from benchmarks.speed import machine
 from sae_pipelines.inference.tables import feature_matrix
@@ -92,7 +92,9 @@ def benchmark(data_set: DataSet, folder: Path, params: str = "") -> Result:
     table = features.assign(label=np.where(anomalies, "anomaly", "normal"))
     project = copy_project(folder / data_set.name, raw_data=table)
     kedro_run(project, data_set.name, params)
-    metrics = project_metrics(_latest(project, "08_reporting/evaluation_metrics.json"))
+    metrics = project_metrics(
+        load_newest(JSONDataset, project / "data/08_reporting/evaluation_metrics.json")
+    )
     for metric, value in dense_autoencoder_metrics(project).items():
         metrics[metric][DENSE_AE] = value
     return Result(
@@ -126,14 +128,14 @@ def kedro_run(project: Path, name: str, params: str = "") -> None:
         sys.exit(f"kedro run failed on data set {name}")
 
 
-def project_metrics(path: Path) -> dict[str, dict[str, float]]:
-    """The SAE's and the run's baselines' ROC-AUC and PR-AUC, read from ``path``.
+def project_metrics(evaluation: dict[str, float]) -> dict[str, dict[str, float]]:
+    """The SAE's and the run's baselines' ROC-AUC and PR-AUC, from its ``evaluation``.
 
     The run's evaluation metrics hold ``anomaly_<metric>`` for the SAE and
     ``<baseline>_anomaly_<metric>`` for each baseline it computed.
     """
     metrics: dict[str, dict[str, float]] = {metric: {} for metric in METRICS}
-    for key, value in json.loads(path.read_text()).items():
+    for key, value in evaluation.items():
         if match := METRIC_KEY.fullmatch(key):
             name = match["baseline"]
             detector = BASELINES.get(name, name) if name else SAE
@@ -150,7 +152,9 @@ def dense_autoencoder_metrics(project: Path) -> dict[str, float]:
     parameters = project_parameters(project)
     data_params = DataParams.model_validate(parameters["data"])
     train, test = (
-        pd.read_parquet(_latest(project, f"05_model_input/model_input_{split}.parquet"))
+        load_newest(
+            ParquetDataset, project / f"data/05_model_input/model_input_{split}.parquet"
+        )
         for split in ("train", "test")
     )
     x_train, x_test = (
@@ -172,12 +176,6 @@ def dense_autoencoder_metrics(project: Path) -> dict[str, float]:
         "roc_auc": float(roc_auc_score(truth, score)),
         "pr_auc": float(average_precision_score(truth, score)),
     }
-
-
-def _latest(project: Path, entry: str) -> Path:
-    """The newest version of the versioned catalog file ``data/<entry>``."""
-    path = project / "data" / entry
-    return sorted(path.glob(f"*/{path.name}"))[-1]
 
 
 # Report ----------------------------------------------------------------------------

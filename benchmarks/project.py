@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from kedro.io import AbstractVersionedDataset, Version
 from omegaconf import OmegaConf
 
 from sae_pipelines.settings import CONFIG_LOADER_ARGS, CONFIG_LOADER_CLASS
@@ -76,6 +77,15 @@ def project_parameters(root: Path = PROJECT_ROOT, params: str = "") -> dict[str,
         **{**CONFIG_LOADER_ARGS, "default_run_env": "base"},
     )
     return loader["parameters"]
+
+
+def load_newest(dataset_type: type[AbstractVersionedDataset], path: Path) -> Any:
+    """The newest version of the versioned file ``path``, loaded as Kedro does.
+
+    Raises:
+        DatasetError: No version of ``path`` has been saved.
+    """
+    return dataset_type(filepath=str(path), version=Version(None, None)).load()
 
 
 def runtime_params(params: str) -> dict[str, Any]:

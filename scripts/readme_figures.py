@@ -37,11 +37,11 @@ from typing import Any
 
 import mlflow
 import yaml
-from kedro.io import AbstractVersionedDataset, DatasetError, Version
+from kedro.io import AbstractVersionedDataset, DatasetError
 from kedro_datasets.json import JSONDataset
 from kedro_datasets.text import TextDataset
 
-from benchmarks.project import project_parameters
+from benchmarks.project import load_newest, project_parameters
 from benchmarks.results import markdown_table
 from sae_pipelines.tracking.provenance import PARAMETERS_ARTIFACT
 
@@ -210,7 +210,7 @@ def newest_version(
         SystemExit: No run of ``pipeline`` has written one here.
     """
     try:
-        return dataset_type(filepath=str(path), version=Version(None, None)).load()
+        return load_newest(dataset_type, path)
     except DatasetError:
         sys.exit(f"No {path}: run `kedro run --pipelines {pipeline}` first.")
 
