@@ -3,7 +3,7 @@
 ``benchmarks.speed`` reports the project's training throughput as a share of the
 machine's dense float32 matmul rate. This command shows, in one process, how
 high that share can go on the machine at hand, on the MNIST-sized problem's
-shapes (784 inputs, 256 codes, TopK with the project's k):
+shapes (784 inputs, its 256 codes, TopK with its k = 28):
 
 1. the dense matmul rate, measured as ``benchmarks.speed`` measures it;
 2. the step's five matrix products alone (forward through encoder and decoder;
@@ -48,7 +48,6 @@ from benchmarks.speed import (
 from sae_pipelines.sae import build_sparse_autoencoder, fit_sparse_autoencoder
 from sae_pipelines.sae.training import steps_per_epoch
 
-CODES = 256  # code units of the synthetic pieces, as in the MNIST-sized problem
 SCALES = {
     "full": {"rows": 60_000, "batches": (512, 1024, 2048), "matmul": 4096, "epochs": 4},
     "smoke": {"rows": 2_000, "batches": (64, 128), "matmul": 512, "epochs": 2},
@@ -78,12 +77,14 @@ def seconds_per_step(step: Callable[[tf.Tensor], tf.Tensor], steps: int) -> floa
     return statistics.median(timings)
 
 
-def matrix_products(batch: int, inputs: int) -> Callable[[tf.Tensor], tf.Tensor]:
+def matrix_products(
+    batch: int, inputs: int, code_size: int
+) -> Callable[[tf.Tensor], tf.Tensor]:
     """One step's five matrix products, on random operands."""
     x = tf.random.uniform((batch, inputs))
-    codes = tf.random.uniform((batch, CODES))
-    encoder = tf.random.uniform((inputs, CODES))
-    decoder = tf.random.uniform((CODES, inputs))
+    codes = tf.random.uniform((batch, code_size))
+    encoder = tf.random.uniform((inputs, code_size))
+    decoder = tf.random.uniform((code_size, inputs))
 
     def step(i: tf.Tensor) -> tf.Tensor:
         products = (
@@ -98,9 +99,9 @@ def matrix_products(batch: int, inputs: int) -> Callable[[tf.Tensor], tf.Tensor]
     return step
 
 
-def top_k(batch: int, k: int) -> Callable[[tf.Tensor], tf.Tensor]:
+def top_k(batch: int, code_size: int, k: int) -> Callable[[tf.Tensor], tf.Tensor]:
     """The TopK activation's threshold search on one batch of pre-activations."""
-    preactivations = tf.random.normal((batch, CODES))
+    preactivations = tf.random.normal((batch, code_size))
 
     def step(i: tf.Tensor) -> tf.Tensor:
         shifted = preactivations + tf.cast(i, tf.float32) * 1e-6
@@ -110,7 +111,7 @@ def top_k(batch: int, k: int) -> Callable[[tf.Tensor], tf.Tensor]:
 
 
 def minimal_training(
-    x: np.ndarray, batch: int, k: int, learning_rate: float
+    x: np.ndarray, batch: int, code_size: int, k: int, learning_rate: float
 ) -> tuple[Callable[[tf.Tensor], tf.Tensor], int]:
     """The sparse autoencoder's training step, written directly in TensorFlow."""
     steps = len(x) // batch
@@ -118,9 +119,9 @@ def minimal_training(
     inputs = x.shape[1]
     init = keras.initializers.GlorotUniform(seed=0)
     weights = [
-        tf.Variable(init((inputs, CODES))),
-        tf.Variable(tf.zeros(CODES)),
-        tf.Variable(init((CODES, inputs))),
+        tf.Variable(init((inputs, code_size))),
+        tf.Variable(tf.zeros(code_size)),
+        tf.Variable(init((code_size, inputs))),
         tf.Variable(tf.zeros(inputs)),
     ]
     optimizer = keras.optimizers.Adam(learning_rate)
@@ -170,7 +171,7 @@ def main() -> None:
     x = problem.x_train
     inputs = x.shape[1]
     model_config, training_config = project_configs(problem.code_size, problem.k)
-    k = problem.k
+    code_size, k = problem.code_size, problem.k
     flops_per_row = training_flops_per_row(
         build_sparse_autoencoder(inputs, model_config)
     )
@@ -193,13 +194,13 @@ def main() -> None:
 
     add(
         f"the step's five matrix products alone, batch {first}",
-        seconds_per_step(matrix_products(first, inputs), steps),
+        seconds_per_step(matrix_products(first, inputs, code_size), steps),
         first,
     )
-    top_k_seconds = seconds_per_step(top_k(first, k), steps)
+    top_k_seconds = seconds_per_step(top_k(first, code_size, k), steps)
     rows.append(
         (
-            f"TopK (k = {k} of {CODES}) alone, batch {first}",
+            f"TopK (k = {k} of {code_size}) alone, batch {first}",
             f"{top_k_seconds * 1e3:.2f} ms",
             "",
             "",
@@ -207,7 +208,7 @@ def main() -> None:
     )
     learning_rate = training_config.for_rows(len(x)).learning_rate
     for batch in scale["batches"]:
-        step, batch_steps = minimal_training(x, batch, k, learning_rate)
+        step, batch_steps = minimal_training(x, batch, code_size, k, learning_rate)
         add(
             f"minimal TensorFlow training step, batch {batch}",
             seconds_per_step(step, batch_steps),
