@@ -132,7 +132,7 @@ def test_threshold_methods_go_through_the_inference_model(tmp_path, method):
                 "kl": {"rho": 0.05, "beta": 1.0},
                 "topk": {"k": 2},
                 "batchtopk": {"k": 2},
-                "jumprelu": {"l0_weight": 0.01, "bandwidth": 0.1},
+                "jumprelu": {"target_l0": 2},
             },
         }
     )

@@ -58,7 +58,7 @@ def fast_params(params) -> dict:
     params["training"].update(
         epochs=30,
         batch_size=32,
-        resample_dead_units={"every_epochs": 10, "until_epoch": 20},
+        resample_dead_units={"every": 1 / 3, "until": 2 / 3},
     )
     return params
 

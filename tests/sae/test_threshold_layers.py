@@ -25,6 +25,13 @@ def test_batchtopk_keeps_the_k_times_b_largest_of_the_batch_in_training():
     assert len(np.unique((out != 0).sum(axis=1))) > 1
 
 
+def test_batchtopk_never_keeps_a_negative_value():
+    values = normal(50, 16) - 2.0  # few positives: fewer than k·B are kept
+    out = keras.ops.convert_to_numpy(BatchTopKActivation(3)(values, training=True))
+    assert (out < 0).sum() == 0
+    assert (out > 0).sum() == (values > 0).sum() < 3 * 50
+
+
 def test_batchtopk_infers_with_the_threshold_learnt_in_training():
     layer = BatchTopKActivation(3, momentum=0.5)
     first, second = normal(50, 16, seed=1), normal(50, 16, seed=2) + 1.0
@@ -36,20 +43,20 @@ def test_batchtopk_infers_with_the_threshold_learnt_in_training():
     assert float(layer.threshold.numpy()) == pytest.approx(expected)
     test = normal(20, 16, seed=3)
     out = keras.ops.convert_to_numpy(layer(test))
-    np.testing.assert_array_equal(out, np.where(test >= expected, test, 0.0))
+    np.testing.assert_array_equal(out, np.where(test > expected, test, 0.0))
     assert float(layer.threshold.numpy()) == pytest.approx(expected)  # not updated
 
 
 def test_jumprelu_zeroes_codes_below_each_units_threshold():
-    layer = JumpReLUWithL0Penalty(0.1, 0.05)
+    layer = JumpReLUWithL0Penalty(2.0, 0.1, 0.05, 0.01)
     values = np.abs(normal(40, 3))
     layer.build(values.shape)
     thresholds = np.array([0.2, 0.8, 1.5], dtype="float32")
-    layer.log_threshold.assign(np.log(thresholds))
+    layer.threshold.assign(thresholds)
     out = keras.ops.convert_to_numpy(layer(values))
     np.testing.assert_allclose(out, np.where(values > thresholds, values, 0.0))
     l0 = (values > thresholds).sum(axis=1).mean()
-    assert float(sum(layer.losses)) == pytest.approx(0.1 * l0, rel=1e-5)
+    assert float(sum(layer.losses)) == pytest.approx(0.1 * (l0 / 2 - 1) ** 2, rel=1e-5)
 
 
 def test_thresholds_learn_through_the_straight_through_estimator():
@@ -74,7 +81,10 @@ def test_thresholds_learn_through_the_straight_through_estimator():
 
 @pytest.mark.parametrize(
     "piece",
-    [BatchTopKActivation(2, name="codes"), JumpReLUWithL0Penalty(0.01, 0.1)],
+    [
+        BatchTopKActivation(2, name="codes"),
+        JumpReLUWithL0Penalty(2.0, 0.01, 0.1, 0.01),
+    ],
     ids=["batchtopk", "jumprelu"],
 )
 def test_trained_thresholds_reload_in_safe_mode(tmp_path, piece):
@@ -89,9 +99,8 @@ def test_trained_thresholds_reload_in_safe_mode(tmp_path, piece):
     reloaded = keras.models.load_model(path, safe_mode=True)
     for saved, loaded in zip(model.weights, reloaded.weights, strict=True):
         np.testing.assert_array_equal(saved.numpy(), loaded.numpy())
-    untrained = {"threshold": 0.0, "log_threshold": np.log(0.01)}
-    threshold = piece.weights[0]
-    assert not np.allclose(threshold.numpy(), untrained[threshold.name])
+    untrained = {BatchTopKActivation: 0.0, JumpReLUWithL0Penalty: 0.01}[type(piece)]
+    assert not np.allclose(piece.threshold.numpy(), untrained)
     np.testing.assert_array_equal(
         reloaded.predict(x, verbose=0), model.predict(x, verbose=0)
     )

@@ -12,7 +12,9 @@ from sae_pipelines.sae import (
     fit_sparse_autoencoder,
     input_corruption,
 )
+from sae_pipelines.sae.config import AuxKConfig
 from sae_pipelines.sae.metrics import dead_fraction, mean_l0, reconstruction_mse
+from sae_pipelines.sae.training import resampling_epochs
 
 
 @pytest.fixture(scope="module")
@@ -34,17 +36,12 @@ def model_config(method, **settings):
         "kl": {"rho": 0.05, "beta": 1.0},
         "topk": {"k": 4},
         "batchtopk": {"k": 4},
-        "jumprelu": {"l0_weight": 0.001, "bandwidth": 0.05},
+        "jumprelu": {"target_l0": 4},
     }
     for name, value in settings.items():
         sparsity[name] = value
     return ModelConfig.model_validate(
-        {
-            "encoder_units": [],
-            "code_size": 16,
-            "output_activation": "sigmoid",
-            "sparsity": sparsity,
-        }
+        {"encoder_units": [], "code_size": 16, "sparsity": sparsity}
     )
 
 
@@ -54,7 +51,9 @@ def training_config(**overrides):
         "batch_size": 64,
         "epochs": 40,
         "early_stopping_patience": 100,
-        "resample_dead_units": {"every_epochs": 0, "until_epoch": 0},
+        "schedule": {"warmup": 0.02, "decay": "linear"},
+        "gradient_clip_norm": 1.0,
+        "resample_dead_units": {"every": 0.0, "until": 0.0},
         "seed": 3,
     } | overrides
     return TrainingConfig.model_validate(settings)
@@ -64,14 +63,16 @@ def codes_of(model, x):
     return encoder_of(model).predict(x, verbose=0)
 
 
-def test_topk_gives_exactly_k_non_zero_codes_per_row(data):
+def test_topk_gives_at_most_k_positive_codes_per_row(data):
     train, validation = data
     model, history = fit_sparse_autoencoder(
         train, validation, model_config("topk"), training_config()
     )
     codes = codes_of(model, validation)
-    assert ((codes != 0).sum(axis=1) == 4).all()
-    assert history["val_loss"][-1] < history["val_loss"][0]
+    assert ((codes != 0).sum(axis=1) <= 4).all()
+    assert (codes >= 0).all()
+    assert (codes != 0).sum(axis=1).mean() > 3.5
+    assert history["val_loss"][-1] < 0.5 * history["val_loss"][0]
 
 
 def test_batchtopk_infers_about_k_codes_per_row_as_it_varies_by_row(data):
@@ -85,21 +86,19 @@ def test_batchtopk_infers_about_k_codes_per_row_as_it_varies_by_row(data):
     assert history["val_reconstruction_mse"][-1] < history["val_reconstruction_mse"][0]
 
 
-def test_jumprelu_l0_weight_trades_active_codes_for_error(data):
+def test_jumprelu_settles_near_its_target_l0(data):
     train, validation = data
 
-    def fit(weight):
-        config = model_config(
-            "jumprelu", jumprelu={"l0_weight": weight, "bandwidth": 0.05}
+    def l0_with_target(target):
+        config = model_config("jumprelu", jumprelu={"target_l0": target})
+        model, _ = fit_sparse_autoencoder(
+            train, validation, config, training_config(epochs=60)
         )
-        model, _ = fit_sparse_autoencoder(train, validation, config, training_config())
-        codes = codes_of(model, validation)
-        mse = reconstruction_mse(validation, model.predict(validation, verbose=0))
-        return mean_l0(codes), mse
+        return mean_l0(codes_of(model, validation))
 
-    (l0_free, mse_free), (l0_penalised, mse_penalised) = fit(0.0), fit(0.01)
-    assert l0_penalised < 0.7 * l0_free
-    assert mse_penalised > mse_free
+    l0_of_3, l0_of_8 = l0_with_target(3), l0_with_target(8)
+    assert l0_of_3 == pytest.approx(3, rel=0.3)
+    assert l0_of_8 == pytest.approx(8, rel=0.3)
 
 
 def test_kl_brings_mean_activation_near_rho(data):
@@ -154,8 +153,9 @@ def test_resampling_revives_dead_units(data, caplog, monkeypatch):
             },
         }
     )
+    no_auxk = {"coefficient": 0.0}  # with AuxK, TopK is not resampled
     without, _ = fit_sparse_autoencoder(
-        train, validation, config, training_config(epochs=30)
+        train, validation, config, training_config(epochs=30, auxk=no_auxk)
     )
     caplog.clear()  # the fit above may have logged too (Kedro's logging config)
     with caplog.at_level(logging.INFO):
@@ -164,13 +164,19 @@ def test_resampling_revives_dead_units(data, caplog, monkeypatch):
             validation,
             config,
             training_config(
-                epochs=30, resample_dead_units={"every_epochs": 5, "until_epoch": 20}
+                epochs=30,
+                auxk=no_auxk,
+                resample_dead_units={"every": 1 / 6, "until": 2 / 3},
             ),
         )
     dead_without = dead_fraction(codes_of(without, train))
     dead_with = dead_fraction(codes_of(with_resampling, train))
     assert dead_without > 0.1
     assert dead_with < dead_without
+    assert any(
+        re.fullmatch(r"Epoch 5: resampled \d+ dead code units", m)
+        for m in [record.getMessage() for record in caplog.records]
+    )
 
     messages = [record.getMessage() for record in caplog.records]
     assert re.fullmatch(r"Training on (the CPU|.*GPU.*): 700 rows .*", messages[0])
@@ -203,18 +209,52 @@ def test_denoising_training_removes_noise_from_held_out_rows(data):
 
 
 @pytest.mark.parametrize(
-    ("rows", "batch_size"),
-    [(700, 64), (1_077, 64), (48_000, 512), (10_000_000, 1024)],
+    ("rows", "width", "batch_size", "learning_rate"),
+    [
+        (700, 64, 64, 0.003),
+        (1_077, 64, 64, 0.003),
+        (3_000, 784, 64, 0.003 / 3.5),
+        (48_000, 784, 512, 0.003 * 8**0.5 / 3.5),
+        (10_000_000, 16, 1024, 0.003 * 8),
+    ],
 )
-def test_auto_batch_grows_with_the_rows_and_the_step_with_its_root(rows, batch_size):
+def test_auto_batch_grows_with_the_rows_and_the_step_with_batch_over_width(
+    rows, width, batch_size, learning_rate
+):
     config = training_config(batch_size="auto", learning_rate="auto")
-    resolved = config.for_rows(rows)
+    resolved = config.for_data(rows, width)
     assert resolved.batch_size == batch_size
-    assert resolved.learning_rate == pytest.approx(0.003 * (batch_size / 64) ** 0.5)
+    assert resolved.learning_rate == pytest.approx(learning_rate)
 
 
 def test_explicit_batch_and_learning_rate_are_kept():
     config = training_config(batch_size=100, learning_rate=0.01)
-    assert config.for_rows(48_000) == config
-    auto_rate = training_config(batch_size=100, learning_rate="auto").for_rows(10)
-    assert auto_rate.learning_rate == pytest.approx(0.003 * (100 / 64) ** 0.5)
+    assert config.for_data(48_000, 784) == config
+    auto_rate = training_config(batch_size=100, learning_rate="auto")
+    resolved = auto_rate.for_data(10, 64).learning_rate
+    assert resolved == pytest.approx(0.003 * (100 / 64) ** 0.5)
+
+
+def test_auxk_replaces_resampling_for_topk_and_batchtopk():
+    every = {"every": 0.1, "until": 0.5}
+    config = training_config(epochs=20, resample_dead_units=every)
+    assert resampling_epochs(model_config("topk"), config) == []
+    assert resampling_epochs(model_config("batchtopk"), config) == []
+    assert resampling_epochs(model_config("jumprelu"), config) == [2, 4, 6, 8, 10]
+    no_auxk = config.model_copy(update={"auxk": AuxKConfig(coefficient=0.0)})
+    assert resampling_epochs(model_config("topk"), no_auxk) == [2, 4, 6, 8, 10]
+
+
+def test_history_counts_units_silent_for_a_whole_epoch(data):
+    train, validation = data
+    config = model_config("topk").model_copy(update={"code_size": 48})
+    model, history = fit_sparse_autoencoder(
+        train, validation, config, training_config(epochs=20)
+    )
+    recent = history["dead_fraction_recent"]
+    assert len(recent) == 20
+    # Units silent on the last epoch's rows are about those silent on the
+    # training rows now, and there are some: 48 units for 12 patterns.
+    assert recent[-1] > 0.1
+    assert recent[-1] == pytest.approx(dead_fraction(codes_of(model, train)), abs=0.1)
+    assert {"loss", "val_loss", "reconstruction_mse", "auxk_loss"} <= set(history)

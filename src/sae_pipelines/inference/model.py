@@ -36,7 +36,7 @@ from sae_pipelines.inference.features import (
 from sae_pipelines.inference.scoring import AnomalyScorer
 from sae_pipelines.inference.tables import DEFAULT_ID_COLUMN, as_arrow
 from sae_pipelines.sae.metrics import active_mask
-from sae_pipelines.sae.model import CODES_LAYER, code_size_of
+from sae_pipelines.sae.model import centring_of, code_size_of, forward_steps
 
 SCORE_COLUMN = "anomaly_score"
 FLAG_COLUMN = "is_flagged"
@@ -192,23 +192,29 @@ class InferenceModel:
 
         With ``scores``, also the rows' reconstruction MSE, computed in the
         graph so that reconstructions never leave it. The first layer's matrix
-        product reads its input transposed, which costs no copy.
+        product reads its input transposed, which costs no copy; the centring
+        before it, if any, works on that layout too.
         """
         if scores not in self._compiled:
-            layers = self.autoencoder.layers[1:]  # after the input layer
-            first, later = layers[0], layers[1:]
-            codes_at = later.index(self.autoencoder.get_layer(CODES_LAYER))
+            encoder, decoder = forward_steps(self.autoencoder)
+            centring = centring_of(self.autoencoder)
+            first, later = encoder[0], encoder[1:]
 
             def codes_and_errors(by_feature: tf.Tensor) -> list[tf.Tensor]:
-                hidden = first.activation(
-                    tf.matmul(by_feature, first.kernel, transpose_a=True) + first.bias
+                centred = (
+                    by_feature
+                    if centring is None
+                    else centring.centre_by_feature(by_feature)
                 )
-                for layer in later[: codes_at + 1]:
+                hidden = first.activation(
+                    tf.matmul(centred, first.kernel, transpose_a=True) + first.bias
+                )
+                for layer in later:
                     hidden = layer(hidden, training=False)
                 outputs = [tf.transpose(hidden)]
                 if scores:
-                    for layer in later[codes_at + 1 :]:
-                        hidden = layer(hidden, training=False)
+                    for step in decoder:
+                        hidden = step(hidden)
                     residual = tf.square(by_feature - tf.transpose(hidden))
                     outputs.append(tf.reduce_mean(residual, axis=0))
                 return outputs

@@ -23,15 +23,25 @@ from pydantic import (
 SparsityMethod = Literal["l1", "kl", "topk", "batchtopk", "jumprelu"]
 CorruptionMethod = Literal["none", "gaussian", "mask"]
 AUTO = "auto"
-# ``auto`` training: the batch grows with the data, the step size with √batch.
+# ``auto`` training: the batch grows with the data, the step size with √batch
+# and shrinks with √width.
 REFERENCE_BATCH_SIZE = 64
+REFERENCE_WIDTH = 64
 REFERENCE_LEARNING_RATE = 0.003
 MAX_AUTO_BATCH_SIZE = 1024
 ROWS_PER_AUTO_BATCH = 100
 # ``auto`` sizes: k = ⌈3·√width⌉ active codes per row, at most half the inputs,
-# from 4·width code units.
+# from 4·width code units, at most one per 8 training rows (and k at most a
+# quarter of them).
 K_PER_ROOT_WIDTH = 3
 CODE_UNITS_PER_INPUT = 4
+ROWS_PER_CODE_UNIT = 8
+CODE_UNITS_PER_K = 4
+# ``auto`` tied initialisation: with at least this many training rows per unit.
+TIED_ROWS_PER_CODE_UNIT = 32
+# AuxK (Gao et al., 2024): its loss weight, and its k as a share of the inputs.
+AUXK_COEFFICIENT = 1 / 32
+AUXK_SHARE_OF_INPUTS = 0.5
 
 
 class StrictSettings(BaseModel):
@@ -72,14 +82,25 @@ class BatchTopKSettings(StrictSettings):
 
 
 class JumpReLUSettings(StrictSettings):
-    """Settings of the JumpReLU activation and its L0 penalty."""
+    """Settings of the JumpReLU activation and its L0 penalty.
 
-    l0_weight: NonNegativeFloat | Literal["auto"] = Field(
-        AUTO,
-        description="λ, the weight of the mean L0 in the loss; auto: 1/(16·width).",
+    The penalty is ``coefficient · (L0 / target_l0 − 1)²`` (saprmarks/
+    dictionary_learning), so the thresholds settle where about ``target_l0``
+    codes per row are active. The constants hold on any table because the
+    codes see centred rows of unit mean squared norm (``model.centring``).
+    """
+
+    target_l0: PositiveFloat | Literal["auto"] = Field(
+        AUTO, description="Active codes per row aimed at; auto: as TopK's k."
+    )
+    coefficient: NonNegativeFloat = Field(
+        1.0, description="Weight of the penalty (L0 / target_l0 − 1)²."
     )
     bandwidth: PositiveFloat = Field(
-        0.05, description="ε, the width of the threshold's pseudo-derivative window."
+        0.001, description="ε, the width of the threshold's pseudo-derivative window."
+    )
+    initial_threshold: PositiveFloat = Field(
+        0.001, description="Every unit's threshold before training."
     )
 
 
@@ -92,6 +113,10 @@ class SparsityConfig(StrictSettings):
     topk: TopKSettings
     batchtopk: BatchTopKSettings = Field(default_factory=BatchTopKSettings)
     jumprelu: JumpReLUSettings = Field(default_factory=JumpReLUSettings)
+
+    def is_dictionary(self) -> bool:
+        """Whether the codes are a selection of ReLU values (TopK or BatchTopK)."""
+        return self.method in ("topk", "batchtopk")
 
     def sizing_method(self) -> Literal["topk", "batchtopk"]:
         """Whose ``k`` sizes the code: BatchTopK's with it, TopK's otherwise."""
@@ -109,13 +134,38 @@ class ModelConfig(StrictSettings):
     sparsity method (ReLU for ``l1``, sigmoid for ``kl``, TopK for ``topk``,
     BatchTopK for ``batchtopk``, JumpReLU for ``jumprelu``). ``code_size`` and
     the ``k`` of ``topk`` and ``batchtopk`` may be ``auto``: sized from the input
-    width by :meth:`for_input_width`, so the defaults carry over between data sets.
+    width and the training rows by :meth:`for_data`, so the defaults carry over
+    between data sets.
     """
 
     encoder_units: list[PositiveInt] = Field(default_factory=list)
     code_size: PositiveInt | Literal["auto"]
     hidden_activation: str = "relu"
-    output_activation: str = "sigmoid"
+    output_activation: str = Field(
+        "linear", description="Applied to the reconstruction (e.g. sigmoid)."
+    )
+    centring: bool = Field(
+        True,
+        description=(
+            "Subtract a learnt centre b_dec (started at the geometric median) "
+            "before the encoder and add it back after the decoder, and scale "
+            "the centred rows to unit mean squared norm."
+        ),
+    )
+    unit_norm_decoder: bool = Field(
+        True,
+        description=(
+            "Keep each code unit's decoder row at unit norm, its gradient "
+            "projected onto the sphere."
+        ),
+    )
+    tied_initialisation: bool | Literal["auto"] = Field(
+        AUTO,
+        description=(
+            "Start the encoder as the decoder's transpose (one-layer models); "
+            "auto: where there are at least 32 training rows per code unit."
+        ),
+    )
     sparsity: SparsityConfig
 
     @model_validator(mode="after")
@@ -127,18 +177,20 @@ class ModelConfig(StrictSettings):
             raise ValueError(msg)
         return self
 
-    def for_input_width(self, width: int) -> ModelConfig:
-        """Resolve ``auto`` sizes for inputs of ``width`` features.
+    def for_data(self, width: int, rows: int | None = None) -> ModelConfig:
+        """Resolve ``auto`` sizes for ``rows`` training rows of ``width`` features.
 
         TopK keeps ``k = ⌈3·√width⌉`` codes per row (24 of 64 pixels, 84 of
         784), at most half the inputs (3 of 6 columns) so that the code must
-        compress, and the dictionary holds ``4·max(width, k)`` units: an
-        overcomplete code, four units per input, sized with the repeats
-        pipeline so that the codes serve as features (see the README's
-        repeats). BatchTopK resolves its own ``k`` the same way, and sizes the
-        code when it is the method; the other methods size it by TopK's.
-        JumpReLU's L0 weight is ``1/(16·width)``: about ``√width`` active codes
-        on digits and 28 × 28 images.
+        compress, and the dictionary holds ``4·max(width, k)`` units, four per
+        input, sized with the repeats pipeline so that the codes serve as
+        features (see the README's repeats). Given ``rows``, the dictionary
+        also holds at most one unit per 4 training rows and ``k`` is at most a
+        quarter of the units: a dictionary with about as many units as rows
+        learns the rows themselves (see the README's "The model"). BatchTopK
+        resolves its own ``k`` the same way, and sizes the code when it is the
+        method; the other methods size it by TopK's. JumpReLU's target L0 is
+        the resolved ``k``.
 
         Raises:
             ValueError: An explicit ``k`` is larger than the resolved code size.
@@ -147,21 +199,36 @@ class ModelConfig(StrictSettings):
         if code_size == AUTO:
             k = _resolved_k(self.sparsity.sizing_k(), width)
             code_size = CODE_UNITS_PER_INPUT * max(width, math.ceil(k))
+            if rows is not None:
+                code_size = max(min(code_size, rows // ROWS_PER_CODE_UNIT), 1)
+        topk_k = _fitted_k(self.sparsity.topk.k, width, code_size)
+        jumprelu = self.sparsity.jumprelu
         sparsity = self.sparsity.model_copy(
             update={
-                "topk": TopKSettings(
-                    k=_fitted_k(self.sparsity.topk.k, width, code_size)
-                ),
+                "topk": TopKSettings(k=topk_k),
                 "batchtopk": BatchTopKSettings(
                     k=_fitted_k(self.sparsity.batchtopk.k, width, code_size)
                 ),
-                "jumprelu": self.sparsity.jumprelu.model_copy(
-                    update={"l0_weight": _l0_weight(self.sparsity.jumprelu, width)}
+                "jumprelu": JumpReLUSettings.model_validate(
+                    {
+                        **jumprelu.model_dump(),
+                        "target_l0": topk_k
+                        if jumprelu.target_l0 == AUTO
+                        else jumprelu.target_l0,
+                    }
                 ),
             }
         )
+        tied = self.tied_initialisation
+        if tied == AUTO:
+            tied = rows is None or rows >= TIED_ROWS_PER_CODE_UNIT * code_size
         return ModelConfig.model_validate(
-            {**self.model_dump(), "code_size": code_size, "sparsity": sparsity}
+            {
+                **self.model_dump(),
+                "code_size": code_size,
+                "sparsity": sparsity,
+                "tied_initialisation": tied,
+            }
         )
 
 
@@ -173,28 +240,90 @@ def _resolved_k(k: float | str, width: int) -> float:
 
 
 def _fitted_k(k: float | str, width: int, code_size: int) -> float:
-    """``k`` resolved for ``width``; an ``auto`` one no larger than the code."""
-    return min(_resolved_k(k, width), code_size) if k == AUTO else k
-
-
-def _l0_weight(settings: JumpReLUSettings, width: int) -> float:
-    """JumpReLU's λ, or ``1/(16·width)`` for ``auto``.
-
-    The loss's squared error is a mean over the ``width`` features, so what one
-    active code saves in it shrinks as the rows widen; λ shrinks with it.
-    """
-    return 1.0 / (16 * width) if settings.l0_weight == AUTO else settings.l0_weight
+    """``k`` resolved for ``width``; an ``auto`` one at most a quarter of the code."""
+    if k != AUTO:
+        return k
+    return max(min(_resolved_k(k, width), code_size // CODE_UNITS_PER_K), 1)
 
 
 class ResamplingConfig(StrictSettings):
     """Re-initialisation of dead code units during training.
 
     Units that were never active on the training split are pointed at badly
-    reconstructed training rows (Bricken et al., *Towards Monosemanticity*, 2023).
+    reconstructed training rows (Bricken et al., *Towards Monosemanticity*,
+    2023). Its times are shares of the epoch budget, so that short runs
+    resample too.
     """
 
-    every_epochs: NonNegativeInt = Field(description="0 turns resampling off.")
-    until_epoch: NonNegativeInt
+    every: float = Field(
+        ge=0.0, le=1.0, description="Share of the epochs between resamplings; 0: off."
+    )
+    until: float = Field(
+        ge=0.0, le=1.0, description="Share of the epochs after which none is done."
+    )
+
+    def epochs(self, budget: int) -> list[int]:
+        """The epochs (1-based) after which dead units are resampled."""
+        if self.every == 0:
+            return []
+        every = max(round(self.every * budget), 1)
+        return list(range(every, math.floor(self.until * budget) + 1, every))
+
+
+class AuxKConfig(StrictSettings):
+    """The auxiliary loss that trains dead units (AuxK, Gao et al., 2024).
+
+    For ``topk`` and ``batchtopk``: the ``k`` largest pre-activations of the
+    units that have not fired for ``dead_after_rows`` training rows
+    reconstruct what the model's codes left over, and that error, normalised
+    by the residual's variance, is added with weight ``coefficient``.
+    """
+
+    coefficient: NonNegativeFloat = Field(
+        AUXK_COEFFICIENT, description="Weight of the auxiliary loss; 0: off."
+    )
+    k: PositiveInt | Literal["auto"] = Field(
+        AUTO, description="Dead units used per row; auto: half the input width."
+    )
+    dead_after_rows: PositiveInt | Literal["auto"] = Field(
+        AUTO,
+        description="Rows without firing after which a unit counts as dead; "
+        "auto: one epoch of training rows.",
+    )
+
+    def resolved(self, width: int, code_size: int, rows: int) -> AuxKConfig:
+        """``auto`` settings resolved for the inputs, the code and the training rows."""
+        k = self.k
+        if k == AUTO:
+            k = max(math.ceil(AUXK_SHARE_OF_INPUTS * width), 1)
+        dead_after = rows if self.dead_after_rows == AUTO else self.dead_after_rows
+        return self.model_copy(
+            update={"k": min(k, code_size), "dead_after_rows": dead_after}
+        )
+
+
+class LearningRateSchedule(StrictSettings):
+    """The step size over the epoch budget: a linear warmup, then a decay."""
+
+    warmup: float = Field(
+        ge=0.0, lt=1.0, description="Share of the budget's steps spent warming up."
+    )
+    decay: Literal["linear", "cosine", "none"] = Field(
+        description=(
+            "linear: constant, then linearly to 0 from decay_start; cosine: "
+            "from the end of the warmup to 0 at the end; none: constant."
+        )
+    )
+    decay_start: float = Field(
+        0.8, gt=0.0, lt=1.0, description="Share of the budget where linear starts."
+    )
+
+    @model_validator(mode="after")
+    def _decay_after_warmup(self) -> LearningRateSchedule:
+        if self.decay == "linear" and self.decay_start <= self.warmup:
+            msg = f"decay_start={self.decay_start} must come after warmup={self.warmup}"
+            raise ValueError(msg)
+        return self
 
 
 class CorruptionConfig(StrictSettings):
@@ -217,18 +346,27 @@ class TrainingConfig(StrictSettings):
     batch_size: PositiveInt | Literal["auto"]
     epochs: PositiveInt
     early_stopping_patience: NonNegativeInt
+    schedule: LearningRateSchedule
+    gradient_clip_norm: PositiveFloat | None = Field(
+        description="Largest global norm of a step's gradients; null: no clipping."
+    )
+    auxk: AuxKConfig = Field(default_factory=AuxKConfig)
     resample_dead_units: ResamplingConfig
     corruption: CorruptionConfig = Field(default_factory=CorruptionConfig)
     seed: int
 
-    def for_rows(self, rows: int) -> TrainingConfig:
-        """Resolve ``auto`` batch size and learning rate for ``rows`` training rows.
+    def for_data(self, rows: int, width: int) -> TrainingConfig:
+        """Resolve ``auto`` batch size and learning rate for ``rows`` rows of ``width``.
 
         The batch is the power of two nearest ``rows / 100``, within 64 … 1024:
         about a hundred steps per epoch, and batches large enough to keep the
         matrix units busy on big tables (64 rows for digits, 512 for 48 000).
-        The learning rate follows Adam's square-root scaling rule (Malladi et
-        al., 2022): ``0.003 · √(batch / 64)``. Explicit numbers are kept.
+        The learning rate is ``0.003 · √(batch / 64) · √(64 / width)``: Adam's
+        square-root scaling rule for the batch (Malladi et al., 2022), and a
+        step that turns a unit-norm row of ``width`` weights by the same angle
+        whatever the width (Adam moves each weight by about the rate, so a
+        row turns by about ``rate · √width`` radians a step). Explicit
+        numbers are kept.
         """
         batch_size = self.batch_size
         if batch_size == AUTO:
@@ -237,8 +375,11 @@ class TrainingConfig(StrictSettings):
         learning_rate = self.learning_rate
         if learning_rate == AUTO:
             learning_rate = REFERENCE_LEARNING_RATE * math.sqrt(
-                batch_size / REFERENCE_BATCH_SIZE
+                batch_size / REFERENCE_BATCH_SIZE * REFERENCE_WIDTH / width
             )
+        return self.model_copy(
+            update={"batch_size": batch_size, "learning_rate": learning_rate}
+        )
         return self.model_copy(
             update={"batch_size": batch_size, "learning_rate": learning_rate}
         )

@@ -87,10 +87,11 @@ class SigmoidWithKLPenalty(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class TopKActivation(keras.layers.Layer):
-    """Keeps the ``k`` largest pre-activations of each row and zeroes the rest.
+    """Keeps the ``k`` largest pre-activations of each row, if positive; zeroes the rest.
 
-    The k-sparse autoencoder of Makhzani & Frey (2013): kept values pass through
-    unchanged, so every row has exactly ``k`` non-zero codes.
+    The k-sparse autoencoder of Makhzani & Frey (2013) with the ReLU of Gao et
+    al. (2024): kept values pass through unchanged, so every row has at most
+    ``k`` non-zero codes, and a unit never fires negatively.
     """
 
     def __init__(self, k: int, **kwargs: Any) -> None:
@@ -103,7 +104,8 @@ class TopKActivation(keras.layers.Layer):
         # ties at the k-th value would keep more than k; continuous
         # pre-activations of distinct units do not tie.
         kth_largest = ops.min(ops.top_k(inputs, self.k, sorted=False)[0], axis=-1)
-        return ops.where(inputs >= kth_largest[..., None], inputs, 0.0)
+        kept = (inputs >= kth_largest[..., None]) & (inputs > 0.0)
+        return ops.where(kept, inputs, 0.0)
 
     def compute_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         return input_shape

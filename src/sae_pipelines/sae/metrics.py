@@ -70,3 +70,8 @@ def dead_units(codes: np.ndarray, threshold: float = 0.0) -> np.ndarray:
 def dead_fraction(codes: np.ndarray, threshold: float = 0.0) -> float:
     """Fraction of code units that are never active on any row."""
     return float(dead_units(codes, threshold).mean())
+
+
+def dense_units(codes: np.ndarray, threshold: float = 0.0) -> np.ndarray:
+    """Boolean mask of the units active on more than half of the rows."""
+    return firing_frequency(codes, threshold) > 0.5

@@ -1,30 +1,29 @@
-"""Fitting a sparse autoencoder: seeding, the optimiser, callbacks and ``fit``."""
+"""Fitting a sparse autoencoder: seeding, the data's start, callbacks and ``fit``."""
 
 from __future__ import annotations
 
 import logging
 import math
-from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from sae_pipelines.sae.config import ModelConfig, TrainingConfig
+from sae_pipelines.sae.config import AuxKConfig, ModelConfig, TrainingConfig
 from sae_pipelines.sae.fit_progress import EpochProgress, training_device
-from sae_pipelines.sae.metrics import dead_units, row_squared_errors
 from sae_pipelines.sae.model import (
-    CODE_PREACTIVATION_LAYER,
-    CODES_LAYER,
-    RECONSTRUCTION_LAYER,
     build_sparse_autoencoder,
-    encoder_of,
-    with_input_corruption,
+    initialise_from_data,
+    input_corruption,
+)
+from sae_pipelines.sae.resampling import INFERENCE_BATCH_SIZE, DeadUnitResampler
+from sae_pipelines.sae.trainer import (
+    SparseAutoencoderTrainer,
+    make_optimizer,
+    mean_squared_deviation,
 )
 
 logger = logging.getLogger(__name__)
-
-INFERENCE_BATCH_SIZE = 8192
 
 
 def make_deterministic(seed: int) -> None:
@@ -34,92 +33,6 @@ def make_deterministic(seed: int) -> None:
     """
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
-
-
-class DeadUnitResampler(keras.callbacks.Callback):
-    """Re-initialises code units that are never active on the training rows.
-
-    Every ``every_epochs`` epochs up to ``until_epoch``, each dead unit's encoder
-    weights are pointed at a training row drawn with probability proportional to
-    its squared reconstruction error, so it starts firing on what the model
-    reconstructs worst. Its bias is reset to 0; when the decoder is a single
-    layer, its decoder row is pointed at the same row.
-    """
-
-    def __init__(
-        self,
-        autoencoder: keras.Model,
-        x_train: np.ndarray,
-        every_epochs: int,
-        until_epoch: int,
-        seed: int,
-    ) -> None:
-        super().__init__()
-        # Not ``self.model``: with denoising, Keras fits a wrapper around it.
-        self.autoencoder = autoencoder
-        self.x_train = x_train
-        self.every_epochs = every_epochs
-        self.until_epoch = until_epoch
-        self.rng = np.random.default_rng(seed)
-        # Built once: ``predict`` traces a graph function for each new model.
-        self.encoder = encoder_of(autoencoder)
-        self.code_layer = autoencoder.get_layer(CODE_PREACTIVATION_LAYER)
-        self.trunk = keras.Model(autoencoder.inputs, self.code_layer.input)
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        """Resample dead units when ``epoch`` is due."""
-        due = self.every_epochs and (epoch + 1) % self.every_epochs == 0
-        if not due or epoch >= self.until_epoch:
-            return
-        codes = self.encoder.predict(
-            self.x_train, batch_size=INFERENCE_BATCH_SIZE, verbose=0
-        )
-        dead = np.flatnonzero(dead_units(codes))
-        if dead.size == 0:
-            return
-        self._point_units_at_bad_rows(dead)
-        logger.info("Epoch %d: resampled %d dead code units", epoch + 1, dead.size)
-
-    def _point_units_at_bad_rows(self, dead: np.ndarray) -> None:
-        errors = row_squared_errors(
-            self.x_train,
-            self.autoencoder.predict(
-                self.x_train, batch_size=INFERENCE_BATCH_SIZE, verbose=0
-            ),
-        )
-        weights = np.square(errors) + 1e-12
-        # Distinct rows, so no two units get the same weights (and tie in TopK).
-        rows = self.rng.choice(
-            len(self.x_train),
-            dead.size,
-            replace=dead.size > len(self.x_train),
-            p=weights / weights.sum(),
-        )
-
-        trunk_out = self.trunk.predict(
-            self.x_train, batch_size=INFERENCE_BATCH_SIZE, verbose=0
-        )
-        directions = _unit_rows(trunk_out[rows] - trunk_out.mean(axis=0))
-
-        kernel, bias = (np.array(w) for w in self.code_layer.get_weights())
-        alive = np.setdiff1d(np.arange(kernel.shape[1]), dead)
-        scale = np.linalg.norm(kernel[:, alive], axis=0).mean() if alive.size else 1.0
-        kernel[:, dead] = directions.T * scale
-        bias[dead] = 0.0
-        self.code_layer.set_weights([kernel, bias])
-
-        decoder = self.autoencoder.get_layer(RECONSTRUCTION_LAYER)
-        if decoder.input is self.autoencoder.get_layer(CODES_LAYER).output:
-            decoder_kernel, decoder_bias = (np.array(w) for w in decoder.get_weights())
-            decoder_kernel[dead] = _unit_rows(
-                self.x_train[rows] - self.x_train.mean(axis=0)
-            )
-            decoder.set_weights([decoder_kernel, decoder_bias])
-
-
-def _unit_rows(matrix: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return matrix / np.maximum(norms, 1e-12)
 
 
 def shuffled_batches(
@@ -177,10 +90,16 @@ def fit_sparse_autoencoder(
 ) -> tuple[keras.Model, dict[str, list[float]]]:
     """Build and train a sparse autoencoder to reconstruct its input.
 
-    The loss is the mean squared reconstruction error plus the sparsity penalty
-    (none for TopK). With ``training_config.corruption`` set, the model sees
-    corrupted inputs and learns to reconstruct the clean rows (denoising). Training stops early when the validation loss has not
-    improved for ``early_stopping_patience`` epochs, keeping the best weights.
+    The model starts from the data (its centre and scale, see
+    :func:`~sae_pipelines.sae.model.initialise_from_data`); each step is
+    :class:`~sae_pipelines.sae.trainer.SparseAutoencoderTrainer`'s: the
+    normalised squared error plus the sparsity penalty (none for TopK and
+    BatchTopK, which add AuxK instead). With ``training_config.corruption``
+    set, the model sees corrupted inputs and learns to reconstruct the clean
+    rows (denoising). Dead units are resampled at the epochs
+    ``resample_dead_units`` sets; after the last of them, training stops early
+    when the validation loss has not improved for ``early_stopping_patience``
+    epochs, keeping the best weights.
 
     Args:
         x_train: Training rows, ``float32`` of shape ``(rows, features)``.
@@ -191,10 +110,12 @@ def fit_sparse_autoencoder(
 
     Returns:
         The trained model and its per-epoch history (``loss``, ``val_loss``,
-        ``reconstruction_mse``, ``val_reconstruction_mse``).
+        ``reconstruction_mse``, ``val_reconstruction_mse``, ``auxk_loss``,
+        ``dead_fraction_recent``).
     """
     make_deterministic(training_config.seed)
-    training_config = training_config.for_rows(len(x_train))
+    training_config = training_config.for_data(*x_train.shape)
+    model_config = model_config.for_data(x_train.shape[1], len(x_train))
     logger.info(
         "Training on %s: %d rows in batches of %d, learning rate %.5f",
         training_device(),
@@ -203,45 +124,36 @@ def fit_sparse_autoencoder(
         training_config.learning_rate,
     )
     model = build_sparse_autoencoder(x_train.shape[1], model_config)
-    trained = with_input_corruption(
-        model, training_config.corruption, training_config.seed
-    )
-    optimizer = keras.optimizers.get(
-        {
-            "class_name": training_config.optimizer,
-            "config": {"learning_rate": training_config.learning_rate},
-        }
-    )
+    initialise_from_data(model, x_train, training_config.seed)
     steps = steps_per_epoch(len(x_train), training_config.batch_size)
-    trained.compile(
-        optimizer=optimizer,
-        loss="mse",
-        metrics=[keras.metrics.MeanSquaredError(name="reconstruction_mse")],
+    trainer = SparseAutoencoderTrainer(
+        model,
+        mean_squared_deviation(x_train),
+        window_rows=len(x_train),
+        corruption=input_corruption(training_config.corruption, training_config.seed),
+        auxk=auxk_settings(model_config, training_config, *x_train.shape[::-1]),
+    )
+    trainer.compile(
+        optimizer=make_optimizer(training_config, steps),
         # A whole epoch per call into the compiled loop: per-step Python and
         # dispatch overhead dominates on narrow tables. Callbacks here are
         # per epoch only.
         steps_per_execution=steps,
     )
-    resampling = training_config.resample_dead_units
+    resampled = resampling_epochs(model_config, training_config)
     callbacks = [
         keras.callbacks.EarlyStopping(
             monitor="val_loss",
             patience=training_config.early_stopping_patience,
             restore_best_weights=True,
             # Weights from before the last resampling would bring dead units back.
-            start_from_epoch=resampling.until_epoch if resampling.every_epochs else 0,
+            start_from_epoch=max(resampled, default=0),
         ),
-        DeadUnitResampler(
-            model,
-            x_train,
-            resampling.every_epochs,
-            resampling.until_epoch,
-            training_config.seed,
-        ),
+        DeadUnitResampler(model, x_train, resampled, training_config.seed),
         *(callbacks or []),
     ]
     with EpochProgress(training_config.epochs) as progress:
-        history = trained.fit(
+        history = trainer.fit(
             shuffled_batches(
                 x_train, x_train, training_config.batch_size, training_config.seed
             ),
@@ -255,3 +167,38 @@ def fit_sparse_autoencoder(
     return model, {
         key: [float(v) for v in values] for key, values in history.history.items()
     }
+
+
+def auxk_applies(model_config: ModelConfig, training_config: TrainingConfig) -> bool:
+    """Whether AuxK trains the dead units: ``topk`` and ``batchtopk`` whose codes
+    feed a linear reconstruction directly (no decoder hidden layers, a linear
+    output), with a coefficient above 0."""
+    return (
+        model_config.sparsity.is_dictionary()
+        and training_config.auxk.coefficient > 0
+        and not model_config.encoder_units
+        and model_config.output_activation == "linear"
+    )
+
+
+def auxk_settings(
+    model_config: ModelConfig, training_config: TrainingConfig, width: int, rows: int
+) -> AuxKConfig | None:
+    """AuxK's settings resolved for the data, or ``None`` where it does not apply."""
+    if not auxk_applies(model_config, training_config):
+        return None
+    code_size = int(model_config.for_data(width, rows).code_size)
+    return training_config.auxk.resolved(width, code_size, rows)
+
+
+def resampling_epochs(
+    model_config: ModelConfig, training_config: TrainingConfig
+) -> list[int]:
+    """The epochs after which dead units are resampled: none where AuxK applies.
+
+    AuxK keeps TopK's and BatchTopK's units alive instead, as in Gao et al.
+    (2024); resampling them too only takes rows from units that were learning.
+    """
+    if auxk_applies(model_config, training_config):
+        return []
+    return training_config.resample_dead_units.epochs(training_config.epochs)
