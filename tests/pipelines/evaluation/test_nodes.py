@@ -10,7 +10,7 @@ from sae_pipelines.pipelines.evaluation.nodes import (
 from tests.pipelines.conftest import typed
 
 
-def test_dead_units_and_l0_from_codes_tables(params):
+def test_dead_and_dense_units_and_l0_from_codes_tables(params):
     codes = pd.DataFrame(
         {
             "row_id": [0, 1],
@@ -19,11 +19,22 @@ def test_dead_units_and_l0_from_codes_tables(params):
             "code_002": [0.5, 2.0],
         }
     )
+    train = pd.DataFrame(
+        {
+            "row_id": [0, 1, 2],
+            "code_000": [0.0, 0.0, 0.0],
+            "code_001": [0.0, 0.0, 3.0],
+            "code_002": [0.5, 2.0, 0.0],
+        }
+    )
+    groups = typed(params)
     result = sparsity_metrics(
-        codes, codes, typed(params)["feature_extraction"], typed(params)["evaluation"]
+        train, codes, codes, groups["feature_extraction"], groups["evaluation"]
     )
     assert result["test_l0"] == 1.5
     assert result["dead_fraction"] == pytest.approx(1 / 3)
+    assert result["dead_fraction_train"] == pytest.approx(1 / 3)
+    assert result["dense_units"] == 1.0  # code_002: 2 of 3 training rows
 
 
 def test_threshold_is_a_quantile_of_validation_scores_and_flags_above_it(params):

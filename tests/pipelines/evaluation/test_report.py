@@ -67,8 +67,13 @@ def test_description_names_the_widths_and_the_sparsity_settings():
             }
         ),
     )
-    assert describe(model) == "64 → 32 → 48 codes, ReLU + L1 λ=0.001"
-    assert describe(_topk_model()) == "16 → 64 codes, TopK k=8"
+    recipe = "centred, unit-norm decoder"
+    assert describe(model) == f"64 → 32 → 48 codes, ReLU + L1 λ=0.001, {recipe}"
+    assert describe(_topk_model()) == f"16 → 64 codes, TopK k=8, {recipe}"
+    plain = _topk_model_config().model_copy(
+        update={"centring": False, "unit_norm_decoder": False}
+    )
+    assert describe(build_sparse_autoencoder(16, plain)) == "16 → 64 codes, TopK k=8"
 
 
 def test_description_names_the_threshold_methods_settings():
@@ -77,8 +82,13 @@ def test_description_names_the_threshold_methods_settings():
         config["sparsity"]["method"] = method
         return describe(build_sparse_autoencoder(16, ModelConfig(**config)))
 
-    assert described("batchtopk") == "16 → 64 codes, BatchTopK k=8 (threshold 0)"
-    assert described("jumprelu") == "16 → 64 codes, JumpReLU + L0 λ=0.00390625 ε=0.05"
+    recipe = "centred, unit-norm decoder"
+    assert described("batchtopk") == (
+        f"16 → 64 codes, BatchTopK k=8 (threshold 0), {recipe}"
+    )
+    assert described("jumprelu") == (
+        f"16 → 64 codes, JumpReLU, target L0 8 ε=0.001, {recipe}"
+    )
 
 
 def test_report_holds_the_table_every_metric_and_every_plot():

@@ -76,24 +76,31 @@ def reconstruction_metrics(
 
 
 def sparsity_metrics(
+    codes_train: pd.DataFrame,
     codes_validation: pd.DataFrame,
     codes_test: pd.DataFrame,
     feature_extraction_params: FeatureExtractionParams,
     evaluation_params: EvaluationParams,
 ) -> dict[str, float]:
-    """``test_l0``, ``test_mean_activation`` and ``dead_fraction``.
+    """``test_l0``, ``test_mean_activation``, dead and dense units.
 
-    A unit is dead when it is never active (``|z| > evaluation.active_threshold``)
-    on any validation or test row.
+    A unit is active on a row when ``|z| > evaluation.active_threshold``.
+    ``dead_fraction``: the share of units active on no validation or test
+    row; ``dead_fraction_train``: on no training row; ``dense_units``: how
+    many units are active on more than half of the training rows (a unit that
+    fires on most rows spends the sparsity budget on what rows share).
     """
     prefix = feature_extraction_params.column_prefix
     threshold = evaluation_params.active_threshold
+    train_codes = code_matrix(codes_train, prefix)
     test_codes = code_matrix(codes_test, prefix)
     held_out = np.concatenate([code_matrix(codes_validation, prefix), test_codes])
     return {
         "test_l0": metrics.mean_l0(test_codes, threshold),
         "test_mean_activation": float(test_codes.mean()),
         "dead_fraction": metrics.dead_fraction(held_out, threshold),
+        "dead_fraction_train": metrics.dead_fraction(train_codes, threshold),
+        "dense_units": float(metrics.dense_units(train_codes, threshold).sum()),
     }
 
 

@@ -99,6 +99,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 sparsity_metrics,
                 inputs=[
+                    "codes_train",
                     "codes_validation",
                     "codes_test",
                     "params:feature_extraction",
@@ -193,6 +194,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 collect_metrics,
                 inputs=[
+                    "training_metrics",
                     "reconstruction_metrics",
                     "pca_reconstruction_metrics",
                     "sparsity_metrics",

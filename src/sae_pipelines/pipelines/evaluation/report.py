@@ -16,7 +16,13 @@ from sae_pipelines.sae import (
     SigmoidWithKLPenalty,
     TopKActivation,
 )
-from sae_pipelines.sae.model import CODES_LAYER, code_size_of
+from sae_pipelines.sae.dictionary import UnitNormDecoder
+from sae_pipelines.sae.model import (
+    CODES_LAYER,
+    RECONSTRUCTION_LAYER,
+    centring_of,
+    code_size_of,
+)
 from sae_pipelines.sae.threshold_layers import (
     BatchTopKActivation,
     JumpReLUWithL0Penalty,
@@ -229,7 +235,7 @@ def _png(figure: Figure, dpi: int) -> bytes:
 
 
 def describe(autoencoder: keras.Model) -> str:
-    """One line on the model's shape and sparsity, e.g. ``64 → 256 codes, TopK k=24``."""
+    """One line on the model, e.g. ``64 → 256 codes, TopK k=24, centred, unit-norm decoder``."""
     codes = autoencoder.get_layer(CODES_LAYER)
     sparsity = {
         TopKActivation: lambda: f"TopK k={codes.k}",
@@ -239,13 +245,26 @@ def describe(autoencoder: keras.Model) -> str:
             f"BatchTopK k={codes.k:g} (threshold {float(codes.threshold.numpy()):.3g})"
         ),
         JumpReLUWithL0Penalty: lambda: (
-            f"JumpReLU + L0 λ={codes.weight:g} ε={codes.bandwidth:g}"
+            f"JumpReLU, target L0 {codes.target_l0:g} ε={codes.bandwidth:g}"
         ),
     }[type(codes)]()
+    recipe = [
+        part
+        for part, present in (
+            ("centred", centring_of(autoencoder) is not None),
+            (
+                "unit-norm decoder",
+                isinstance(
+                    autoencoder.get_layer(RECONSTRUCTION_LAYER), UnitNormDecoder
+                ),
+            ),
+        )
+        if present
+    ]
     hidden = [
         str(layer.units)
         for layer in autoencoder.layers
         if layer.name.startswith("encoder_")
     ]
     path = " → ".join([str(autoencoder.input_shape[-1]), *hidden])
-    return f"{path} → {code_size_of(autoencoder)} codes, {sparsity}"
+    return ", ".join([f"{path} → {code_size_of(autoencoder)} codes", sparsity, *recipe])

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 import keras
+import numpy as np
 import pandas as pd
 
 from sae_pipelines.inference import InferenceModel
@@ -13,6 +14,7 @@ from sae_pipelines.inference.scoring import AnomalyScorer, fit_scorer
 from sae_pipelines.inference.tables import feature_matrix
 from sae_pipelines.pipelines.params import AnomalyParams, DataParams
 from sae_pipelines.sae import ModelConfig, TrainingConfig, fit_sparse_autoencoder
+from sae_pipelines.sae.training import resampling_epochs
 
 logger = logging.getLogger(__name__)
 
@@ -23,8 +25,8 @@ def train_sparse_autoencoder(
     model_params: ModelConfig,
     training_params: TrainingConfig,
     data_params: DataParams,
-) -> tuple[keras.Model, list[float], list[float]]:
-    """Fit a sparse autoencoder and return it with its loss curves.
+) -> tuple[keras.Model, list[float], list[float], list[float]]:
+    """Fit a sparse autoencoder and return it with its training curves.
 
     Args:
         model_input_train: Normalised training split.
@@ -34,7 +36,9 @@ def train_sparse_autoencoder(
         data_params: ``data`` parameters, to tell features from id and label.
 
     Returns:
-        The trained model, and the per-epoch training and validation losses.
+        The trained model; the per-epoch training and validation losses; and
+        per epoch, the share of code units that did not fire on that epoch's
+        training rows.
     """
     model, history = fit_sparse_autoencoder(
         feature_matrix(model_input_train, data_params),
@@ -47,7 +51,39 @@ def train_sparse_autoencoder(
         len(history["loss"]),
         min(history["val_loss"]),
     )
-    return model, history["loss"], history["val_loss"]
+    return (
+        model,
+        history["loss"],
+        history["val_loss"],
+        history["dead_fraction_recent"],
+    )
+
+
+def training_metrics(
+    train_loss: list[float],
+    val_loss: list[float],
+    dead_fraction_recent: list[float],
+    model_params: ModelConfig,
+    training_params: TrainingConfig,
+) -> dict[str, float]:
+    """How the fit ended, for the report and MLflow.
+
+    ``epochs_trained``; ``kept_epoch``, the epoch whose weights training kept
+    (the lowest validation loss from the last resampling on);
+    ``val_train_loss_ratio``, its validation loss over its training loss
+    (well above 1 when the model learns its training rows rather than the
+    data); and ``dead_fraction_last_epoch``, the share of code units that
+    fired on none of the last epoch's training rows.
+    """
+    resampled = resampling_epochs(model_params, training_params)
+    start = min(max(resampled, default=0), len(val_loss) - 1)
+    kept = start + int(np.argmin(val_loss[start:]))
+    return {
+        "epochs_trained": float(len(train_loss)),
+        "kept_epoch": float(kept + 1),
+        "val_train_loss_ratio": val_loss[kept] / train_loss[kept],
+        "dead_fraction_last_epoch": dead_fraction_recent[-1],
+    }
 
 
 def fit_anomaly_scorer(

@@ -1,10 +1,11 @@
-"""Normalised splits → trained sparse autoencoder and loss curves, anomaly scorer."""
+"""Normalised splits → trained sparse autoencoder, its curves and metrics, anomaly scorer."""
 
 from kedro.pipeline import Node, Pipeline
 
 from sae_pipelines.pipelines.training.nodes import (
     fit_anomaly_scorer,
     train_sparse_autoencoder,
+    training_metrics,
 )
 
 
@@ -21,8 +22,25 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:training",
                     "params:data",
                 ],
-                outputs=["sae_model", "train_loss", "val_loss"],
+                outputs=[
+                    "sae_model",
+                    "train_loss",
+                    "val_loss",
+                    "dead_fraction_recent",
+                ],
                 name="train_sparse_autoencoder",
+            ),
+            Node(
+                training_metrics,
+                inputs=[
+                    "train_loss",
+                    "val_loss",
+                    "dead_fraction_recent",
+                    "params:model",
+                    "params:training",
+                ],
+                outputs="training_metrics",
+                name="training_metrics",
             ),
             Node(
                 fit_anomaly_scorer,
