@@ -41,6 +41,7 @@ from sae_pipelines.sae.config import BatchTopKSettings
 from sae_pipelines.sae.metrics import (
     active_mask,
     dead_units,
+    dense_units,
     fraction_of_variance_unexplained,
     mean_l0,
 )
@@ -70,14 +71,15 @@ class Fit:
     """One trained model's figures on the test rows, and the ``k`` it was given.
 
     ``l0`` is the mean count of non-zero codes per row, ``l0_spread`` its
-    standard deviation over the rows, and ``dead`` the codes never non-zero on
-    the training rows.
+    standard deviation over the rows, ``dead`` the codes never non-zero on
+    the training rows and ``dense`` those non-zero on more than half of them.
     """
 
     fvu: float
     l0: float
     l0_spread: float
     dead: int
+    dense: int
     k: float | None = None
 
 
@@ -112,11 +114,13 @@ def fit_and_score(
     test = problem.x_validation
     encoder = encoder_of(model)
     codes = np.asarray(encoder.predict(test, verbose=0))
+    train_codes = np.asarray(encoder.predict(train, verbose=0))
     return Fit(
         fraction_of_variance_unexplained(test, model.predict(test, verbose=0)),
         mean_l0(codes),
         float(active_mask(codes).sum(axis=1).std()),
-        int(dead_units(np.asarray(encoder.predict(train, verbose=0))).sum()),
+        int(dead_units(train_codes).sum()),
+        int(dense_units(train_codes).sum()),
         k,
     )
 
@@ -174,11 +178,17 @@ def rows_of(
                 _mean_and_range([fit.fvu for fit in mine], ".4f"),
                 _mean_and_range([fit.l0 for fit in mine], ".2f"),
                 f"{np.mean([fit.l0_spread for fit in mine]):.1f}",
-                f"{np.mean([fit.dead for fit in mine]):.0f} of {code_size}",
+                _dead(mine, code_size),
+                f"{max(fit.dense for fit in mine)}",
                 versus,
             )
         )
     return rows
+
+
+def _dead(fits: list[Fit], code_size: int) -> str:
+    dead = [fit.dead for fit in fits]
+    return f"{np.mean(dead):.0f} ({min(dead)}–{max(dead)}) of {code_size}"
 
 
 def _mean_and_range(values: list[float], spec: str) -> str:
@@ -203,6 +213,7 @@ def main() -> None:
         "test L0",
         "L0 spread over rows (sd)",
         "dead codes",
+        "units on > half the rows (most of any seed)",
         "FVU ratio to TopK",
     ]
     title = "Sparsity methods"
@@ -215,7 +226,8 @@ def main() -> None:
             "",
             f"Seeds {', '.join(map(str, scale.seeds))}: the mean over the seeds "
             "(min–max). FVU ratio: the mean of each seed's ratio to TopK's. Dead "
-            "codes: never non-zero on the training rows.",
+            "codes: never non-zero on the training rows; units on more than half "
+            "the rows: on the training rows too.",
             "",
             *markdown_table(header, rows),
         ],
