@@ -170,9 +170,12 @@ def fit_sparse_autoencoder(
 
 
 def auxk_applies(model_config: ModelConfig, training_config: TrainingConfig) -> bool:
-    """Whether AuxK trains the dead units: ``topk`` and ``batchtopk`` whose codes
-    feed a linear reconstruction directly (no decoder hidden layers, a linear
-    output), with a coefficient above 0."""
+    """Whether AuxK trains the dead units.
+
+    It does for ``topk`` and ``batchtopk`` whose codes feed a linear
+    reconstruction directly (no decoder hidden layers, a linear output), with
+    a coefficient above 0.
+    """
     return (
         model_config.sparsity.is_dictionary()
         and training_config.auxk.coefficient > 0

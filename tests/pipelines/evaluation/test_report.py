@@ -131,3 +131,20 @@ def test_the_report_says_when_knn_searched_a_sample_of_the_training_rows():
     every = {**metrics, "knn_reference_rows": 600_000.0}
     html, _ = render_report(every, _topk_model(), 42, 50)
     assert "the 5th nearest of all 600,000 training rows" in html
+
+
+def test_the_report_says_how_the_code_units_fared():
+    metrics = {
+        "dead_fraction_train": 0.05,
+        "dead_fraction_last_epoch": 0.0625,
+        "dense_units": 3.0,
+        "val_train_loss_ratio": 2.5,
+    }
+    html, _ = render_report(metrics, _topk_model(), 42, 50)
+    assert (
+        "Code units: 5.0% never fire on the training rows; 6.2% fired on no row of "
+        "the last training epoch; 3 fire on more than half of the training rows; "
+        "validation loss 2.50× the training loss at the kept epoch"
+    ) in html
+    html, _ = render_report({}, _topk_model(), 42, 50)
+    assert "Code units:" not in html

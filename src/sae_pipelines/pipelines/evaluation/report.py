@@ -153,6 +153,31 @@ def baseline_notes(metrics: dict[str, float]) -> list[str]:
     return [f"kNN: the distance to the {nth} nearest of {rows} training rows."]
 
 
+def unit_health(metrics: dict[str, float]) -> list[str]:
+    """How the code units fared: dead, dense, and how far the fit learnt its rows."""
+    lines = []
+    if "dead_fraction_train" in metrics:
+        lines.append(
+            f"{metrics['dead_fraction_train']:.1%} never fire on the training rows"
+        )
+    if "dead_fraction_last_epoch" in metrics:
+        lines.append(
+            f"{metrics['dead_fraction_last_epoch']:.1%} fired on no row of the last "
+            "training epoch"
+        )
+    if "dense_units" in metrics:
+        lines.append(
+            f"{metrics['dense_units']:.0f} fire on more than half of the training rows"
+        )
+    if "val_train_loss_ratio" in metrics:
+        lines.append(
+            "validation loss "
+            f"{metrics['val_train_loss_ratio']:.2f}× the training loss at the kept "
+            "epoch (far above 1: the model learnt its training rows)"
+        )
+    return lines
+
+
 def _ordinal(number: int) -> str:
     suffix = {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
     return f"{number}{'th' if 10 <= number % 100 <= 20 else suffix}"
@@ -207,6 +232,7 @@ def render_report(
             comparisons=comparisons,
             skipped=skipped,
             notes=baseline_notes(evaluation_metrics),
+            health=unit_health(evaluation_metrics),
             metrics=dict(sorted(evaluation_metrics.items())),
             plots=[
                 {
