@@ -111,7 +111,7 @@ def _metric_table(table):
 def test_sparsity_methods_benchmark_runs_at_smoke_scale(tmp_path):
     output = tmp_path / "results.md"
     run_at_smoke_scale("sparsity_methods", "--output", output)
-    every = "training.resample_dead_units.every_epochs=1"
+    every = "training.resample_dead_units.every=0.5"
     run_at_smoke_scale("sparsity_methods", "--params", every, "--output", output)
     plain, with_params = output.read_text().split("\n# ")
     assert plain.startswith("# Sparsity methods (smoke)")
@@ -122,6 +122,16 @@ def test_sparsity_methods_benchmark_runs_at_smoke_scale(tmp_path):
     topk_spread, dead = rows[0][4], rows[0][5]
     assert topk_spread == "0.0"  # TopK: exactly k codes in every row
     assert dead.endswith(" of 64")
+
+
+def test_model_sizes_benchmark_runs_at_smoke_scale(tmp_path):
+    output = tmp_path / "results.md"
+    run_at_smoke_scale("model_sizes", "--output", output)
+    lines = [line for line in output.read_text().splitlines() if "digits" in line]
+    defaults, variant = (line.split(" | ") for line in lines)
+    assert defaults[1] == "defaults" and variant[1] == "1 unit / 8 rows, untied"
+    assert defaults[2] == variant[2] == "134"  # 1 078 training rows: 1 unit per 8
+    assert defaults[4] == "3"  # the smoke scale's epochs
 
 
 def test_project_parameters_take_kedro_run_params_over_conf_base():
