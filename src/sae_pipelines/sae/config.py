@@ -261,6 +261,11 @@ class ResamplingConfig(StrictSettings):
     until: float = Field(
         ge=0.0, le=1.0, description="Share of the epochs after which none is done."
     )
+    encoder_norm: PositiveFloat = Field(
+        1.0,
+        description="A revived unit's encoder norm, as a share of the live units' "
+        "mean (0.2 in Bricken et al., for L1; a TopK unit must beat live ones).",
+    )
 
     def epochs(self, budget: int) -> list[int]:
         """The epochs (1-based) after which dead units are resampled."""

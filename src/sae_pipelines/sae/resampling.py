@@ -4,8 +4,10 @@ The recipe of Bricken et al. (*Towards Monosemanticity*, 2023), as
 saprmarks/dictionary_learning implements it: training rows are drawn with
 probability proportional to the square of their reconstruction error; each
 dead unit's decoder row becomes one drawn row's direction (centred, in the
-codes' space), its encoder row the same direction at 0.2 × the mean norm of
-the live units' encoder rows, and its encoder bias 0. The optimiser's moment
+codes' space), its encoder row the same direction at a share of the mean norm
+of the live units' encoder rows (0.2 in Bricken et al., whose L1 units fire at
+any positive pre-activation; by default 1 here, as a TopK or BatchTopK unit
+must outbid the live ones to fire at all), and its encoder bias 0. The optimiser's moment
 estimates for those weights are reset too: their velocity, decayed over many
 steps without gradient, would otherwise make the revived unit's first steps
 far too large.
@@ -32,8 +34,6 @@ from sae_pipelines.sae.threshold_layers import JumpReLUWithL0Penalty
 logger = logging.getLogger(__name__)
 
 INFERENCE_BATCH_SIZE = 8192
-# A revived unit's encoder row, against the mean norm of the live ones'.
-ENCODER_NORM_SHARE = 0.2
 
 
 class DeadUnitResampler(keras.callbacks.Callback):
@@ -41,8 +41,9 @@ class DeadUnitResampler(keras.callbacks.Callback):
 
     After each epoch in ``epochs`` (1-based), each dead unit is pointed at a
     training row drawn with probability proportional to its squared
-    reconstruction error (see the module's docstring). The decoder row is
-    rewritten only when the codes feed the reconstruction layer directly.
+    reconstruction error (see the module's docstring), its encoder row at
+    ``encoder_norm`` × the live units' mean norm. The decoder row is rewritten
+    only when the codes feed the reconstruction layer directly.
     """
 
     def __init__(
@@ -51,12 +52,14 @@ class DeadUnitResampler(keras.callbacks.Callback):
         x_train: np.ndarray,
         epochs: list[int],
         seed: int,
+        encoder_norm: float = 1.0,
     ) -> None:
         super().__init__()
         # Not ``self.model``: Keras fits a trainer around it.
         self.autoencoder = autoencoder
         self.x_train = x_train
         self.epochs = set(epochs)
+        self.encoder_norm = encoder_norm
         self.rng = np.random.default_rng(seed)
         # Built once: ``predict`` traces a graph function for each new model.
         self.encoder = encoder_of(autoencoder)
@@ -103,7 +106,7 @@ class DeadUnitResampler(keras.callbacks.Callback):
         kernel = np.array(self.code_layer.kernel)
         alive = np.setdiff1d(np.arange(kernel.shape[1]), dead)
         norm = np.linalg.norm(kernel[:, alive], axis=0).mean() if alive.size else 1.0
-        kernel[:, dead] = directions.T * ENCODER_NORM_SHARE * norm
+        kernel[:, dead] = directions.T * self.encoder_norm * norm
         self.code_layer.kernel.assign(kernel)
         bias = np.array(self.code_layer.bias)
         bias[dead] = 0.0

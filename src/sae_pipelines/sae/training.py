@@ -97,9 +97,11 @@ def fit_sparse_autoencoder(
     BatchTopK, which add AuxK instead). With ``training_config.corruption``
     set, the model sees corrupted inputs and learns to reconstruct the clean
     rows (denoising). Dead units are resampled at the epochs
-    ``resample_dead_units`` sets; after the last of them, training stops early
-    when the validation loss has not improved for ``early_stopping_patience``
-    epochs, keeping the best weights.
+    ``resample_dead_units`` sets (AuxK trains the quiet units of TopK and
+    BatchTopK, but cannot reach those whose pre-activations are negative on
+    every row); after the last resampling, training stops early when the
+    validation loss has not improved for ``early_stopping_patience`` epochs,
+    keeping the best weights.
 
     Args:
         x_train: Training rows, ``float32`` of shape ``(rows, features)``.
@@ -140,7 +142,7 @@ def fit_sparse_autoencoder(
         # per epoch only.
         steps_per_execution=steps,
     )
-    resampled = resampling_epochs(model_config, training_config)
+    resampled = training_config.resample_dead_units.epochs(training_config.epochs)
     callbacks = [
         keras.callbacks.EarlyStopping(
             monitor="val_loss",
@@ -149,7 +151,13 @@ def fit_sparse_autoencoder(
             # Weights from before the last resampling would bring dead units back.
             start_from_epoch=max(resampled, default=0),
         ),
-        DeadUnitResampler(model, x_train, resampled, training_config.seed),
+        DeadUnitResampler(
+            model,
+            x_train,
+            resampled,
+            training_config.seed,
+            training_config.resample_dead_units.encoder_norm,
+        ),
         *(callbacks or []),
     ]
     with EpochProgress(training_config.epochs) as progress:
@@ -192,16 +200,3 @@ def auxk_settings(
         return None
     code_size = int(model_config.for_data(width, rows).code_size)
     return training_config.auxk.resolved(width, code_size, rows)
-
-
-def resampling_epochs(
-    model_config: ModelConfig, training_config: TrainingConfig
-) -> list[int]:
-    """The epochs after which dead units are resampled: none where AuxK applies.
-
-    AuxK keeps TopK's and BatchTopK's units alive instead, as in Gao et al.
-    (2024); resampling them too only takes rows from units that were learning.
-    """
-    if auxk_applies(model_config, training_config):
-        return []
-    return training_config.resample_dead_units.epochs(training_config.epochs)

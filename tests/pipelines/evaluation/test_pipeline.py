@@ -22,7 +22,8 @@ def test_default_pipeline_end_to_end_in_memory(
         catalog.load("evaluation_metrics"),
         catalog.load("evaluation_metrics_mlflow"),
     )
-    assert report["test_l0"] == 3.0
+    # At most k: a row whose k-th largest pre-activation is negative keeps fewer.
+    assert 2.5 < report["test_l0"] <= 3.0
     assert report["test_fvu"] > 0.0
     assert 0.0 <= report["dead_fraction"] <= 1.0
     assert for_mlflow["test_mse"] == {"value": report["test_mse"], "step": 0}

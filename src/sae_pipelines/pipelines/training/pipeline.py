@@ -36,7 +36,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "train_loss",
                     "val_loss",
                     "dead_fraction_recent",
-                    "params:model",
                     "params:training",
                 ],
                 outputs="training_metrics",
