@@ -11,6 +11,7 @@ from sae_pipelines.inference.model import InferenceModel, code_column_names
 from sae_pipelines.pipelines.data_processing.nodes import fit_normalizer
 from sae_pipelines.pipelines.params import DataParams, NormalizationParams
 from sae_pipelines.sae import ModelConfig, build_sparse_autoencoder, encoder_of
+from sae_pipelines.sae.model import initialise_from_data
 from tests.conftest import topk_autoencoder
 
 FEATURES = ["f0", "f1", "f2", "f3"]
@@ -50,6 +51,49 @@ def test_chunks_are_encoded_like_the_model_does(inference_model):
     )
     assert (out["l0"] == 2).all()
     assert (out["is_flagged"] == (out["anomaly_score"] > 0.1)).all()
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        {},
+        {"output_activation": "sigmoid"},
+        {"centring": False, "unit_norm_decoder": False},
+        {"encoder_units": [5]},
+    ],
+    ids=["default", "sigmoid output", "no centring", "hidden layers"],
+)
+def test_every_layout_is_encoded_and_scored_like_the_model_does(shape):
+    rng = np.random.default_rng(3)
+    train = pd.DataFrame(rng.uniform(size=(64, 4)), columns=FEATURES)
+    normalizer = fit_normalizer(
+        train, NormalizationParams(method="minmax"), DataParams()
+    )
+    config = ModelConfig.model_validate(
+        {
+            "code_size": 6,
+            "sparsity": {
+                "method": "topk",
+                "l1": {"weight": 0.0},
+                "kl": {"rho": 0.05, "beta": 1.0},
+                "topk": {"k": 2},
+            },
+            **shape,
+        }
+    )
+    keras.utils.set_random_seed(0)
+    model = build_sparse_autoencoder(4, config)
+    scaled = normalizer.transform(train).astype("float32")
+    initialise_from_data(model, scaled + 0.5, seed=0)  # a centre and scale not 0, 1
+    out = InferenceModel(model, normalizer).predict(train)
+    codes = out[code_column_names(6)].to_numpy()
+    np.testing.assert_allclose(
+        codes, encoder_of(model).predict(scaled, verbose=0), atol=1e-5
+    )
+    reconstructed = model.predict(scaled, verbose=0)
+    np.testing.assert_allclose(
+        out["anomaly_score"], ((scaled - reconstructed) ** 2).mean(axis=1), rtol=1e-4
+    )
 
 
 def test_without_scores_only_codes_are_computed(inference_model):
