@@ -51,6 +51,8 @@ REPEATS_TABLES = PROJECT_ROOT / "data/08_reporting/repeats_table.md"
 FRONTIER_METRICS = PROJECT_ROOT / "data/08_reporting/sparsity_frontier_metrics.json"
 # The frontier table's order: methods as in the parameters file, each by its L0.
 FRONTIER_METHODS = ("topk", "batchtopk", "l1", "jumprelu")
+# How the table names each grid's setting.
+FRONTIER_SETTINGS = {"k": "k", "weight": "λ", "target_l0": "target L0"}
 FRONTIER_HEADER = (
     "method",
     "setting",
@@ -235,7 +237,7 @@ def frontier_table(points: list[dict]) -> str:
     rows = [
         (
             point["method"],
-            f"{'k' if point['setting'] == 'k' else 'λ'}={point['value']:g}",
+            f"{FRONTIER_SETTINGS[point['setting']]}={point['value']:g}",
             f"{point['test_l0']:.1f}",
             f"{point['test_fvu']:.3f}",
             f"{point['pca_test_fvu']:.3f}",

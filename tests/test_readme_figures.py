@@ -58,6 +58,8 @@ def test_the_frontier_table_lists_methods_in_order_each_by_l0():
         | {"test_fvu": 0.2},
         {**point, "method": "topk", "value": 16, "test_l0": 16.0, "test_fvu": 0.1},
         {**point, "method": "topk", "value": 4, "test_l0": 4.0, "test_fvu": 0.25},
+        {**point, "method": "jumprelu", "setting": "target_l0", "value": 8}
+        | {"test_l0": 8.2, "test_fvu": 0.18},
     ]
 
     lines = readme_figures.frontier_table(points).splitlines()
@@ -66,4 +68,5 @@ def test_the_frontier_table_lists_methods_in_order_each_by_l0():
         "| topk | k=4 | 4.0 | 0.250 | 0.300 | 0.950 |",
         "| topk | k=16 | 16.0 | 0.100 | 0.300 | 0.950 |",
         "| l1 | λ=0.001 | 9.0 | 0.200 | 0.300 | 0.950 |",
+        "| jumprelu | target L0=8 | 8.2 | 0.180 | 0.300 | 0.950 |",
     ]
