@@ -16,7 +16,14 @@ REQUIRED_METRICS = {
     "test_fvu",
     "test_l0",
     "dead_fraction",
+    "dead_fraction_train",
+    "dense_units",
     "pca_test_fvu",
+    # How the fit ended (the training pipeline's training_metrics).
+    "epochs_trained",
+    "kept_epoch",
+    "val_train_loss_ratio",
+    "dead_fraction_last_epoch",
     *LABEL_METRICS,
 }
 # With anomaly labels of both kinds in the test split.

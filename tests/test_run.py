@@ -99,13 +99,14 @@ def test_default_run_tracks_everything_and_gives_the_readme_figures(project, cap
     assert run.data.tags["registered_model_version"] == "1"
     assert_inference_model_scores_as_the_run_did(project, metrics)
 
-    # Quality on digits: truly sparse, few dead units, and ahead of PCA and of the
-    # raw pixels where the codes are meant to be.
-    assert metrics["test_l0"] == pytest.approx(24)
-    assert metrics["dead_fraction"] < 0.05
-    assert metrics["test_fvu"] < metrics["pca_test_fvu"]
+    # Quality on digits: truly sparse, few dead units, a dictionary that learnt
+    # the data rather than its training rows, far ahead of PCA at the same L0,
+    # and codes that serve a probe at least as well as the raw pixels.
+    assert 20 < metrics["test_l0"] <= 24
+    assert metrics["dead_fraction_train"] < 0.05
+    assert metrics["val_train_loss_ratio"] < 3
+    assert metrics["test_fvu"] < 0.5 * metrics["pca_test_fvu"]
     assert metrics["probe_accuracy"] >= metrics["probe_accuracy_raw"]
-    assert metrics["probe_accuracy"] > metrics["probe_accuracy_pca"]
     # Both classifiers learn (chance is 0.1); which one is ahead on this seed is
     # in README.md's table, checked below. The codes keep most of the class
     # structure k-means finds in the raw pixels.

@@ -12,7 +12,9 @@ from sae_pipelines.sae import (
     fit_sparse_autoencoder,
     input_corruption,
 )
+from sae_pipelines.sae.config import AuxKConfig
 from sae_pipelines.sae.metrics import dead_fraction, mean_l0, reconstruction_mse
+from sae_pipelines.sae.training import resampling_epochs
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +153,7 @@ def test_resampling_revives_dead_units(data, caplog, monkeypatch):
             },
         }
     )
-    no_auxk = {"coefficient": 0.0}  # resampling alone
+    no_auxk = {"coefficient": 0.0}  # with AuxK, TopK is not resampled
     without, _ = fit_sparse_autoencoder(
         train, validation, config, training_config(epochs=30, auxk=no_auxk)
     )
@@ -231,6 +233,16 @@ def test_explicit_batch_and_learning_rate_are_kept():
     auto_rate = training_config(batch_size=100, learning_rate="auto")
     resolved = auto_rate.for_data(10, 64).learning_rate
     assert resolved == pytest.approx(0.003 * (100 / 64) ** 0.5)
+
+
+def test_auxk_replaces_resampling_for_topk_and_batchtopk():
+    every = {"every": 0.1, "until": 0.5}
+    config = training_config(epochs=20, resample_dead_units=every)
+    assert resampling_epochs(model_config("topk"), config) == []
+    assert resampling_epochs(model_config("batchtopk"), config) == []
+    assert resampling_epochs(model_config("jumprelu"), config) == [2, 4, 6, 8, 10]
+    no_auxk = config.model_copy(update={"auxk": AuxKConfig(coefficient=0.0)})
+    assert resampling_epochs(model_config("topk"), no_auxk) == [2, 4, 6, 8, 10]
 
 
 def test_history_counts_units_silent_for_a_whole_epoch(data):

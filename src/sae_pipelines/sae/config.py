@@ -262,9 +262,9 @@ class ResamplingConfig(StrictSettings):
         ge=0.0, le=1.0, description="Share of the epochs after which none is done."
     )
     encoder_norm: PositiveFloat = Field(
-        1.0,
+        0.2,
         description="A revived unit's encoder norm, as a share of the live units' "
-        "mean (0.2 in Bricken et al., for L1; a TopK unit must beat live ones).",
+        "mean (Bricken et al.'s 0.2).",
     )
 
     def epochs(self, budget: int) -> list[int]:

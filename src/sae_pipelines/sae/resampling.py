@@ -1,13 +1,14 @@
 """Resampling dead code units: pointing them at what the model reconstructs worst.
 
+TopK and BatchTopK are not resampled: AuxK trains their quiet units instead,
+as in Gao et al. (2024) (see ``sae.training.resampling_epochs``).
+
 The recipe of Bricken et al. (*Towards Monosemanticity*, 2023), as
 saprmarks/dictionary_learning implements it: training rows are drawn with
 probability proportional to the square of their reconstruction error; each
 dead unit's decoder row becomes one drawn row's direction (centred, in the
-codes' space), its encoder row the same direction at a share of the mean norm
-of the live units' encoder rows (0.2 in Bricken et al., whose L1 units fire at
-any positive pre-activation; by default 1 here, as a TopK or BatchTopK unit
-must outbid the live ones to fire at all), and its encoder bias 0. The optimiser's moment
+codes' space), its encoder row the same direction at a share (0.2) of the mean
+norm of the live units' encoder rows, and its encoder bias 0. The optimiser's moment
 estimates for those weights are reset too: their velocity, decayed over many
 steps without gradient, would otherwise make the revived unit's first steps
 far too large.
@@ -52,7 +53,7 @@ class DeadUnitResampler(keras.callbacks.Callback):
         x_train: np.ndarray,
         epochs: list[int],
         seed: int,
-        encoder_norm: float = 1.0,
+        encoder_norm: float = 0.2,
     ) -> None:
         super().__init__()
         # Not ``self.model``: Keras fits a trainer around it.

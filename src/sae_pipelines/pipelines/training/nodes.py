@@ -14,6 +14,7 @@ from sae_pipelines.inference.scoring import AnomalyScorer, fit_scorer
 from sae_pipelines.inference.tables import feature_matrix
 from sae_pipelines.pipelines.params import AnomalyParams, DataParams
 from sae_pipelines.sae import ModelConfig, TrainingConfig, fit_sparse_autoencoder
+from sae_pipelines.sae.training import resampling_epochs
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ def training_metrics(
     train_loss: list[float],
     val_loss: list[float],
     dead_fraction_recent: list[float],
+    model_params: ModelConfig,
     training_params: TrainingConfig,
 ) -> dict[str, float]:
     """How the fit ended, for the report and MLflow.
@@ -73,7 +75,7 @@ def training_metrics(
     data); and ``dead_fraction_last_epoch``, the share of code units that
     fired on none of the last epoch's training rows.
     """
-    resampled = training_params.resample_dead_units.epochs(training_params.epochs)
+    resampled = resampling_epochs(model_params, training_params)
     start = min(max(resampled, default=0), len(val_loss) - 1)
     kept = start + int(np.argmin(val_loss[start:]))
     return {

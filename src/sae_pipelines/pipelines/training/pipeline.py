@@ -36,6 +36,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "train_loss",
                     "val_loss",
                     "dead_fraction_recent",
+                    "params:model",
                     "params:training",
                 ],
                 outputs="training_metrics",
