@@ -185,12 +185,16 @@ class ModelConfig(StrictSettings):
         compress, and the dictionary holds ``4·max(width, k)`` units, four per
         input, sized with the repeats pipeline so that the codes serve as
         features (see the README's repeats). Given ``rows``, the dictionary
-        also holds at most one unit per 4 training rows and ``k`` is at most a
-        quarter of the units: a dictionary with about as many units as rows
-        learns the rows themselves (see the README's "The model"). BatchTopK
+        also holds at most one unit per 8 training rows and ``k`` is at most a
+        quarter of the units: a dictionary with a unit for every few rows
+        learns the rows themselves (``benchmarks.model_sizes``). BatchTopK
         resolves its own ``k`` the same way, and sizes the code when it is the
         method; the other methods size it by TopK's. JumpReLU's target L0 is
-        the resolved ``k``.
+        the resolved ``k``. An ``auto`` tied initialisation is on with at least
+        32 training rows per unit, or when ``rows`` is not given: there it
+        keeps units alive, as in the reference trainers, while on fewer rows a
+        unit that starts as its own decoder direction fits its few rows
+        (``benchmarks.model_sizes``).
 
         Raises:
             ValueError: An explicit ``k`` is larger than the resolved code size.
