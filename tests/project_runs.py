@@ -141,6 +141,11 @@ def start_kedro(project: Path, *args: str) -> subprocess.Popen:
     )
 
 
+def code_columns(table: pd.DataFrame) -> list[str]:
+    """The code columns of a scored table, in their order."""
+    return [name for name in table.columns if name.startswith("code_")]
+
+
 def digits(rows: int, start: int = 0) -> pd.DataFrame:
     """``rows`` unlabelled digit rows from ``start`` (repeated past the 1797th)."""
     pixels = pd.read_csv(PROJECT_ROOT / "data/01_raw/digits.csv").drop(columns="label")

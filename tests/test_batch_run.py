@@ -16,6 +16,7 @@ from sae_pipelines.batch.partitions import IncomingPartitionsDataset
 from sae_pipelines.inference.datasets import RegisteredModelDataset
 from tests.project_runs import (
     assert_batch_run_tracked,
+    code_columns,
     digits,
     kedro_cli,
     noise,
@@ -93,7 +94,7 @@ def test_new_partitions_are_encoded_once_and_bad_input_changes_nothing(trained):
         "d5.parquet": 60,
     }
     table = pd.read_parquet(trained / OUTPUT / "d4.parquet")
-    assert table.columns[0] == "row_id" and "code_255" in table
+    assert table.columns[0] == "row_id" and "code_000" in table
     assert {"anomaly_score", "is_flagged", "l0"} <= set(table.columns)
     assert (table["l0"] == 24).all()
 
@@ -153,4 +154,5 @@ def test_a_killed_run_resumes_with_exactly_the_missing_partitions(trained):
     ).to_pandas()
     written = pd.read_parquet(trained / OUTPUT / "b.parquet")
     assert len(written) == 400_000
+    assert code_columns(written) == names
     np.testing.assert_allclose(written[names], expected[names], atol=1e-5)

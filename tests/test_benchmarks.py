@@ -34,9 +34,11 @@ def test_speed_benchmark_runs_at_smoke_scale(tmp_path):
     assert table.startswith("# Speed benchmark (smoke)")
     assert "Machine: " in table
     for measure in (
-        "dense float32 matmul",
-        "time to val loss",
+        "time to val MSE",
         "training throughput",
+        "matmul",
+        "cost of AuxK per step",
+        "cost of the unit-norm projection per step",
         "jumprelu",
         "extraction, 5,000 × 784",
         "with anomaly scores",
@@ -44,7 +46,7 @@ def test_speed_benchmark_runs_at_smoke_scale(tmp_path):
         "pipeline overhead",
     ):
         assert measure in table
-    assert table.count("\n| ") == 12  # header, rule, 10 measures
+    assert table.count("\n| ") == 14  # header, rule, 12 measures
 
 
 def test_training_floor_runs_at_smoke_scale():
