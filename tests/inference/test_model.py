@@ -53,6 +53,28 @@ def test_chunks_are_encoded_like_the_model_does(inference_model):
     assert (out["is_flagged"] == (out["anomaly_score"] > 0.1)).all()
 
 
+def uniform_rows(rows: int, seed: int) -> tuple[pd.DataFrame, object]:
+    """Uniform rows of the four features and a min-max normaliser fit on them."""
+    rng = np.random.default_rng(seed)
+    train = pd.DataFrame(rng.uniform(size=(rows, 4)), columns=FEATURES)
+    return train, fit_normalizer(
+        train, NormalizationParams(method="minmax"), DataParams()
+    )
+
+
+def six_unit_config(method: str, **shape) -> ModelConfig:
+    """Six code units, two active per row, for ``method``; ``shape`` overrides."""
+    sparsity = {
+        "method": method,
+        "l1": {"weight": 0.0},
+        "kl": {"rho": 0.05, "beta": 1.0},
+        "topk": {"k": 2},
+        "batchtopk": {"k": 2},
+        "jumprelu": {"target_l0": 2},
+    }
+    return ModelConfig.model_validate({"code_size": 6, "sparsity": sparsity, **shape})
+
+
 @pytest.mark.parametrize(
     "shape",
     [
@@ -64,23 +86,8 @@ def test_chunks_are_encoded_like_the_model_does(inference_model):
     ids=["default", "sigmoid output", "no centring", "hidden layers"],
 )
 def test_every_layout_is_encoded_and_scored_like_the_model_does(shape):
-    rng = np.random.default_rng(3)
-    train = pd.DataFrame(rng.uniform(size=(64, 4)), columns=FEATURES)
-    normalizer = fit_normalizer(
-        train, NormalizationParams(method="minmax"), DataParams()
-    )
-    config = ModelConfig.model_validate(
-        {
-            "code_size": 6,
-            "sparsity": {
-                "method": "topk",
-                "l1": {"weight": 0.0},
-                "kl": {"rho": 0.05, "beta": 1.0},
-                "topk": {"k": 2},
-            },
-            **shape,
-        }
-    )
+    train, normalizer = uniform_rows(64, seed=3)
+    config = six_unit_config("topk", **shape)
     keras.utils.set_random_seed(0)
     model = build_sparse_autoencoder(4, config)
     scaled = normalizer.transform(train).astype("float32")
@@ -162,24 +169,8 @@ def test_a_pickled_model_scores_alike(inference_model):
 
 @pytest.mark.parametrize("method", ["batchtopk", "jumprelu"])
 def test_threshold_methods_go_through_the_inference_model(tmp_path, method):
-    rng = np.random.default_rng(7)
-    train = pd.DataFrame(rng.uniform(size=(256, 4)), columns=FEATURES)
-    normalizer = fit_normalizer(
-        train, NormalizationParams(method="minmax"), DataParams()
-    )
-    config = ModelConfig.model_validate(
-        {
-            "code_size": 6,
-            "sparsity": {
-                "method": method,
-                "l1": {"weight": 0.0},
-                "kl": {"rho": 0.05, "beta": 1.0},
-                "topk": {"k": 2},
-                "batchtopk": {"k": 2},
-                "jumprelu": {"target_l0": 2},
-            },
-        }
-    )
+    train, normalizer = uniform_rows(256, seed=7)
+    config = six_unit_config(method)
     keras.utils.set_random_seed(0)
     model = build_sparse_autoencoder(4, config)
     model.compile(optimizer="adam", loss="mse")

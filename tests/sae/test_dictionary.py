@@ -9,10 +9,7 @@ from sae_pipelines.sae.dictionary import (
     fit_centring,
     geometric_median,
 )
-
-
-def normal(rows, columns, seed=0):
-    return np.random.default_rng(seed).normal(size=(rows, columns)).astype("float32")
+from tests.sae.helpers import normal
 
 
 def test_geometric_median_resists_outlying_rows_where_the_mean_does_not():

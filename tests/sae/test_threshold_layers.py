@@ -9,10 +9,7 @@ from sae_pipelines.sae.threshold_layers import (
     jump_relu,
     step_l0,
 )
-
-
-def normal(rows, columns, seed=0):
-    return np.random.default_rng(seed).normal(size=(rows, columns)).astype("float32")
+from tests.sae.helpers import normal
 
 
 def test_batchtopk_keeps_the_k_times_b_largest_of_the_batch_in_training():

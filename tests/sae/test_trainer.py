@@ -3,27 +3,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sae_pipelines.sae.config import ResamplingConfig, TrainingConfig
+from sae_pipelines.sae.config import ResamplingConfig
 from sae_pipelines.sae.resampling import reset_moments
 from sae_pipelines.sae.trainer import (
     auxk_loss,
     learning_rate_schedule,
     mean_squared_deviation,
 )
-
-
-def training_config(**overrides):
-    settings = {
-        "learning_rate": 0.01,
-        "batch_size": 64,
-        "epochs": 10,
-        "early_stopping_patience": 5,
-        "schedule": {"warmup": 0.1, "decay": "cosine"},
-        "gradient_clip_norm": 1.0,
-        "resample_dead_units": {"every": 0.0, "until": 0.0},
-        "seed": 0,
-    } | overrides
-    return TrainingConfig.model_validate(settings)
+from tests.sae.helpers import training_config
 
 
 def test_auxk_rebuilds_the_residual_from_the_strongest_dead_units_only():

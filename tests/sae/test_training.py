@@ -7,7 +7,6 @@ import pytest
 from sae_pipelines.sae import (
     CorruptionConfig,
     ModelConfig,
-    TrainingConfig,
     encoder_of,
     fit_sparse_autoencoder,
     input_corruption,
@@ -15,6 +14,7 @@ from sae_pipelines.sae import (
 from sae_pipelines.sae.config import AuxKConfig
 from sae_pipelines.sae.metrics import dead_fraction, mean_l0, reconstruction_mse
 from sae_pipelines.sae.training import resampling_epochs
+from tests.sae.helpers import training_config as shared_training_config
 
 
 @pytest.fixture(scope="module")
@@ -46,17 +46,14 @@ def model_config(method, **settings):
 
 
 def training_config(**overrides):
+    """Longer than the shared default: these tests check what training reaches."""
     settings = {
-        "learning_rate": 0.01,
-        "batch_size": 64,
         "epochs": 40,
         "early_stopping_patience": 100,
         "schedule": {"warmup": 0.02, "decay": "linear"},
-        "gradient_clip_norm": 1.0,
-        "resample_dead_units": {"every": 0.0, "until": 0.0},
         "seed": 3,
-    } | overrides
-    return TrainingConfig.model_validate(settings)
+    }
+    return shared_training_config(**(settings | overrides))
 
 
 def codes_of(model, x):
