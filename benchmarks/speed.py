@@ -107,7 +107,7 @@ class Scale:
 
 
 SCALES = {
-    "full": Scale(60_000, 300, 30, 1_000_000, 100_000, 2048, 8, 4, 3, (), 3),
+    "full": Scale(60_000, 300, 30, 1_000_000, 100_000, 2048, 8, 4, 5, (), 3),
     "smoke": Scale(
         1_200,
         3,
@@ -407,22 +407,22 @@ def recipe_costs(
     """What AuxK and the decoder's unit-norm projection cost per training step.
 
     The full recipe and each variant without one piece are fitted for
-    ``epochs`` epochs in turn, ``rounds`` times; each one's time per step is
-    the median over its epochs after the first of each fit. The pieces' cost
-    is the full recipe's time over the variant's.
+    ``epochs`` epochs in turn, ``rounds`` times; a fit's time per step is the
+    median over its epochs after the first. A piece's cost is the full
+    recipe's time over the variant's, as the median of the rounds' ratios and
+    their range.
     """
     variants = {"full recipe": "", **RECIPE_VARIANTS}
-    seconds: dict[str, list[float]] = {name: [] for name in variants}
-    steps = None
+    per_round: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(rounds):
         for name, params in variants.items():
             model_config, training_config = project_configs(code_size, k, params)
             training_config = training_config.model_copy(update={"epochs": epochs})
             _, clock = project_fit(problem, model_config, training_config)
-            seconds[name] += clock.train_seconds[1:]
             resolved = training_config.for_data(*problem.x_train.shape)
             steps = steps_per_epoch(len(problem.x_train), resolved.batch_size)
-    step = {name: statistics.median(times) / steps for name, times in seconds.items()}
+            per_round[name].append(statistics.median(clock.train_seconds[1:]) / steps)
+    step = {name: statistics.median(times) for name, times in per_round.items()}
     rows = [
         (
             f"time per training step, {problem.name}, full recipe",
@@ -432,14 +432,15 @@ def recipe_costs(
         )
     ]
     for name in RECIPE_VARIANTS:
-        piece = name.removeprefix("without ")
+        pairs = zip(per_round["full recipe"], per_round[name], strict=True)
+        ratios = [full / without for full, without in pairs]
         rows.append(
             (
-                f"cost of {piece} per step",
+                f"cost of {name.removeprefix('without ')} per step",
                 f"{(step['full recipe'] - step[name]) * 1e3:+.2f} ms",
                 f"{step[name] * 1e3:.2f} ms {name}",
-                f"{step['full recipe'] / step[name]:.2f}× (interleaved, "
-                f"{rounds} rounds of {epochs} epochs)",
+                f"{statistics.median(ratios):.2f}× ({min(ratios):.2f}–"
+                f"{max(ratios):.2f}; interleaved, {rounds} rounds of {epochs} epochs)",
             )
         )
     return rows
