@@ -96,6 +96,12 @@ def nan_pixel(folder: Path) -> dict:
     return with_raw_data(folder, table)
 
 
+def huge_pixel(folder: Path) -> dict:
+    table = raw_table().astype({"pixel_4_4": float})
+    table.loc[[5, 9], "pixel_4_4"] = [1e308, -1e308]
+    return with_raw_data(folder, table)
+
+
 def text_pixel(folder: Path) -> dict:
     table = raw_table()
     table["pixel_2_2"] = table["pixel_2_2"].astype(str).radd("p")
@@ -112,6 +118,11 @@ def nan_partition() -> pd.DataFrame:
 # words the last line must hold).
 CASES = {
     "raw NaN": (("run",), nan_pixel, ["NaN or infinite", "'pixel_3_3': 1"]),
+    "raw beyond float32": (
+        ("run",),
+        huge_pixel,
+        ["beyond float32's range", "'pixel_4_4': 2"],
+    ),
     "raw text": (("run",), text_pixel, ["non-numeric", "pixel_2_2"]),
     "raw missing": (
         ("run",),

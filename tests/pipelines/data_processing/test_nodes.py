@@ -48,6 +48,22 @@ def test_nan_or_infinite_values_are_named_with_counts(
         )
 
 
+@pytest.mark.parametrize(
+    ("values", "named"),
+    [((1e308, 0.5), r"'f4': 1"), ((3e38, -3e38), r"\[f4\] \(max − min\)")],
+    ids=["value", "span"],
+)
+def test_values_float32_cannot_hold_are_named(labelled_table, params, values, named):
+    labelled_table.loc[[3, 7], "f4"] = values
+    with pytest.raises(InvalidDataError, match=rf"beyond float32's range.*{named}"):
+        validate_raw_data(
+            labelled_table,
+            typed(params)["data"],
+            typed(params)["anomaly"],
+            typed(params)["split"],
+        )
+
+
 def test_constant_column_errors_drops_or_keeps_as_asked(labelled_table, params):
     labelled_table["f5"] = 1.0
     params["data"]["constant_columns"] = "error"

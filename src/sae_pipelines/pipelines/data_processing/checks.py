@@ -71,16 +71,38 @@ def check_numeric(table: pd.DataFrame, features: list[str]) -> None:
 
 
 def check_finite(table: pd.DataFrame, features: list[str]) -> None:
-    """Stop when a feature holds NaN or infinite values; count them per column."""
+    """Stop when a feature holds NaN, infinity or a value float32 cannot hold.
+
+    The model computes in float32, so a finite value beyond its range, or a
+    column whose values span more than it holds, would become infinite on
+    the way in.
+    """
     values = table[features].to_numpy(dtype=np.float64)
-    bad_counts = (~np.isfinite(values)).sum(axis=0)
-    if bad_counts.any():
-        bad = {c: int(n) for c, n in zip(features, bad_counts, strict=True) if n}
+    bad = _counts(features, ~np.isfinite(values))
+    if bad:
         msg = (
             "raw_data has NaN or infinite values in feature columns "
             f"(column: count) {bad}; fill or drop those rows first"
         )
         raise InvalidDataError(msg)
+    limit = float(np.finfo(np.float32).max)
+    bad = _counts(features, np.abs(values) > limit)
+    spans = values.max(axis=0) - values.min(axis=0)
+    wide = [c for c, span in zip(features, spans, strict=True) if span > limit]
+    if bad or wide:
+        where = f"(column: count) {bad}" if bad else f"{preview(wide)} (max − min)"
+        msg = (
+            f"raw_data has values beyond float32's range (±{limit:.3g}), which "
+            f"the model computes in, in feature columns {where}; rescale those "
+            "columns or drop the rows"
+        )
+        raise InvalidDataError(msg)
+
+
+def _counts(features: list[str], flags: np.ndarray) -> dict[str, int]:
+    """Column → how many rows ``flags`` marks there, for the columns it marks."""
+    counts = flags.sum(axis=0)
+    return {c: int(n) for c, n in zip(features, counts, strict=True) if n}
 
 
 def check_normal_labels(

@@ -60,7 +60,7 @@ def validate_raw_data(
 
     Raises:
         InvalidDataError: A named column is missing, a feature is not numeric,
-            holds NaN or infinite values, or is constant (with
+            holds NaN, infinite or beyond-float32 values, or is constant (with
             ``data.constant_columns: error``), a normal label does not occur,
             or a split would hold fewer rows than ``MIN_SPLIT_ROWS``.
     """
