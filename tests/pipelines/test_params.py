@@ -70,6 +70,18 @@ def test_a_namespaced_copy_of_a_group_is_named_by_its_key(params):
         validate_parameters(params, typed)
 
 
+def test_a_fault_copied_into_points_is_named_once_at_the_key_the_user_set(params):
+    params["training"]["epochs"] = -1
+    params["repeats"] = {
+        "points": {f"seed_{seed}": {"training": params["training"]} for seed in (1, 2)}
+    }
+    typed = {f"repeats.points.seed_{s}.training": TrainingConfig for s in (1, 2)}
+    with pytest.raises(InvalidParametersError) as raised:
+        validate_parameters(params, typed)
+    lines = str(raised.value).splitlines()
+    assert lines[1:] == ["  training.epochs: Input should be greater than 0 (got -1)"]
+
+
 def test_explicit_k_larger_than_explicit_code_size_is_named(params):
     params["model"]["code_size"] = 64
     params["model"]["sparsity"]["topk"]["k"] = 65

@@ -167,7 +167,7 @@ def validate_parameters(
     problems = []
     for group, schema in PARAMETER_GROUPS.items():
         if group not in parameters:
-            problems.append(f"  {group}: missing parameter group")
+            problems.append((group, "missing parameter group"))
             continue
         try:
             schema.model_validate(parameters[group])
@@ -183,7 +183,7 @@ def validate_parameters(
             problems.extend(_describe(key, error))
     if problems:
         msg = "Invalid parameters (see conf/base/parameters*.yml):\n" + "\n".join(
-            problems
+            f"  {location}: {fault}" for location, fault in _without_copies(problems)
         )
         raise InvalidParametersError(msg)
 
@@ -202,12 +202,30 @@ def _is_model(schema: Any) -> bool:
     return isinstance(schema, type) and issubclass(schema, BaseModel)
 
 
-def _describe(group: str, error: ValidationError) -> list[str]:
-    lines = []
+def _describe(group: str, error: ValidationError) -> list[tuple[str, str]]:
+    """``(dotted key, what is wrong with it)`` for each fault in ``error``."""
+    problems = []
     for detail in error.errors():
         location = ".".join([group, *(str(part) for part in detail["loc"])])
-        lines.append(f"  {location}: {detail['msg']} (got {detail.get('input')!r})")
-    return lines
+        problems.append((location, f"{detail['msg']} (got {detail.get('input')!r})"))
+    return problems
+
+
+def _without_copies(problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``problems`` without the copies a derived key makes of a key the user set.
+
+    A pipeline's points copy the run's parameters (``repeats.points.seed_1.
+    split.test_fraction`` is ``split.test_fraction``): a fault found there and
+    at the key itself is named once, at the key.
+    """
+    return [
+        (location, fault)
+        for location, fault in problems
+        if not any(
+            fault == other_fault and location.endswith(f".{other}")
+            for other, other_fault in problems
+        )
+    ]
 
 
 def plain(value: Any) -> Any:
