@@ -102,6 +102,13 @@ def huge_pixel(folder: Path) -> dict:
     return with_raw_data(folder, table)
 
 
+def latin1_header(folder: Path) -> dict:
+    path = folder / "latin1.csv"
+    table = raw_table().rename(columns={"pixel_0_0": "pixél_0_0"})
+    table.to_csv(path, index=False, encoding="latin-1")
+    return {"raw_data": {"type": "pandas.CSVDataset", "filepath": str(path)}}
+
+
 def text_pixel(folder: Path) -> dict:
     table = raw_table()
     table["pixel_2_2"] = table["pixel_2_2"].astype(str).radd("p")
@@ -124,6 +131,7 @@ CASES = {
         ["beyond float32's range", "'pixel_4_4': 2"],
     ),
     "raw text": (("run",), text_pixel, ["non-numeric", "pixel_2_2"]),
+    "raw not UTF-8": (("run",), latin1_header, ["latin1.csv", "codec", "encoding"]),
     "raw missing": (
         ("run",),
         lambda folder: with_raw_data(folder, None),

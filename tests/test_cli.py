@@ -2,7 +2,7 @@ import pytest
 from kedro.io import DatasetError
 
 from sae_pipelines.batch.output import CorruptPartitionError
-from sae_pipelines.cli import input_error
+from sae_pipelines.cli import input_error, one_line
 
 
 def raised(error: Exception, cause: BaseException | None) -> Exception:
@@ -28,3 +28,16 @@ def test_a_bug_inside_a_dataset_is_not_bad_input():
     bug = raised(DatasetError("saving failed"), TypeError("unsupported operand"))
     assert input_error(bug) is None
     assert input_error(KeyError("code_000")) is None
+
+
+def test_a_file_that_cannot_be_read_is_named_on_one_line():
+    cause = UnicodeDecodeError("utf-8", b"\xe9", 0, 1, "invalid continuation byte")
+    kedro_words = (
+        "Failed while loading data from dataset CSVDataset(filepath="
+        "PurePosixPath('/data/raw.csv'), protocol='file').\n" + str(cause)
+    )
+    line = one_line(raised(DatasetError(kedro_words), cause))
+    assert "\n" not in line
+    assert line.startswith("/data/raw.csv: 'utf-8' codec can't decode byte 0xe9")
+    assert "load_args: {encoding: latin-1}" in line
+    assert one_line(CorruptPartitionError("Partition 'p'\nbad")) == "Partition 'p'\nbad"

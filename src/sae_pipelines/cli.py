@@ -10,6 +10,7 @@ shows it.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,8 @@ UNREADABLE_FILE = (
     pd.errors.EmptyDataError,
     pa.ArrowInvalid,
 )
+# Where a Kedro dataset's description names its file, e.g. CSVDataset(filepath=…).
+DATASET_PATH = re.compile(r"\b(?:filepath|path)=(?:Pure\w*Path\()?'([^']+)'")
 
 
 @click.group(name="sae_pipelines")
@@ -82,7 +85,29 @@ def run(**options: Any) -> None:
         cause = input_error(error)
         if cause is None or os.environ.get(TRACEBACK_VARIABLE, "") not in ("", "0"):
             raise
-        raise click.ClickException(str(cause)) from None
+        raise click.ClickException(one_line(cause)) from None
+
+
+def one_line(error: BaseException) -> str:
+    """The message of an error the user caused, naming the file it could not read.
+
+    Kedro words a dataset's failure as two lines, the dataset and then the
+    cause; the cause alone often does not say which file (a codec's message
+    does not). A file that cannot be read becomes ``<path>: <cause>``.
+    """
+    cause = error.__cause__
+    if not (isinstance(error, DatasetError) and isinstance(cause, UNREADABLE_FILE)):
+        return str(error)
+    reason = " ".join(str(cause).split())
+    if isinstance(cause, UnicodeDecodeError):
+        reason += (
+            "; save the file as UTF-8, or name its encoding in the catalog "
+            "(load_args: {encoding: latin-1})"
+        )
+    found = DATASET_PATH.search(str(error))
+    if found is None or found.group(1) in reason:
+        return reason
+    return f"{found.group(1)}: {reason}"
 
 
 def input_error(error: BaseException) -> BaseException | None:
