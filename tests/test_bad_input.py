@@ -109,6 +109,12 @@ def latin1_header(folder: Path) -> dict:
     return {"raw_data": {"type": "pandas.CSVDataset", "filepath": str(path)}}
 
 
+def semicolons(folder: Path) -> dict:
+    path = folder / "semicolons.csv"
+    raw_table().to_csv(path, index=False, sep=";")
+    return {"raw_data": {"type": "pandas.CSVDataset", "filepath": str(path)}}
+
+
 def text_pixel(folder: Path) -> dict:
     table = raw_table()
     table["pixel_2_2"] = table["pixel_2_2"].astype(str).radd("p")
@@ -132,6 +138,7 @@ CASES = {
     ),
     "raw text": (("run",), text_pixel, ["non-numeric", "pixel_2_2"]),
     "raw not UTF-8": (("run",), latin1_header, ["latin1.csv", "codec", "encoding"]),
+    "raw semicolons": (("run",), semicolons, ["';'-delimited", 'sep: ";"']),
     "raw missing": (
         ("run",),
         lambda folder: with_raw_data(folder, None),

@@ -1,3 +1,6 @@
+import io
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -21,6 +24,21 @@ def test_validation_adds_row_ids_and_keeps_layout(labelled_table, params):
     )
     assert list(validated.columns) == ["row_id", *[f"f{i}" for i in range(6)], "label"]
     assert validated["row_id"].tolist() == list(range(300))
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t"])
+def test_a_file_read_with_the_wrong_delimiter_is_diagnosed(
+    labelled_table, params, delimiter
+):
+    text = labelled_table.to_csv(index=False, sep=delimiter)
+    one_column = pd.read_csv(io.StringIO(text))
+    with pytest.raises(InvalidDataError, match=re.escape(f"likely {delimiter!r}-")):
+        validate_raw_data(
+            one_column,
+            typed(params)["data"],
+            typed(params)["anomaly"],
+            typed(params)["split"],
+        )
 
 
 def test_non_numeric_column_is_named(labelled_table, params):

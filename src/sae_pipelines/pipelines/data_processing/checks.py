@@ -44,6 +44,22 @@ def check_split_sizes(
             raise InvalidDataError(msg)
 
 
+def check_delimiter(table: pd.DataFrame) -> None:
+    """Stop when the table read as one column whose name holds another delimiter."""
+    if len(table.columns) != 1:
+        return
+    name = str(table.columns[0])
+    shown = name if len(name) <= 40 else f"{name[:40]}…"
+    for delimiter, in_yaml in ((";", '";"'), ("\t", '"\\t"'), ("|", '"|"')):
+        if delimiter in name:
+            msg = (
+                f"raw_data was read as one column, {shown!r}: its header holds "
+                f"{delimiter!r}, so the file is likely {delimiter!r}-delimited; "
+                f"set load_args: {{sep: {in_yaml}}} on raw_data in the catalog"
+            )
+            raise InvalidDataError(msg)
+
+
 def check_named_columns(table: pd.DataFrame, data_params: DataParams) -> None:
     """Stop when ``data.label_column`` or ``data.id_column`` is not a column."""
     for key in ("label_column", "id_column"):

@@ -18,6 +18,7 @@ from sae_pipelines.inference.preprocessing import OutOfRangeCompressor
 from sae_pipelines.inference.tables import DEFAULT_ID_COLUMN, feature_columns, id_column
 from sae_pipelines.pipelines.data_processing.checks import (
     InvalidDataError,
+    check_delimiter,
     check_finite,
     check_named_columns,
     check_normal_labels,
@@ -59,7 +60,8 @@ def validate_raw_data(
         feature columns, and the label column when there is one.
 
     Raises:
-        InvalidDataError: A named column is missing, a feature is not numeric,
+        InvalidDataError: The file looks read with the wrong delimiter, a
+            named column is missing, a feature is not numeric,
             holds NaN, infinite or beyond-float32 values, or is constant (with
             ``data.constant_columns: error``), a normal label does not occur,
             or a split would hold fewer rows than ``MIN_SPLIT_ROWS``.
@@ -68,6 +70,7 @@ def validate_raw_data(
         msg = "raw_data has 0 rows: nothing to split and train on"
         raise InvalidDataError(msg)
     table = raw_data.copy()
+    check_delimiter(table)
     check_named_columns(table, data_params)
     row_id = id_column(data_params)
     if data_params.id_column is None:
