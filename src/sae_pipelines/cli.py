@@ -95,9 +95,9 @@ def one_line(error: BaseException) -> str:
     cause; the cause alone often does not say which file (a codec's message
     does not). A file that cannot be read becomes ``<path>: <cause>``.
     """
-    cause = error.__cause__
-    if not (isinstance(error, DatasetError) and isinstance(cause, UNREADABLE_FILE)):
+    if not is_unreadable_file(error):
         return str(error)
+    cause = error.__cause__
     reason = " ".join(str(cause).split())
     if isinstance(cause, UnicodeDecodeError):
         reason += (
@@ -121,11 +121,17 @@ def input_error(error: BaseException) -> BaseException | None:
     while current is not None:
         if isinstance(current, InputError):
             return current
-        cause = current.__cause__
-        if isinstance(current, DatasetError) and isinstance(cause, UNREADABLE_FILE):
+        if is_unreadable_file(current):
             return current
-        current = cause
+        current = current.__cause__
     return None
+
+
+def is_unreadable_file(error: BaseException) -> bool:
+    """Whether ``error`` is a catalog's failure to read a missing or bad file."""
+    return isinstance(error, DatasetError) and isinstance(
+        error.__cause__, UNREADABLE_FILE
+    )
 
 
 def _project_context(env: str | None) -> KedroContext:

@@ -7,11 +7,12 @@ The recipe of Bricken et al. (*Towards Monosemanticity*, 2023), as
 saprmarks/dictionary_learning implements it: training rows are drawn with
 probability proportional to the square of their reconstruction error; each
 dead unit's decoder row becomes one drawn row's direction (centred, in the
-codes' space), its encoder row the same direction at a share (0.2) of the mean
-norm of the live units' encoder rows, and its encoder bias 0. The optimiser's moment
-estimates for those weights are reset too: their velocity, decayed over many
-steps without gradient, would otherwise make the revived unit's first steps
-far too large.
+codes' space), its encoder row the same direction at a share
+(``ResamplingConfig.encoder_norm``, their 0.2) of the mean norm of the live
+units' encoder rows, and its encoder bias 0. The optimiser's moment estimates
+for those weights are reset too: their velocity, decayed over many steps
+without gradient, would otherwise make the revived unit's first steps far too
+large.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ class DeadUnitResampler(keras.callbacks.Callback):
         x_train: np.ndarray,
         epochs: list[int],
         seed: int,
-        encoder_norm: float = 0.2,
+        *,
+        encoder_norm: float,
     ) -> None:
         super().__init__()
         # Not ``self.model``: Keras fits a trainer around it.

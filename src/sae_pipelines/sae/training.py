@@ -126,13 +126,12 @@ def fit_sparse_autoencoder(
     model = build_sparse_autoencoder(x_train.shape[1], model_config)
     initialise_from_data(model, x_train, training_config.seed)
     steps = steps_per_epoch(len(x_train), training_config.batch_size)
-    auxk = auxk_settings(model_config, training_config, *x_train.shape[::-1])
     trainer = SparseAutoencoderTrainer(
         model,
         mean_squared_deviation(x_train),
         window_rows=len(x_train),
         corruption=input_corruption(training_config.corruption, training_config.seed),
-        auxk=auxk,
+        auxk=auxk_settings(model_config, training_config, *x_train.shape[::-1]),
     )
     trainer.compile(
         optimizer=make_optimizer(training_config, steps),
@@ -155,7 +154,7 @@ def fit_sparse_autoencoder(
             x_train,
             resampled,
             training_config.seed,
-            training_config.resample_dead_units.encoder_norm,
+            encoder_norm=training_config.resample_dead_units.encoder_norm,
         ),
         *(callbacks or []),
     ]
