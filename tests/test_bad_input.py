@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import numpy as np
@@ -64,11 +65,16 @@ def raw_table() -> pd.DataFrame:
     return pd.read_csv(PROJECT_ROOT / "data/01_raw/digits.csv")
 
 
-def with_raw_data(folder: Path, table: pd.DataFrame | None) -> dict:
-    """Catalog entries reading ``table`` (``None``: a file that does not exist)."""
-    path = folder / "raw.csv"
+def with_raw_data(
+    folder: Path, table: pd.DataFrame | None, name: str = "raw.csv", **to_csv: Any
+) -> dict:
+    """Catalog entries reading ``table`` (``None``: a file that does not exist).
+
+    ``to_csv`` are more arguments of ``DataFrame.to_csv``, e.g. ``sep``.
+    """
+    path = folder / name
     if table is not None:
-        table.to_csv(path, index=False)
+        table.to_csv(path, index=False, **to_csv)
     return {"raw_data": {"type": "pandas.CSVDataset", "filepath": str(path)}}
 
 
@@ -103,16 +109,12 @@ def huge_pixel(folder: Path) -> dict:
 
 
 def latin1_header(folder: Path) -> dict:
-    path = folder / "latin1.csv"
     table = raw_table().rename(columns={"pixel_0_0": "pixél_0_0"})
-    table.to_csv(path, index=False, encoding="latin-1")
-    return {"raw_data": {"type": "pandas.CSVDataset", "filepath": str(path)}}
+    return with_raw_data(folder, table, "latin1.csv", encoding="latin-1")
 
 
 def semicolons(folder: Path) -> dict:
-    path = folder / "semicolons.csv"
-    raw_table().to_csv(path, index=False, sep=";")
-    return {"raw_data": {"type": "pandas.CSVDataset", "filepath": str(path)}}
+    return with_raw_data(folder, raw_table(), "semicolons.csv", sep=";")
 
 
 def text_pixel(folder: Path) -> dict:

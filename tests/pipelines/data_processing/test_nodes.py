@@ -15,13 +15,15 @@ from sae_pipelines.pipelines.data_processing.nodes import (
 from tests.pipelines.conftest import typed
 
 
-def test_validation_adds_row_ids_and_keeps_layout(labelled_table, params):
-    validated = validate_raw_data(
-        labelled_table,
-        typed(params)["data"],
-        typed(params)["anomaly"],
-        typed(params)["split"],
+def validate(params: dict, table: pd.DataFrame) -> pd.DataFrame:
+    """The validation node on ``table`` with the fixture's parameters."""
+    return validate_raw_data(
+        table, typed(params)["data"], typed(params)["anomaly"], typed(params)["split"]
     )
+
+
+def test_validation_adds_row_ids_and_keeps_layout(labelled_table, params):
+    validated = validate(params, labelled_table)
     assert list(validated.columns) == ["row_id", *[f"f{i}" for i in range(6)], "label"]
     assert validated["row_id"].tolist() == list(range(300))
 
@@ -33,23 +35,13 @@ def test_a_file_read_with_the_wrong_delimiter_is_diagnosed(
     text = labelled_table.to_csv(index=False, sep=delimiter)
     one_column = pd.read_csv(io.StringIO(text))
     with pytest.raises(InvalidDataError, match=re.escape(f"likely {delimiter!r}-")):
-        validate_raw_data(
-            one_column,
-            typed(params)["data"],
-            typed(params)["anomaly"],
-            typed(params)["split"],
-        )
+        validate(params, one_column)
 
 
 def test_non_numeric_column_is_named(labelled_table, params):
     labelled_table["f2"] = "x"
     with pytest.raises(InvalidDataError, match=r"non-numeric feature columns \[f2\]"):
-        validate_raw_data(
-            labelled_table,
-            typed(params)["data"],
-            typed(params)["anomaly"],
-            typed(params)["split"],
-        )
+        validate(params, labelled_table)
 
 
 @pytest.mark.parametrize("bad_value", [np.nan, np.inf, -np.inf])
@@ -58,12 +50,7 @@ def test_nan_or_infinite_values_are_named_with_counts(
 ):
     labelled_table.loc[[3, 7], "f4"] = bad_value
     with pytest.raises(InvalidDataError, match=r"NaN or infinite.*'f4': 2"):
-        validate_raw_data(
-            labelled_table,
-            typed(params)["data"],
-            typed(params)["anomaly"],
-            typed(params)["split"],
-        )
+        validate(params, labelled_table)
 
 
 @pytest.mark.parametrize(
@@ -74,38 +61,18 @@ def test_nan_or_infinite_values_are_named_with_counts(
 def test_values_float32_cannot_hold_are_named(labelled_table, params, values, named):
     labelled_table.loc[[3, 7], "f4"] = values
     with pytest.raises(InvalidDataError, match=rf"beyond float32's range.*{named}"):
-        validate_raw_data(
-            labelled_table,
-            typed(params)["data"],
-            typed(params)["anomaly"],
-            typed(params)["split"],
-        )
+        validate(params, labelled_table)
 
 
 def test_constant_column_errors_drops_or_keeps_as_asked(labelled_table, params):
     labelled_table["f5"] = 1.0
     params["data"]["constant_columns"] = "error"
     with pytest.raises(InvalidDataError, match=r"constant feature columns \[f5\]"):
-        validate_raw_data(
-            labelled_table,
-            typed(params)["data"],
-            typed(params)["anomaly"],
-            typed(params)["split"],
-        )
+        validate(params, labelled_table)
     params["data"]["constant_columns"] = "drop"
-    assert "f5" not in validate_raw_data(
-        labelled_table,
-        typed(params)["data"],
-        typed(params)["anomaly"],
-        typed(params)["split"],
-    )
+    assert "f5" not in validate(params, labelled_table)
     params["data"]["constant_columns"] = "keep"
-    kept = validate_raw_data(
-        labelled_table,
-        typed(params)["data"],
-        typed(params)["anomaly"],
-        typed(params)["split"],
-    )
+    kept = validate(params, labelled_table)
     train, *_ = split_data(
         kept, typed(params)["split"], typed(params)["data"], typed(params)["anomaly"]
     )
@@ -120,12 +87,7 @@ def test_constant_column_errors_drops_or_keeps_as_asked(labelled_table, params):
 def test_missing_label_column_is_named(labelled_table, params):
     params["data"]["label_column"] = "target"
     with pytest.raises(InvalidDataError, match="data.label_column is 'target'"):
-        validate_raw_data(
-            labelled_table,
-            typed(params)["data"],
-            typed(params)["anomaly"],
-            typed(params)["split"],
-        )
+        validate(params, labelled_table)
 
 
 def test_unknown_normal_label_is_named(labelled_table, params):
@@ -133,12 +95,7 @@ def test_unknown_normal_label_is_named(labelled_table, params):
     with pytest.raises(
         InvalidDataError, match=r"normal_labels \[7\] do not occur in column 'label'"
     ):
-        validate_raw_data(
-            labelled_table,
-            typed(params)["data"],
-            typed(params)["anomaly"],
-            typed(params)["split"],
-        )
+        validate(params, labelled_table)
 
 
 @pytest.mark.parametrize(
@@ -151,12 +108,7 @@ def test_too_few_rows_for_the_split_stop_validation(
     with pytest.raises(
         InvalidDataError, match=f"{rows} rows: (too few|nothing)"
     ) as error:
-        validate_raw_data(
-            labelled_table.head(rows),
-            typed(params)["data"],
-            typed(params)["anomaly"],
-            typed(params)["split"],
-        )
+        validate(params, labelled_table.head(rows))
     assert short_split in str(error.value)
 
 
@@ -164,12 +116,7 @@ def test_too_few_rows_per_class_to_stratify(labelled_table, params):
     with pytest.raises(
         InvalidDataError, match="stratified by column 'label'.*split.stratify=false"
     ):
-        validate_raw_data(
-            labelled_table.iloc[[0, 1, 2, 3, 4, 5, 6, 150, 299]],
-            typed(params)["data"],
-            typed(params)["anomaly"],
-            typed(params)["split"],
-        )
+        validate(params, labelled_table.iloc[[0, 1, 2, 3, 4, 5, 6, 150, 299]])
 
 
 def test_anomalies_moved_out_count_against_the_minimum(labelled_table, params):
@@ -179,21 +126,11 @@ def test_anomalies_moved_out_count_against_the_minimum(labelled_table, params):
         (labelled_table["label"] != 0) | (labelled_table.index < 2)
     ]
     with pytest.raises(InvalidDataError, match="the (train|validation) split needs"):
-        validate_raw_data(
-            few_normal,
-            typed(params)["data"],
-            typed(params)["anomaly"],
-            typed(params)["split"],
-        )
+        validate(params, few_normal)
 
 
 def test_split_is_stratified_disjoint_and_seeded(labelled_table, params):
-    table = validate_raw_data(
-        labelled_table,
-        typed(params)["data"],
-        typed(params)["anomaly"],
-        typed(params)["split"],
-    )
+    table = validate(params, labelled_table)
     splits = split_data(
         table, typed(params)["split"], typed(params)["data"], typed(params)["anomaly"]
     )
@@ -210,12 +147,7 @@ def test_split_is_stratified_disjoint_and_seeded(labelled_table, params):
 
 def test_anomalies_are_kept_out_of_train_and_validation(labelled_table, params):
     params["anomaly"]["normal_labels"] = [0]
-    table = validate_raw_data(
-        labelled_table,
-        typed(params)["data"],
-        typed(params)["anomaly"],
-        typed(params)["split"],
-    )
+    table = validate(params, labelled_table)
     train, validation, test = split_data(
         table, typed(params)["split"], typed(params)["data"], typed(params)["anomaly"]
     )
@@ -227,12 +159,7 @@ def test_anomalies_are_kept_out_of_train_and_validation(labelled_table, params):
 @pytest.mark.parametrize("method", ["minmax", "standard"])
 def test_normalizer_is_fitted_on_train_only(labelled_table, params, method):
     params["normalization"]["method"] = method
-    table = validate_raw_data(
-        labelled_table,
-        typed(params)["data"],
-        typed(params)["anomaly"],
-        typed(params)["split"],
-    )
+    table = validate(params, labelled_table)
     train, validation, _ = split_data(
         table, typed(params)["split"], typed(params)["data"], typed(params)["anomaly"]
     )
@@ -257,11 +184,6 @@ def test_normalizer_is_fitted_on_train_only(labelled_table, params, method):
 def test_own_id_column_is_carried_not_used_as_feature(labelled_table, params):
     labelled_table.insert(0, "customer", [f"c{i}" for i in range(300)])
     params["data"]["id_column"] = "customer"
-    validated = validate_raw_data(
-        labelled_table,
-        typed(params)["data"],
-        typed(params)["anomaly"],
-        typed(params)["split"],
-    )
+    validated = validate(params, labelled_table)
     assert validated.columns[0] == "customer" and "row_id" not in validated
     assert isinstance(validated, pd.DataFrame)
