@@ -117,6 +117,10 @@ def semicolons(folder: Path) -> dict:
     return with_raw_data(folder, raw_table(), "semicolons.csv", sep=";")
 
 
+def repeated_column(folder: Path) -> dict:
+    return with_raw_data(folder, raw_table().rename(columns={"pixel_0_2": "pixel_0_1"}))
+
+
 def text_pixel(folder: Path) -> dict:
     table = raw_table()
     table["pixel_2_2"] = table["pixel_2_2"].astype(str).radd("p")
@@ -139,6 +143,11 @@ CASES = {
         ["beyond float32's range", "'pixel_4_4': 2"],
     ),
     "raw text": (("run",), text_pixel, ["non-numeric", "pixel_2_2"]),
+    "raw repeated column": (
+        ("run",),
+        repeated_column,
+        ["[pixel_0_1] more than once"],
+    ),
     "raw not UTF-8": (("run",), latin1_header, ["latin1.csv", "codec", "encoding"]),
     "raw semicolons": (("run",), semicolons, ["';'-delimited", 'sep: ";"']),
     "raw missing": (
@@ -165,6 +174,11 @@ CASES = {
         ("run", "--params", "model.code_size=-1"),
         None,
         ["model.code_size"],
+    ),
+    "k beyond the code": (
+        ("run", "--params", "model.sparsity.topk.k=100000"),
+        None,
+        ["model.sparsity.topk.k=100000", "134 code units"],
     ),
     "unknown label column": (
         ("run", "--params", "data.label_column=target"),

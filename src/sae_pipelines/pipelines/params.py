@@ -28,6 +28,7 @@ from pydantic import (
 from sae_pipelines.inference.preprocessing import OutOfRange
 from sae_pipelines.inference.scoring import ScoreMethod
 from sae_pipelines.runtime.errors import InputError
+from sae_pipelines.sae.capacity import ModelSizeError, available_memory, check_fits
 from sae_pipelines.sae.config import ModelConfig, StrictSettings, TrainingConfig
 
 Label = int | str
@@ -186,6 +187,20 @@ def validate_parameters(
             f"  {location}: {fault}" for location, fault in _without_copies(problems)
         )
         raise InvalidParametersError(msg)
+
+
+def check_model_fits(
+    model_params: ModelConfig, training_params: TrainingConfig, width: int, rows: int
+) -> None:
+    """Stop a run whose model sizes cannot train on ``rows`` rows of ``width``.
+
+    Raises:
+        InvalidParametersError: See :func:`~sae_pipelines.sae.capacity.check_fits`.
+    """
+    try:
+        check_fits(model_params, training_params, width, rows, available_memory())
+    except ModelSizeError as error:
+        raise InvalidParametersError(str(error)) from error
 
 
 def _nested(parameters: dict[str, Any], key: str) -> Any:

@@ -177,6 +177,16 @@ class ModelConfig(StrictSettings):
             raise ValueError(msg)
         return self
 
+    def resolved_code_size(self, width: int, rows: int | None = None) -> int:
+        """The code size, ``auto`` resolved as :meth:`for_data` says."""
+        if self.code_size != AUTO:
+            return self.code_size
+        k = _resolved_k(self.sparsity.sizing_k(), width)
+        code_size = CODE_UNITS_PER_INPUT * max(width, math.ceil(k))
+        if rows is not None:
+            code_size = max(min(code_size, rows // ROWS_PER_CODE_UNIT), 1)
+        return code_size
+
     def for_data(self, width: int, rows: int | None = None) -> ModelConfig:
         """Resolve ``auto`` sizes for ``rows`` training rows of ``width`` features.
 
@@ -199,12 +209,7 @@ class ModelConfig(StrictSettings):
         Raises:
             ValueError: An explicit ``k`` is larger than the resolved code size.
         """
-        code_size = self.code_size
-        if code_size == AUTO:
-            k = _resolved_k(self.sparsity.sizing_k(), width)
-            code_size = CODE_UNITS_PER_INPUT * max(width, math.ceil(k))
-            if rows is not None:
-                code_size = max(min(code_size, rows // ROWS_PER_CODE_UNIT), 1)
+        code_size = self.resolved_code_size(width, rows)
         topk_k = _fitted_k(self.sparsity.topk.k, width, code_size)
         jumprelu = self.sparsity.jumprelu
         sparsity = self.sparsity.model_copy(
@@ -386,9 +391,6 @@ class TrainingConfig(StrictSettings):
             learning_rate = REFERENCE_LEARNING_RATE * math.sqrt(
                 batch_size / REFERENCE_BATCH_SIZE * REFERENCE_WIDTH / width
             )
-        return self.model_copy(
-            update={"batch_size": batch_size, "learning_rate": learning_rate}
-        )
         return self.model_copy(
             update={"batch_size": batch_size, "learning_rate": learning_rate}
         )

@@ -12,13 +12,16 @@ from sae_pipelines.pipelines.data_processing.nodes import (
     split_data,
     validate_raw_data,
 )
+from sae_pipelines.pipelines.params import InvalidParametersError
 from tests.pipelines.conftest import typed
 
 
 def validate(params: dict, table: pd.DataFrame) -> pd.DataFrame:
     """The validation node on ``table`` with the fixture's parameters."""
+    groups = typed(params)
     return validate_raw_data(
-        table, typed(params)["data"], typed(params)["anomaly"], typed(params)["split"]
+        table,
+        *(groups[name] for name in ("data", "anomaly", "split", "model", "training")),
     )
 
 
@@ -36,6 +39,19 @@ def test_a_file_read_with_the_wrong_delimiter_is_diagnosed(
     one_column = pd.read_csv(io.StringIO(text))
     with pytest.raises(InvalidDataError, match=re.escape(f"likely {delimiter!r}-")):
         validate(params, one_column)
+
+
+@pytest.mark.parametrize("read_back", [True, False], ids=["csv", "frame"])
+def test_a_column_name_repeated_in_the_header_is_named(
+    labelled_table, params, read_back, tmp_path
+):
+    repeated = labelled_table.rename(columns={"f3": "f1"})
+    if read_back:
+        repeated.to_csv(tmp_path / "raw.csv", index=False)
+        repeated = pd.read_csv(tmp_path / "raw.csv")  # the second f1 reads as f1.1
+        assert "f1.1" in repeated.columns
+    with pytest.raises(InvalidDataError, match=r"names the columns \[f1\] more than"):
+        validate(params, repeated)
 
 
 def test_non_numeric_column_is_named(labelled_table, params):
@@ -110,6 +126,13 @@ def test_too_few_rows_for_the_split_stop_validation(
     ) as error:
         validate(params, labelled_table.head(rows))
     assert short_split in str(error.value)
+
+
+def test_sizes_the_training_rows_cannot_hold_stop_validation(labelled_table, params):
+    params["model"] = {**params["model"], "code_size": "auto"}
+    params["model"]["sparsity"]["topk"] = {"k": 10_000}
+    with pytest.raises(InvalidParametersError, match=r"topk\.k=10000 .* code units"):
+        validate(params, labelled_table)
 
 
 def test_too_few_rows_per_class_to_stratify(labelled_table, params):

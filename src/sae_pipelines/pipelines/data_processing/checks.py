@@ -60,6 +60,30 @@ def check_delimiter(table: pd.DataFrame) -> None:
             raise InvalidDataError(msg)
 
 
+def check_unique_columns(table: pd.DataFrame) -> None:
+    """Stop when a column name occurs twice in the header.
+
+    A parquet file keeps both names; pandas reads a CSV's second ``x`` as
+    ``x.1`` (its third as ``x.2``), a feature the file never named. A column
+    ``x.N`` beside ``x`` is taken for such a copy.
+    """
+    names = [str(name) for name in table.columns]
+    repeated = {name for name in names if names.count(name) > 1}
+    present = set(names)
+    for name in names:
+        base, dot, number = name.rpartition(".")
+        if dot and number.isdigit() and base in present:
+            repeated.add(base)
+    if repeated:
+        msg = (
+            f"raw_data's header names the columns {preview(sorted(repeated))} "
+            "more than once (pandas reads a repeated CSV name x as x.1); give "
+            "each column a name of its own (a column really named x.1 beside x: "
+            "rename it)"
+        )
+        raise InvalidDataError(msg)
+
+
 def check_named_columns(table: pd.DataFrame, data_params: DataParams) -> None:
     """Stop when ``data.label_column`` or ``data.id_column`` is not a column."""
     for key in ("label_column", "id_column"):

@@ -24,6 +24,7 @@ from sae_pipelines.pipelines.data_processing.checks import (
     check_normal_labels,
     check_numeric,
     check_split_sizes,
+    check_unique_columns,
     handle_constant_columns,
 )
 from sae_pipelines.pipelines.params import (
@@ -31,7 +32,9 @@ from sae_pipelines.pipelines.params import (
     DataParams,
     NormalizationParams,
     SplitParams,
+    check_model_fits,
 )
+from sae_pipelines.sae import ModelConfig, TrainingConfig
 
 logger = logging.getLogger(__name__)
 
@@ -43,17 +46,22 @@ def validate_raw_data(
     data_params: DataParams,
     anomaly_params: AnomalyParams,
     split_params: SplitParams,
+    model_params: ModelConfig,
+    training_params: TrainingConfig,
 ) -> pd.DataFrame:
     """Check the raw table and return it in the project's table layout.
 
     The table is split here too, as :func:`split_data` will split it, so that
-    a table too small for the split stops the run before anything is written.
+    a table too small for the split, or for the model's sizes, stops the run
+    before anything is written.
 
     Args:
         raw_data: The ``raw_data`` catalog entry.
         data_params: ``data`` parameters: label, id and constant-column handling.
         anomaly_params: ``anomaly`` parameters: which labels are normal.
         split_params: ``split`` parameters.
+        model_params: ``model`` parameters, whose sizes must fit the table.
+        training_params: ``training`` parameters (the batch size).
 
     Returns:
         The id column (``row_id`` when ``data.id_column`` is null), the numeric
@@ -61,16 +69,19 @@ def validate_raw_data(
 
     Raises:
         InvalidDataError: The file looks read with the wrong delimiter, a
-            named column is missing, a feature is not numeric,
+            column name occurs twice, a named column is missing, a feature is not numeric,
             holds NaN, infinite or beyond-float32 values, or is constant (with
             ``data.constant_columns: error``), a normal label does not occur,
             or a split would hold fewer rows than ``MIN_SPLIT_ROWS``.
+        InvalidParametersError: The model's sizes cannot train on the
+            training split (:func:`~sae_pipelines.sae.capacity.check_fits`).
     """
     if len(raw_data) == 0:
         msg = "raw_data has 0 rows: nothing to split and train on"
         raise InvalidDataError(msg)
     table = raw_data.copy()
     check_delimiter(table)
+    check_unique_columns(table)
     check_named_columns(table, data_params)
     row_id = id_column(data_params)
     if data_params.id_column is None:
@@ -93,9 +104,15 @@ def validate_raw_data(
         [label] if label else []
     )
     validated = table[ordered].reset_index(drop=True)
-    check_split_sizes(
-        _split_rows(validated, split_params, data_params, anomaly_params),
-        split_params,
+    train, validation, test = _split_rows(
+        validated, split_params, data_params, anomaly_params
+    )
+    check_split_sizes((train, validation, test), split_params)
+    check_model_fits(
+        model_params,
+        training_params,
+        len(feature_columns(table, data_params)),
+        len(train),
     )
     return validated
 

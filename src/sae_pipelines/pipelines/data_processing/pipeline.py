@@ -17,7 +17,14 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 validate_raw_data,
-                inputs=["raw_data", "params:data", "params:anomaly", "params:split"],
+                inputs=[
+                    "raw_data",
+                    "params:data",
+                    "params:anomaly",
+                    "params:split",
+                    "params:model",
+                    "params:training",
+                ],
                 outputs="validated_data",
                 name="validate_raw_data",
             ),

@@ -12,7 +12,11 @@ import pandas as pd
 from sae_pipelines.inference import InferenceModel
 from sae_pipelines.inference.scoring import AnomalyScorer, fit_scorer
 from sae_pipelines.inference.tables import feature_matrix
-from sae_pipelines.pipelines.params import AnomalyParams, DataParams
+from sae_pipelines.pipelines.params import (
+    AnomalyParams,
+    DataParams,
+    check_model_fits,
+)
 from sae_pipelines.sae import ModelConfig, TrainingConfig, fit_sparse_autoencoder
 from sae_pipelines.sae.training import resampling_epochs
 
@@ -39,9 +43,15 @@ def train_sparse_autoencoder(
         The trained model; the per-epoch training and validation losses; and
         per epoch, the share of code units that did not fire on that epoch's
         training rows.
+
+    Raises:
+        InvalidParametersError: The sizes cannot train on these rows, or in
+            the memory free (checked here for the frontier's points too).
     """
+    x_train = feature_matrix(model_input_train, data_params)
+    check_model_fits(model_params, training_params, *x_train.shape[::-1])
     model, history = fit_sparse_autoencoder(
-        feature_matrix(model_input_train, data_params),
+        x_train,
         feature_matrix(model_input_validation, data_params),
         model_params,
         training_params,
