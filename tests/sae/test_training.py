@@ -10,10 +10,11 @@ from sae_pipelines.sae import (
     encoder_of,
     fit_sparse_autoencoder,
     input_corruption,
+    training,
 )
 from sae_pipelines.sae.config import AuxKConfig
 from sae_pipelines.sae.metrics import dead_fraction, mean_l0, reconstruction_mse
-from sae_pipelines.sae.training import resampling_epochs
+from sae_pipelines.sae.training import resampling_epochs, steps_per_call
 from tests.sae.helpers import training_config as shared_training_config
 
 
@@ -135,6 +136,29 @@ def test_same_seed_gives_identical_training(data, method):
         runs[0][0].get_weights(), runs[1][0].get_weights(), strict=True
     ):
         np.testing.assert_array_equal(first, second)
+
+
+def test_steps_per_call_change_neither_the_weights_nor_the_curves(data, monkeypatch):
+    train, validation = data  # 700 rows in batches of 64: 11 steps an epoch
+    runs = []
+    for flops in (10**15, 1):  # the whole epoch in one call, then a step a call
+        monkeypatch.setattr(training, "FLOPS_PER_CALL", flops)
+        runs.append(
+            fit_sparse_autoencoder(
+                train, validation, model_config("topk"), training_config(epochs=3)
+            )
+        )
+    assert runs[0][1] == runs[1][1]
+    for first, second in zip(
+        runs[0][0].get_weights(), runs[1][0].get_weights(), strict=True
+    ):
+        np.testing.assert_array_equal(first, second)
+
+
+def test_steps_per_call_divide_the_epoch_within_the_budget():
+    assert steps_per_call(17, 64, 134, 64) == 17  # digits: an epoch a call
+    assert steps_per_call(48, 784, 3136, 64) == 8  # 10 fit the budget; 8 divides 48
+    assert steps_per_call(47, 784, 3136, 64) == 1
 
 
 def test_resampling_revives_dead_units(data, caplog, monkeypatch):

@@ -25,6 +25,10 @@ from sae_pipelines.sae.trainer import (
 
 logger = logging.getLogger(__name__)
 
+# Matrix-product FLOPs one call into the compiled training loop may hold:
+# about a second on one CPU core.
+FLOPS_PER_CALL = 20_000_000_000
+
 
 def make_deterministic(seed: int) -> None:
     """Seed Python, NumPy and TensorFlow, and ask TensorFlow for deterministic ops.
@@ -81,6 +85,20 @@ def steps_per_epoch(rows: int, batch_size: int) -> int:
     return math.ceil(rows / batch_size)
 
 
+def steps_per_call(steps: int, width: int, code_size: int, batch_size: int) -> int:
+    """Training steps per call into the compiled loop: up to an epoch's, about 1 s.
+
+    Many steps a call save the per-step Python and dispatch overhead, which
+    dominates on narrow tables; but Python, and so Ctrl+C, acts only between
+    calls. A call holds at most ``FLOPS_PER_CALL`` of the matrix products
+    (forward and backward, ``12 · width · code_size`` per row) and a whole
+    number of calls make an epoch, so every epoch runs its ``steps`` exactly.
+    """
+    step_flops = 12 * width * code_size * batch_size
+    budget = min(max(FLOPS_PER_CALL // step_flops, 1), steps)
+    return max(d for d in range(1, budget + 1) if steps % d == 0)
+
+
 def fit_sparse_autoencoder(
     x_train: np.ndarray,
     x_validation: np.ndarray,
@@ -135,10 +153,12 @@ def fit_sparse_autoencoder(
     )
     trainer.compile(
         optimizer=make_optimizer(training_config, steps),
-        # A whole epoch per call into the compiled loop: per-step Python and
-        # dispatch overhead dominates on narrow tables. Callbacks here are
-        # per epoch only.
-        steps_per_execution=steps,
+        steps_per_execution=steps_per_call(
+            steps,
+            x_train.shape[1],
+            int(model_config.code_size),
+            training_config.batch_size,
+        ),
     )
     resampled = resampling_epochs(model_config, training_config)
     callbacks = [
