@@ -49,6 +49,30 @@ def user_environment() -> dict[str, str]:
     return env | {"MLFLOW_TRACKING_URI": "sqlite:///mlflow.db"}
 
 
+def model_only_environment() -> dict[str, str]:
+    """A clean shell: no project environment on ``PATH``, none active."""
+    project_bin = str(Path(sys.prefix) / "bin")
+    path = [p for p in os.environ["PATH"].split(os.pathsep) if p != project_bin]
+    env = {k: v for k, v in user_environment().items() if k != "VIRTUAL_ENV"}
+    return env | {"PATH": os.pathsep.join(path)}
+
+
+def session_commands(session: int) -> list[list[str]]:
+    """The argument vectors of the live processes of a process session."""
+    commands = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:  # it ended meanwhile
+            continue
+        if (
+            int(fields[3]) == session
+        ):  # the fields after the name: state, ppid, pgrp, sid
+            commands.append(cmdline.decode().split("\0")[:-1])
+    return commands
+
+
 def run(command: list[str], root: Path, timeout: int = 900) -> str:
     result = subprocess.run(
         command,
@@ -140,7 +164,7 @@ def server(trained, blocks):
     child = subprocess.Popen(
         ["bash", "-c", blocks[2].replace(README_PORT, port)],
         cwd=trained,
-        env=user_environment(),
+        env=model_only_environment(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -156,6 +180,10 @@ def server(trained, blocks):
             time.sleep(1)
     else:
         pytest.fail("mlflow models serve did not answer /ping within 180 s")
+    serving = session_commands(child.pid)
+    environment = str(trained / ENVIRONMENT / "bin")
+    assert any(c[1:2] == [f"{environment}/uvicorn"] for c in serving), serving
+    assert all(c[0].startswith(environment) for c in serving if "python" in c[0])
     yield port
     os.killpg(child.pid, signal.SIGTERM)
     child.wait(timeout=30)
