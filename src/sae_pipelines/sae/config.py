@@ -368,6 +368,11 @@ class TrainingConfig(StrictSettings):
     resample_dead_units: ResamplingConfig
     corruption: CorruptionConfig = Field(default_factory=CorruptionConfig)
     seed: int
+    backup_folder: str | None = Field(
+        None,
+        description="Where a fit keeps its state after each epoch, so that a "
+        "killed fit resumes there (see sae.backup); null: no backups.",
+    )
 
     def for_data(self, rows: int, width: int) -> TrainingConfig:
         """Resolve ``auto`` batch size and learning rate for ``rows`` rows of ``width``.

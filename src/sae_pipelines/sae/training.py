@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import math
+from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from sae_pipelines.sae.backup import TrainingBackup, fingerprint
 from sae_pipelines.sae.config import AuxKConfig, ModelConfig, TrainingConfig
 from sae_pipelines.sae.fit_progress import EpochProgress, training_device
 from sae_pipelines.sae.model import (
@@ -40,14 +42,15 @@ def make_deterministic(seed: int) -> None:
 
 
 def shuffled_batches(
-    x: np.ndarray, y: np.ndarray, batch_size: int, seed: int
+    x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, skip_batches: int = 0
 ) -> tf.data.Dataset:
     """Endless ``(x, y)`` batches, in a new seeded order every pass over the rows.
 
     The rows are copied to tensors once; each pass shuffles only row indices
     and gathers each batch. Fit it with ``steps_per_epoch=``
     :func:`steps_per_epoch`: Keras then keeps one iterator for the whole fit
-    instead of building a new one every epoch.
+    instead of building a new one every epoch. ``skip_batches`` starts
+    further on, in the same order: where a resumed fit left off.
     """
     features = tf.constant(x)
     targets = None if y is x else tf.constant(y)  # an autoencoder's: gather once
@@ -60,8 +63,9 @@ def shuffled_batches(
         tf.data.Dataset.range(len(x))
         .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
         .batch(batch_size)
-        .map(gather)
         .repeat()
+        .skip(skip_batches)
+        .map(gather)
         .prefetch(tf.data.AUTOTUNE)
     )
 
@@ -117,7 +121,11 @@ def fit_sparse_autoencoder(
     rows (denoising). Dead units are resampled at the epochs
     :func:`resampling_epochs` gives (none with AuxK); after the last
     resampling, training stops early when the validation loss has not improved
-    for ``early_stopping_patience`` epochs, keeping the best weights.
+    for ``early_stopping_patience`` epochs, keeping the best weights. With
+    ``training_config.backup_folder`` set, the fit's state is kept there after
+    each epoch, and a fit of the same rows and settings killed before it ended
+    resumes from its last complete epoch, to the same end
+    (:mod:`~sae_pipelines.sae.backup`).
 
     Args:
         x_train: Training rows, ``float32`` of shape ``(rows, features)``.
@@ -161,38 +169,55 @@ def fit_sparse_autoencoder(
         ),
     )
     resampled = resampling_epochs(model_config, training_config)
-    callbacks = [
-        keras.callbacks.EarlyStopping(
-            monitor="val_loss",
-            patience=training_config.early_stopping_patience,
-            restore_best_weights=True,
-            # Weights from before the last resampling would bring dead units back.
-            start_from_epoch=max(resampled, default=0),
-        ),
-        DeadUnitResampler(
-            model,
-            x_train,
-            resampled,
-            training_config.seed,
-            encoder_norm=training_config.resample_dead_units.encoder_norm,
-        ),
-        *(callbacks or []),
-    ]
+    early_stopping = keras.callbacks.EarlyStopping(
+        monitor="val_loss",
+        patience=training_config.early_stopping_patience,
+        restore_best_weights=True,
+        # Weights from before the last resampling would bring dead units back.
+        start_from_epoch=max(resampled, default=0),
+    )
+    resampler = DeadUnitResampler(
+        model,
+        x_train,
+        resampled,
+        training_config.seed,
+        encoder_norm=training_config.resample_dead_units.encoder_norm,
+    )
+    backup = None
+    if training_config.backup_folder is not None:
+        folder = Path(training_config.backup_folder) / fingerprint(
+            x_train, x_validation, model_config, training_config
+        )
+        backup = TrainingBackup(folder, early_stopping, resampler)
+    done = backup.completed_epochs() if backup else 0
     with EpochProgress(training_config.epochs) as progress:
         history = trainer.fit(
             shuffled_batches(
-                x_train, x_train, training_config.batch_size, training_config.seed
+                x_train,
+                x_train,
+                training_config.batch_size,
+                training_config.seed,
+                skip_batches=done * steps,
             ),
             steps_per_epoch=steps,
             shuffle=False,  # the dataset reshuffles itself every pass
             validation_data=fixed_batches(x_validation),
             epochs=training_config.epochs,
+            initial_epoch=done,
             verbose=0,
-            callbacks=[*callbacks, progress],
+            callbacks=[
+                early_stopping,
+                resampler,
+                *(callbacks or []),
+                progress,
+                *([backup] if backup else []),
+            ],
         )
-    return model, {
-        key: [float(v) for v in values] for key, values in history.history.items()
-    }
+    curves = history.history
+    if backup is not None:
+        curves = backup.history
+        backup.remove()
+    return model, {key: [float(v) for v in values] for key, values in curves.items()}
 
 
 def auxk_applies(model_config: ModelConfig, training_config: TrainingConfig) -> bool:
