@@ -124,11 +124,13 @@ def parent_and_nested_runs() -> tuple[
     return parent, {run.info.run_name: run for run in nested}
 
 
-def start_kedro(project: Path, *args: str) -> subprocess.Popen:
+def start_kedro(
+    project: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.Popen:
     """Start ``kedro ARGS`` in the project copy, in a process group of its own.
 
     Its stdout and stderr come as one text stream, a log record per line, as
-    they are written.
+    they are written. ``env``: more environment variables.
     """
     return subprocess.Popen(
         [sys.executable, "-m", "kedro", *args],
@@ -136,7 +138,7 @@ def start_kedro(project: Path, *args: str) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env=os.environ | {"COLUMNS": "400", "PYTHONUNBUFFERED": "1"},
+        env=os.environ | {"COLUMNS": "400", "PYTHONUNBUFFERED": "1"} | (env or {}),
         start_new_session=True,
     )
 

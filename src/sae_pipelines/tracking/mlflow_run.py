@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import re
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from typing import Any
 
 import mlflow
@@ -16,10 +19,16 @@ from kedro.framework.hooks import hook_impl
 from kedro.io import DataCatalog
 from kedro.pipeline import Pipeline
 from kedro_mlflow.framework.hooks import MlflowHook
+from mlflow.entities import RunStatus
+from mlflow.exceptions import MlflowException
 
 from sae_pipelines.pipelines.params import plain
 from sae_pipelines.runtime.errors import InputError
+from sae_pipelines.runtime.interrupt import interruption
+from sae_pipelines.tracking.abandoned_runs import end_abandoned_runs, process_tags
 from sae_pipelines.tracking.store_lock import store_lock
+
+logger = logging.getLogger(__name__)
 
 OBJECT_REPR = re.compile(r"<(?:\w+\.)*(\w+) object at 0x[0-9a-fA-F]+>")
 MLFLOW_CONFIG = "mlflow"
@@ -75,6 +84,22 @@ def run_name(run_params: dict[str, Any], parameters: dict[str, Any]) -> str:
         flat = pd.json_normalize(overrides, sep=".").to_dict(orient="records")[0]
         parts.append(", ".join(f"{key}={value}" for key, value in flat.items()))
     return " · ".join(parts)
+
+
+@contextlib.contextmanager
+def _reported(run_id: str, status: str) -> Iterator[None]:
+    """Log that the run ended ``status``, or that the tracking store was not told."""
+    try:
+        yield
+    except MlflowException:
+        logger.warning(
+            "MLflow run %s could not be marked %s (the tracking store did not "
+            "answer); the next `kedro run` from this host marks it KILLED",
+            run_id,
+            status,
+        )
+    else:
+        logger.info("MLflow run %s ended %s", run_id, status)
 
 
 def tag_value(value: Any) -> str:
@@ -142,9 +167,32 @@ class MlflowTrackingHooks(MlflowHook):
             run_settings.name = configured_name
         run = mlflow.active_run()
         if run is not None and run.info.run_id == self.run_id:
-            mlflow.set_tags(
-                {key: tag_value(value) for key, value in run_params.items() if value}
-            )
+            tags = {key: tag_value(value) for key, value in run_params.items() if value}
+            mlflow.set_tags(tags | process_tags())
+            end_abandoned_runs(run.info.experiment_id)
+
+    @hook_impl
+    def on_pipeline_error(self, error: Exception) -> None:
+        """End the run KILLED (Ctrl+C, SIGTERM) or FAILED, even if the server is gone.
+
+        kedro-mlflow's own ends it FAILED whatever the cause, and stops at the
+        first request that fails, before the hooks that remove the run's files.
+        A server that is gone leaves the run RUNNING there; the next run from
+        this host marks it KILLED (see ``abandoned_runs``).
+        """
+        if self.run_id is None:
+            return  # tracking is off for this pipeline
+        status = RunStatus.to_string(
+            RunStatus.KILLED if interruption(error) else RunStatus.FAILED
+        )
+        ended = False
+        while (active := mlflow.active_run()) is not None:
+            ended |= active.info.run_id == self.run_id
+            with _reported(active.info.run_id, status):
+                mlflow.end_run(status)  # it leaves the stack even if this fails
+        if not ended:  # opened in another thread
+            with _reported(self.run_id, status):
+                mlflow.MlflowClient().set_terminated(self.run_id, status)
 
     @hook_impl
     def before_node_run(
