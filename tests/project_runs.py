@@ -8,6 +8,7 @@ import contextlib
 import multiprocessing
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -210,13 +211,14 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_mlflow(folder: Path) -> Iterator[str]:
-    """A real `mlflow server` on a free loopback port; yields its URI.
+def serve_mlflow(folder: Path, port: int | None = None) -> Iterator[str]:
+    """A real `mlflow server` on a loopback port (default: a free one); yields its URI.
 
     Its SQLite store is ``folder/server.db``; it serves the artifacts it
-    keeps under ``folder/server-artifacts``.
+    keeps under ``folder/server-artifacts``. Leaving the block stops it and
+    every process it started (its job runners would outlive it).
     """
-    port = free_port()
+    port = free_port() if port is None else port
     server = subprocess.Popen(
         [
             sys.executable,
@@ -237,6 +239,7 @@ def serve_mlflow(folder: Path) -> Iterator[str]:
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -247,10 +250,10 @@ def serve_mlflow(folder: Path) -> Iterator[str]:
             assert server.poll() is None, "mlflow server exited"
             time.sleep(0.5)
     else:
-        server.kill()
+        os.killpg(server.pid, signal.SIGKILL)
         pytest.fail("mlflow server did not start in 120 s")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        server.terminate()
+        os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)

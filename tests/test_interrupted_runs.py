@@ -1,7 +1,8 @@
 """Runs stopped midway, as a user meets them through the `kedro` CLI.
 
-Ctrl+C, SIGTERM or SIGKILL: each run is a `kedro run` subprocess of a project
-copy, stopped while it trains. The MLflow run must say what happened (KILLED or FAILED, never RUNNING or FINISHED), and
+Ctrl+C, SIGTERM, SIGKILL, or a tracking server that goes away: each run is a
+`kedro run` subprocess of a project copy, stopped while it trains. The MLflow
+run must say what happened (KILLED or FAILED, never RUNNING or FINISHED), and
 nothing of the run may stay: no file version under data/, no model version.
 """
 
@@ -13,13 +14,14 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from tests.project_runs import copy_project, start_kedro
+from tests.project_runs import copy_project, free_port, serve_mlflow, start_kedro
 
 pytestmark = pytest.mark.slow
 
 # Training that would run for minutes: it is stopped long before it ends.
 LONG = "training.epochs=2000,training.early_stopping_patience=2000"
 SHORT = "training.epochs=15"
+MAX_LINES = 40
 
 
 @pytest.fixture(scope="module")
@@ -136,3 +138,32 @@ def test_a_run_killed_outright_is_marked_killed_by_the_next_run(trained):
     assert client.get_run(killed.info.run_id).info.status == "KILLED"
     assert f"MLflow run {killed.info.run_id}" in output
     assert latest_run(store).info.status == "FINISHED"
+
+
+def test_a_tracking_server_that_goes_away_ends_the_run_within_a_minute(tmp_path):
+    root = copy_project(tmp_path / "project")
+    (tmp_path / "server").mkdir()
+    port = free_port()
+    files = data_files(root)
+    with serve_mlflow(tmp_path / "server", port) as uri:
+        # At the width of a terminal: the output's lines are what a user reads.
+        child, output = start_training(root, uri, columns=80)
+    stopped = time.monotonic()  # the server is gone
+    lines = finish(child, output, timeout=120)
+
+    assert time.monotonic() - stopped < 90
+    assert child.returncode not in (0, None), "\n".join(lines)
+    assert len(lines) <= MAX_LINES, "\n".join(lines)  # from when it was stopped
+    assert uri in lines[-1] and "stopped answering" in lines[-1], lines[-1]
+    assert "Traceback" not in "\n".join(lines)
+    assert data_files(root) == files
+
+    with serve_mlflow(tmp_path / "server", port):
+        assert model_versions(uri) == []
+        failed = latest_run(uri)
+        run_to_end(root, uri, "--params", SHORT)
+        assert model_versions(uri) == ["1"]
+        assert latest_run(uri).info.status == "FINISHED"
+        # The server could not be told; the rerun marked it.
+        client = mlflow.MlflowClient(tracking_uri=uri)
+        assert client.get_run(failed.info.run_id).info.status == "KILLED"

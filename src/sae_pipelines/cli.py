@@ -4,8 +4,9 @@
 :class:`~sae_pipelines.runtime.errors.InputError`, or a file that cannot be found or
 read) ends the run with its message as the last line, without a traceback.
 ``SAE_PIPELINES_TRACEBACK=1`` shows the traceback of those too; a bug always
-shows it. Ctrl+C and SIGTERM end the MLflow run KILLED (exit status 130 and 143),
-and the run keeps no files (see ``RunVersionsHooks``).
+shows it. Ctrl+C and SIGTERM end the MLflow run KILLED (exit status 130 and 143)
+and a tracking server that stops answering ends the run within a minute, naming
+its URI; either way the run keeps no files (see ``RunVersionsHooks``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from rich.table import Table
 
 from sae_pipelines.runtime.errors import InputError
 from sae_pipelines.runtime.interrupt import interruption, interrupts_as_errors
+from sae_pipelines.tracking.mlflow_run import limit_http_retries, lost_server
 from sae_pipelines.tracking.provenance import installed_packages
 from sae_pipelines.tracking.recorded_run import (
     CannotReproduceError,
@@ -81,6 +83,7 @@ def cli() -> None:
 )
 def run(**options: Any) -> None:
     """Kedro's ``run``, ending an error the user caused with its message."""
+    limit_http_retries()
     try:
         with interrupts_as_errors():
             kedro_run.callback(**options)
@@ -89,7 +92,7 @@ def run(**options: Any) -> None:
             _end_active_runs(RunStatus.KILLED)
             raise Interrupted(interrupted) from None
         _end_active_runs(RunStatus.FAILED)
-        cause = input_error(error)
+        cause = input_error(error) or lost_server(error, mlflow.get_tracking_uri())
         if cause is None or os.environ.get(TRACEBACK_VARIABLE, "") not in ("", "0"):
             raise
         raise click.ClickException(one_line(cause)) from None

@@ -14,11 +14,13 @@ from typing import Any
 
 import mlflow
 import pandas as pd
+import requests
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
 from kedro.io import DataCatalog
 from kedro.pipeline import Pipeline
 from kedro_mlflow.framework.hooks import MlflowHook
+from mlflow import environment_variables
 from mlflow.entities import RunStatus
 from mlflow.exceptions import MlflowException
 
@@ -34,6 +36,15 @@ OBJECT_REPR = re.compile(r"<(?:\w+\.)*(\w+) object at 0x[0-9a-fA-F]+>")
 MLFLOW_CONFIG = "mlflow"
 # Seconds to connect to a tracking server, and again for its answer.
 SERVER_TIMEOUT_S = 10
+# MLflow's defaults retry a request 7 times over about two minutes, and wait
+# 120 s for each answer: a server that goes away mid-run then takes minutes to
+# fail. These give up after about 3 s (a refused connection) or 50 s (no
+# answer). A value set in the environment is kept.
+HTTP_REQUEST_SETTINGS = {
+    environment_variables.MLFLOW_HTTP_REQUEST_MAX_RETRIES: "2",
+    environment_variables.MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR: "1",
+    environment_variables.MLFLOW_HTTP_REQUEST_TIMEOUT: "15",
+}
 
 
 class TrackingServerUnreachableError(InputError, ConnectionError):
@@ -66,6 +77,41 @@ def require_reachable(uri: str | None) -> None:
             "one that runs"
         )
         raise TrackingServerUnreachableError(msg) from error
+
+
+def limit_http_retries() -> None:
+    """Make MLflow give up on a silent tracking server within a minute.
+
+    Sets :data:`HTTP_REQUEST_SETTINGS` in the environment, where not set.
+    """
+    for variable, value in HTTP_REQUEST_SETTINGS.items():
+        os.environ.setdefault(variable.name, value)
+
+
+def lost_server(
+    error: BaseException, uri: str
+) -> TrackingServerUnreachableError | None:
+    """The tracking server at ``uri`` stopped answering, if that is what ``error`` is.
+
+    MLflow words a failed request as an ``MlflowException`` raised while
+    handling the ``requests`` error (a refused connection, a timeout).
+
+    Returns:
+        The error to report, naming the URI; ``None`` for any other error.
+    """
+    if not uri.startswith(("http://", "https://")):
+        return None
+    current: BaseException | None = error
+    while current is not None:
+        if isinstance(current, requests.ConnectionError | requests.Timeout):
+            msg = (
+                f"the MLflow tracking server at {uri} stopped answering during the "
+                f"run ({type(current).__name__}): nothing of the run is kept; start "
+                "the server again, then rerun"
+            )
+            return TrackingServerUnreachableError(msg)
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def run_name(run_params: dict[str, Any], parameters: dict[str, Any]) -> str:
