@@ -215,8 +215,20 @@ def serve_mlflow(folder: Path, port: int | None = None) -> Iterator[str]:
     """A real `mlflow server` on a loopback port (default: a free one); yields its URI.
 
     Its SQLite store is ``folder/server.db``; it serves the artifacts it
-    keeps under ``folder/server-artifacts``. Leaving the block stops it and
-    every process it started (its job runners would outlive it).
+    keeps under ``folder/server-artifacts``. Leaving the block stops it.
+    """
+    with mlflow_server(folder, port) as (uri, _):
+        yield uri
+
+
+@contextlib.contextmanager
+def mlflow_server(
+    folder: Path, port: int | None = None
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """:func:`serve_mlflow`, yielding its URI and its process.
+
+    The process leads a process group of its own: its job runners too. Leaving
+    the block stops them all (the job runners would outlive the server).
     """
     port = free_port() if port is None else port
     server = subprocess.Popen(
@@ -253,7 +265,7 @@ def serve_mlflow(folder: Path, port: int | None = None) -> Iterator[str]:
         os.killpg(server.pid, signal.SIGKILL)
         pytest.fail("mlflow server did not start in 120 s")
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", server
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)

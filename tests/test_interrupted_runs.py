@@ -6,6 +6,7 @@ run must say what happened (KILLED or FAILED, never RUNNING or FINISHED), and
 nothing of the run may stay: no file version under data/, no model version.
 """
 
+import os
 import signal
 import subprocess
 import time
@@ -14,7 +15,13 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from tests.project_runs import copy_project, free_port, serve_mlflow, start_kedro
+from tests.project_runs import (
+    copy_project,
+    free_port,
+    mlflow_server,
+    serve_mlflow,
+    start_kedro,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -167,3 +174,25 @@ def test_a_tracking_server_that_goes_away_ends_the_run_within_a_minute(tmp_path)
         # The server could not be told; the rerun marked it.
         client = mlflow.MlflowClient(tracking_uri=uri)
         assert client.get_run(failed.info.run_id).info.status == "KILLED"
+
+
+def test_a_tracking_server_that_hangs_ends_the_run_within_90_s(tmp_path):
+    root = copy_project(tmp_path / "project")
+    (tmp_path / "server").mkdir()
+    files = data_files(root)
+    with mlflow_server(tmp_path / "server") as (uri, server):
+        child, output = start_training(root, uri, columns=80)
+        # Stopped, not gone: connections are taken, and never answered.
+        os.killpg(server.pid, signal.SIGSTOP)
+        stopped = time.monotonic()
+        try:
+            lines = finish(child, output, timeout=180)
+        finally:
+            os.killpg(server.pid, signal.SIGCONT)
+        waited = time.monotonic() - stopped
+
+    assert waited < 90, waited
+    assert child.returncode not in (0, None), "\n".join(lines)
+    assert len(lines) <= MAX_LINES, "\n".join(lines)
+    assert uri in lines[-1] and "stopped answering" in lines[-1], lines[-1]
+    assert data_files(root) == files

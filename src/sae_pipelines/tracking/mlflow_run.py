@@ -45,6 +45,11 @@ HTTP_REQUEST_SETTINGS = {
     environment_variables.MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR: "1",
     environment_variables.MLFLOW_HTTP_REQUEST_TIMEOUT: "15",
 }
+# Marking the run ended, once the server has stopped answering: one short try.
+LAST_TRY_SETTINGS = {
+    environment_variables.MLFLOW_HTTP_REQUEST_MAX_RETRIES: "0",
+    environment_variables.MLFLOW_HTTP_REQUEST_TIMEOUT: "5",
+}
 
 
 class TrackingServerUnreachableError(InputError, ConnectionError):
@@ -86,6 +91,21 @@ def limit_http_retries() -> None:
     """
     for variable, value in HTTP_REQUEST_SETTINGS.items():
         os.environ.setdefault(variable.name, value)
+
+
+@contextlib.contextmanager
+def _environment(settings: dict[Any, str]) -> Iterator[None]:
+    """Within it, MLflow's environment variables ``settings`` hold these values."""
+    saved = {variable.name: os.environ.get(variable.name) for variable in settings}
+    os.environ.update({variable.name: value for variable, value in settings.items()})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def lost_server(
@@ -223,14 +243,22 @@ class MlflowTrackingHooks(MlflowHook):
 
         kedro-mlflow's own ends it FAILED whatever the cause, and stops at the
         first request that fails, before the hooks that remove the run's files.
-        A server that is gone leaves the run RUNNING there; the next run from
-        this host marks it KILLED (see ``abandoned_runs``).
+        When the error is the server's silence, it is asked once more, briefly
+        (:data:`LAST_TRY_SETTINGS`). A server that is gone leaves the run
+        RUNNING there; the next run from this host marks it KILLED (see
+        ``abandoned_runs``).
         """
         if self.run_id is None:
             return  # tracking is off for this pipeline
         status = RunStatus.to_string(
             RunStatus.KILLED if interruption(error) else RunStatus.FAILED
         )
+        lost = lost_server(error, mlflow.get_tracking_uri()) is not None
+        with _environment(LAST_TRY_SETTINGS if lost else {}):
+            self._end_runs(status)
+
+    def _end_runs(self, status: str) -> None:
+        """End every active run, and this run (perhaps active in another thread)."""
         ended = False
         while (active := mlflow.active_run()) is not None:
             ended |= active.info.run_id == self.run_id
