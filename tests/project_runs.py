@@ -8,6 +8,7 @@ import contextlib
 import multiprocessing
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -124,11 +125,13 @@ def parent_and_nested_runs() -> tuple[
     return parent, {run.info.run_name: run for run in nested}
 
 
-def start_kedro(project: Path, *args: str) -> subprocess.Popen:
+def start_kedro(
+    project: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.Popen:
     """Start ``kedro ARGS`` in the project copy, in a process group of its own.
 
     Its stdout and stderr come as one text stream, a log record per line, as
-    they are written.
+    they are written. ``env``: more environment variables.
     """
     return subprocess.Popen(
         [sys.executable, "-m", "kedro", *args],
@@ -136,7 +139,7 @@ def start_kedro(project: Path, *args: str) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env=os.environ | {"COLUMNS": "400", "PYTHONUNBUFFERED": "1"},
+        env=os.environ | {"COLUMNS": "400", "PYTHONUNBUFFERED": "1"} | (env or {}),
         start_new_session=True,
     )
 
@@ -208,13 +211,26 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_mlflow(folder: Path) -> Iterator[str]:
-    """A real `mlflow server` on a free loopback port; yields its URI.
+def serve_mlflow(folder: Path, port: int | None = None) -> Iterator[str]:
+    """A real `mlflow server` on a loopback port (default: a free one); yields its URI.
 
     Its SQLite store is ``folder/server.db``; it serves the artifacts it
-    keeps under ``folder/server-artifacts``.
+    keeps under ``folder/server-artifacts``. Leaving the block stops it.
     """
-    port = free_port()
+    with mlflow_server(folder, port) as (uri, _):
+        yield uri
+
+
+@contextlib.contextmanager
+def mlflow_server(
+    folder: Path, port: int | None = None
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """:func:`serve_mlflow`, yielding its URI and its process.
+
+    The process leads a process group of its own: its job runners too. Leaving
+    the block stops them all (the job runners would outlive the server).
+    """
+    port = free_port() if port is None else port
     server = subprocess.Popen(
         [
             sys.executable,
@@ -235,6 +251,7 @@ def serve_mlflow(folder: Path) -> Iterator[str]:
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -245,10 +262,10 @@ def serve_mlflow(folder: Path) -> Iterator[str]:
             assert server.poll() is None, "mlflow server exited"
             time.sleep(0.5)
     else:
-        server.kill()
+        os.killpg(server.pid, signal.SIGKILL)
         pytest.fail("mlflow server did not start in 120 s")
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", server
     finally:
-        server.terminate()
+        os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)

@@ -1,14 +1,17 @@
 """Project commands of the ``kedro`` CLI: ``run``, ``promote`` and ``reproduce``.
 
-``run`` is Kedro's own, with one difference: an error the user caused (an
+``run`` is Kedro's own, with these differences: an error the user caused (an
 :class:`~sae_pipelines.runtime.errors.InputError`, or a file that cannot be found or
 read) ends the run with its message as the last line, without a traceback.
 ``SAE_PIPELINES_TRACEBACK=1`` shows the traceback of those too; a bug always
-shows it.
+shows it. Ctrl+C and SIGTERM end the MLflow run KILLED (exit status 130 and 143)
+and a tracking server that stops answering ends the run within a minute, naming
+its URI; either way the run keeps no files (see ``RunVersionsHooks``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
@@ -25,10 +28,13 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from kedro.io import DatasetError
 from mlflow.entities import RunStatus
+from mlflow.exceptions import MlflowException
 from rich.console import Console
 from rich.table import Table
 
 from sae_pipelines.runtime.errors import InputError
+from sae_pipelines.runtime.interrupt import interruption, interrupts_as_errors
+from sae_pipelines.tracking.mlflow_run import limit_http_retries, lost_server
 from sae_pipelines.tracking.provenance import installed_packages
 from sae_pipelines.tracking.recorded_run import (
     CannotReproduceError,
@@ -77,15 +83,37 @@ def cli() -> None:
 )
 def run(**options: Any) -> None:
     """Kedro's ``run``, ending an error the user caused with its message."""
+    limit_http_retries()
     try:
-        kedro_run.callback(**options)
+        with interrupts_as_errors():
+            kedro_run.callback(**options)
     except Exception as error:
-        if mlflow.active_run() is not None:
-            mlflow.end_run(RunStatus.to_string(RunStatus.FAILED))
-        cause = input_error(error)
+        if interrupted := interruption(error):
+            _end_active_runs(RunStatus.KILLED)
+            raise Interrupted(interrupted) from None
+        _end_active_runs(RunStatus.FAILED)
+        cause = input_error(error) or lost_server(error, mlflow.get_tracking_uri())
         if cause is None or os.environ.get(TRACEBACK_VARIABLE, "") not in ("", "0"):
             raise
         raise click.ClickException(one_line(cause)) from None
+
+
+class Interrupted(click.ClickException):
+    """Ends an interrupted run: one line, and the shell's status for the signal."""
+
+    def __init__(self, interrupted: BaseException) -> None:
+        super().__init__(
+            f"{interrupted}: the MLflow run is marked KILLED and no file version "
+            "of this run is kept"
+        )
+        self.exit_code = getattr(interrupted, "exit_status", 1)
+
+
+def _end_active_runs(status: int) -> None:
+    """End the MLflow run still active, if any (the failure came before the hooks')."""
+    if mlflow.active_run() is not None:
+        with contextlib.suppress(MlflowException):  # the server may be gone
+            mlflow.end_run(RunStatus.to_string(status))
 
 
 def one_line(error: BaseException) -> str:

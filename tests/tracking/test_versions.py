@@ -99,3 +99,30 @@ def test_read_datasets_keep_the_version_newest_at_their_first_load(tmp_path):
         own_file = versions.local_file(name, OWN)
         assert own_file == tmp_path / f"{name}.json" / OWN / f"{name}.json"
         assert json.loads(own_file.read_text()) == "own"
+
+
+def test_a_failed_run_leaves_no_version_of_its_own(tmp_path):
+    save_all(tmp_path, EARLIER, "earlier")
+    catalog = catalog_of(tmp_path, OWN)
+    versions = RunVersionsHooks()
+    versions.before_pipeline_run({"run_id": OWN}, PIPELINE, catalog)
+    catalog.save("written", "own")
+    catalog.save("test_part", "own")  # "cached" was never written
+
+    versions.on_pipeline_error(PIPELINE)
+
+    for name in ("raw", *OUTPUTS):
+        folder = tmp_path / f"{name}.json"
+        assert [path.name for path in folder.iterdir()] == [EARLIER]
+        assert json.loads((folder / EARLIER / f"{name}.json").read_text()) == "earlier"
+
+
+def test_a_failed_first_run_leaves_no_empty_folders(tmp_path):
+    catalog = catalog_of(tmp_path, OWN)
+    versions = RunVersionsHooks()
+    versions.before_pipeline_run({"run_id": OWN}, PIPELINE, catalog)
+    catalog.save("written", "own")
+
+    versions.on_pipeline_error(PIPELINE)
+
+    assert not (tmp_path / "written.json").exists()

@@ -2,29 +2,54 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import re
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from typing import Any
 
 import mlflow
 import pandas as pd
+import requests
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
 from kedro.io import DataCatalog
 from kedro.pipeline import Pipeline
 from kedro_mlflow.framework.hooks import MlflowHook
+from mlflow import environment_variables
+from mlflow.entities import RunStatus
+from mlflow.exceptions import MlflowException
 
 from sae_pipelines.pipelines.params import plain
 from sae_pipelines.runtime.errors import InputError
+from sae_pipelines.runtime.interrupt import interruption
+from sae_pipelines.tracking.abandoned_runs import end_abandoned_runs, process_tags
 from sae_pipelines.tracking.store_lock import store_lock
+
+logger = logging.getLogger(__name__)
 
 OBJECT_REPR = re.compile(r"<(?:\w+\.)*(\w+) object at 0x[0-9a-fA-F]+>")
 MLFLOW_CONFIG = "mlflow"
 # Seconds to connect to a tracking server, and again for its answer.
 SERVER_TIMEOUT_S = 10
+# MLflow's defaults retry a request 7 times over about two minutes, and wait
+# 120 s for each answer: a server that goes away mid-run then takes minutes to
+# fail. These give up after about 3 s (a refused connection) or 50 s (no
+# answer). A value set in the environment is kept.
+HTTP_REQUEST_SETTINGS = {
+    environment_variables.MLFLOW_HTTP_REQUEST_MAX_RETRIES: "2",
+    environment_variables.MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR: "1",
+    environment_variables.MLFLOW_HTTP_REQUEST_TIMEOUT: "15",
+}
+# Marking the run ended, once the server has stopped answering: one short try.
+LAST_TRY_SETTINGS = {
+    environment_variables.MLFLOW_HTTP_REQUEST_MAX_RETRIES: "0",
+    environment_variables.MLFLOW_HTTP_REQUEST_TIMEOUT: "5",
+}
 
 
 class TrackingServerUnreachableError(InputError, ConnectionError):
@@ -59,6 +84,56 @@ def require_reachable(uri: str | None) -> None:
         raise TrackingServerUnreachableError(msg) from error
 
 
+def limit_http_retries() -> None:
+    """Make MLflow give up on a silent tracking server within a minute.
+
+    Sets :data:`HTTP_REQUEST_SETTINGS` in the environment, where not set.
+    """
+    for variable, value in HTTP_REQUEST_SETTINGS.items():
+        os.environ.setdefault(variable.name, value)
+
+
+@contextlib.contextmanager
+def _environment(settings: dict[Any, str]) -> Iterator[None]:
+    """Within it, MLflow's environment variables ``settings`` hold these values."""
+    saved = {variable.name: os.environ.get(variable.name) for variable in settings}
+    os.environ.update({variable.name: value for variable, value in settings.items()})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def lost_server(
+    error: BaseException, uri: str
+) -> TrackingServerUnreachableError | None:
+    """The tracking server at ``uri`` stopped answering, if that is what ``error`` is.
+
+    MLflow words a failed request as an ``MlflowException`` raised while
+    handling the ``requests`` error (a refused connection, a timeout).
+
+    Returns:
+        The error to report, naming the URI; ``None`` for any other error.
+    """
+    if not uri.startswith(("http://", "https://")):
+        return None
+    current: BaseException | None = error
+    while current is not None:
+        if isinstance(current, requests.ConnectionError | requests.Timeout):
+            msg = (
+                f"the MLflow tracking server at {uri} stopped answering during the "
+                f"run ({type(current).__name__}): nothing of the run is kept; start "
+                "the server again, then rerun"
+            )
+            return TrackingServerUnreachableError(msg)
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def run_name(run_params: dict[str, Any], parameters: dict[str, Any]) -> str:
     """``default · topk k=auto · seed=7``: pipelines, sparsity, ``--params`` given.
 
@@ -75,6 +150,22 @@ def run_name(run_params: dict[str, Any], parameters: dict[str, Any]) -> str:
         flat = pd.json_normalize(overrides, sep=".").to_dict(orient="records")[0]
         parts.append(", ".join(f"{key}={value}" for key, value in flat.items()))
     return " · ".join(parts)
+
+
+@contextlib.contextmanager
+def _reported(run_id: str, status: str) -> Iterator[None]:
+    """Log that the run ended ``status``, or that the tracking store was not told."""
+    try:
+        yield
+    except MlflowException:
+        logger.warning(
+            "MLflow run %s could not be marked %s (the tracking store did not "
+            "answer); the next `kedro run` from this host marks it KILLED",
+            run_id,
+            status,
+        )
+    else:
+        logger.info("MLflow run %s ended %s", run_id, status)
 
 
 def tag_value(value: Any) -> str:
@@ -142,9 +233,40 @@ class MlflowTrackingHooks(MlflowHook):
             run_settings.name = configured_name
         run = mlflow.active_run()
         if run is not None and run.info.run_id == self.run_id:
-            mlflow.set_tags(
-                {key: tag_value(value) for key, value in run_params.items() if value}
-            )
+            tags = {key: tag_value(value) for key, value in run_params.items() if value}
+            mlflow.set_tags(tags | process_tags())
+            end_abandoned_runs(run.info.experiment_id)
+
+    @hook_impl
+    def on_pipeline_error(self, error: Exception) -> None:
+        """End the run KILLED (Ctrl+C, SIGTERM) or FAILED, even if the server is gone.
+
+        kedro-mlflow's own ends it FAILED whatever the cause, and stops at the
+        first request that fails, before the hooks that remove the run's files.
+        When the error is the server's silence, it is asked once more, briefly
+        (:data:`LAST_TRY_SETTINGS`). A server that is gone leaves the run
+        RUNNING there; the next run from this host marks it KILLED (see
+        ``abandoned_runs``).
+        """
+        if self.run_id is None:
+            return  # tracking is off for this pipeline
+        status = RunStatus.to_string(
+            RunStatus.KILLED if interruption(error) else RunStatus.FAILED
+        )
+        lost = lost_server(error, mlflow.get_tracking_uri()) is not None
+        with _environment(LAST_TRY_SETTINGS if lost else {}):
+            self._end_runs(status)
+
+    def _end_runs(self, status: str) -> None:
+        """End every active run, and this run (perhaps active in another thread)."""
+        ended = False
+        while (active := mlflow.active_run()) is not None:
+            ended |= active.info.run_id == self.run_id
+            with _reported(active.info.run_id, status):
+                mlflow.end_run(status)  # it leaves the stack even if this fails
+        if not ended:  # opened in another thread
+            with _reported(self.run_id, status):
+                mlflow.MlflowClient().set_terminated(self.run_id, status)
 
     @hook_impl
     def before_node_run(

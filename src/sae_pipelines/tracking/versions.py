@@ -4,14 +4,16 @@ Kedro saves every versioned dataset under the run's save version, but loads
 the newest version on disk: another run saving the same dataset in between
 makes it that run's. :class:`RunVersionsHooks` pins each version a run uses,
 so that it loads what it saved, and knows them all, for the provenance record
-and for the artifacts copied to MLflow. It reads datasets' configuration and
-public methods only.
+and for the artifacts copied to MLflow. A run that fails (or is interrupted)
+leaves no version of its own: its version folders are removed. It reads
+datasets' configuration and public methods only.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -20,6 +22,8 @@ from kedro.framework.hooks import hook_impl
 from kedro.io import AbstractDataset, DataCatalog, DatasetError
 from kedro.io.core import get_protocol_and_path
 from kedro.pipeline import Pipeline
+
+logger = logging.getLogger(__name__)
 
 WRAPPED_DATASET_KEY = "dataset"  # a CachedDataset's configuration of its dataset
 
@@ -68,6 +72,34 @@ class RunVersionsHooks:
         newest = _build(dataset_name, _file_config(config), None, self._save_version)
         with contextlib.suppress(DatasetError):  # none yet: Kedro's load says so
             self._pin(dataset_name, newest.resolve_load_version())
+
+    @hook_impl
+    def on_pipeline_error(self, pipeline: Pipeline) -> None:
+        """Remove the version folders the failed run saved, half made or not.
+
+        Each is ``<filepath>/<save version>/``, the run's own (the save version
+        is unique to the run); earlier versions are untouched. A folder left
+        empty by it goes too.
+        """
+        removed = []
+        for name in sorted(pipeline.all_outputs()):
+            version = self.saved_version(name)
+            path = None if version is None else self.local_file(name, version)
+            if path is None:
+                continue
+            folder = path.parent
+            if folder.exists():
+                shutil.rmtree(folder)
+                removed.append(name)
+                with contextlib.suppress(OSError):  # other versions are there
+                    folder.parent.rmdir()
+        if removed:
+            logger.info(
+                "Removed the failed run's version %s of %d datasets: %s",
+                self._save_version,
+                len(removed),
+                ", ".join(removed),
+            )
 
     def loaded_version(self, dataset_name: str) -> str | None:
         """The version the run loads of a versioned dataset; None if unversioned."""

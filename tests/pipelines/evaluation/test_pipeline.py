@@ -16,7 +16,9 @@ def test_default_pipeline_end_to_end_in_memory(
     configure_project("sae_pipelines")
     pipelines = register_pipelines()
     catalog = run_in_memory(
-        pipelines["__default__"], {"raw_data": labelled_table}, fast_params
+        pipelines["__default__"],
+        {"raw_data": labelled_table, "training_callbacks": []},
+        fast_params,
     )
     report, for_mlflow = (
         catalog.load("evaluation_metrics"),

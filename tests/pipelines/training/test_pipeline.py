@@ -12,7 +12,7 @@ def test_pipeline_trains_a_model_and_returns_loss_curves(labelled_table, fast_pa
     inputs = {
         name: prepared.load(name)
         for name in ("model_input_train", "model_input_validation", "normalizer")
-    }
+    } | {"training_callbacks": []}
     catalog = run_in_memory(create_pipeline(), inputs, fast_params)
     model = catalog.load("sae_model")
     assert isinstance(model, keras.Model) and model.input_shape == (None, 6)

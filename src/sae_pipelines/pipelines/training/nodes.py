@@ -29,6 +29,7 @@ def train_sparse_autoencoder(
     model_params: ModelConfig,
     training_params: TrainingConfig,
     data_params: DataParams,
+    training_callbacks: list[keras.callbacks.Callback],
 ) -> tuple[keras.Model, list[float], list[float], list[float]]:
     """Fit a sparse autoencoder and return it with its training curves.
 
@@ -38,6 +39,8 @@ def train_sparse_autoencoder(
         model_params: ``model`` parameters.
         training_params: ``training`` parameters.
         data_params: ``data`` parameters, to tell features from id and label.
+        training_callbacks: More Keras callbacks, e.g. one that logs each
+            epoch's losses to the MLflow run as training goes.
 
     Returns:
         The trained model; the per-epoch training and validation losses; and
@@ -55,6 +58,7 @@ def train_sparse_autoencoder(
         feature_matrix(model_input_validation, data_params),
         model_params,
         training_params,
+        callbacks=training_callbacks,
     )
     logger.info(
         "Trained for %d epochs; best val_loss=%.5f",

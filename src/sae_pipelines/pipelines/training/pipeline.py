@@ -21,6 +21,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:model",
                     "params:training",
                     "params:data",
+                    "training_callbacks",
                 ],
                 outputs=[
                     "sae_model",

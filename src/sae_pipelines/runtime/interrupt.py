@@ -1,0 +1,59 @@
+"""Ctrl+C and SIGTERM as an error a run can clean up after.
+
+Python turns Ctrl+C into ``KeyboardInterrupt``, which is not an ``Exception``:
+Kedro's ``on_pipeline_error`` hooks never see it, and MLflow's exit handler
+then ends the run FINISHED. SIGTERM ends the process with no clean-up at all.
+Within :func:`interrupts_as_errors`, either signal raises :class:`RunInterrupted`
+instead, which Kedro handles as any failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from collections.abc import Iterator
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class RunInterrupted(Exception):  # noqa: N818 - it is what happened, not a fault
+    """The run was stopped by a signal: Ctrl+C (SIGINT) or SIGTERM."""
+
+    def __init__(self, signum: int) -> None:
+        self.signal_name = signal.Signals(signum).name
+        self.exit_status = 128 + signum  # as a shell reports a process it signalled
+        super().__init__(f"interrupted by {self.signal_name}")
+
+
+def interruption(error: BaseException | None) -> RunInterrupted | None:
+    """The :class:`RunInterrupted` behind ``error`` (Kedro may wrap it), if any."""
+    while error is not None:
+        if isinstance(error, RunInterrupted):
+            return error
+        error = error.__cause__ or error.__context__
+    return None
+
+
+@contextlib.contextmanager
+def interrupts_as_errors() -> Iterator[None]:
+    """Within it, the first SIGINT or SIGTERM raises :class:`RunInterrupted`.
+
+    A second signal gets the handler there was before (Ctrl+C twice stops at
+    once). Only the main thread may set handlers.
+    """
+    previous = {signum: signal.getsignal(signum) for signum in SIGNALS}
+
+    def restore() -> None:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+    def handler(signum: int, _frame: object) -> None:
+        restore()
+        raise RunInterrupted(signum)
+
+    for signum in SIGNALS:
+        signal.signal(signum, handler)
+    try:
+        yield
+    finally:
+        restore()

@@ -1,0 +1,44 @@
+"""Ctrl+C and SIGTERM within a run raise an error that the run can clean up after."""
+
+import os
+import signal
+
+import pytest
+from kedro.io import DatasetError
+
+from sae_pipelines.runtime.interrupt import (
+    RunInterrupted,
+    interruption,
+    interrupts_as_errors,
+)
+
+
+@pytest.mark.parametrize(
+    ("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)]
+)
+def test_a_signal_raises_run_interrupted_once(signum, status):
+    before = signal.getsignal(signum)
+    with pytest.raises(RunInterrupted) as raised, interrupts_as_errors():
+        os.kill(os.getpid(), signum)
+    assert raised.value.exit_status == status
+    assert str(raised.value) == f"interrupted by {signum.name}"
+    assert signal.getsignal(signum) is before
+
+
+def test_a_second_signal_gets_the_handler_there_was_before():
+    with pytest.raises(KeyboardInterrupt), interrupts_as_errors():  # noqa: PT012
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+        except RunInterrupted:
+            os.kill(os.getpid(), signal.SIGINT)  # Python's own: KeyboardInterrupt
+
+
+def test_an_interruption_is_found_behind_the_errors_that_wrap_it():
+    try:
+        try:
+            raise RunInterrupted(signal.SIGTERM)
+        except RunInterrupted as error:
+            raise DatasetError("Failed while saving data") from error
+    except DatasetError as wrapped:
+        assert interruption(wrapped).signal_name == "SIGTERM"
+    assert interruption(ValueError("a bug")) is None
