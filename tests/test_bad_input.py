@@ -96,6 +96,13 @@ def with_partition(folder: Path, name: str, content: pd.DataFrame | bytes) -> di
     }
 
 
+def csv_beside_parquet(folder: Path) -> dict:
+    """Partition 'first' delivered twice: as CSV and as parquet."""
+    catalog = with_partition(folder, "first.csv", digits(5))
+    digits(5).to_parquet(folder / "incoming" / "first.parquet", index=False)
+    return catalog
+
+
 def nan_pixel(folder: Path) -> dict:
     table = raw_table()
     table.loc[5, "pixel_3_3"] = np.nan
@@ -192,6 +199,11 @@ CASES = {
         ("run", *BATCH),
         lambda folder: with_partition(folder, "d4.parquet", b"PAR1 not parquet"),
         ["Partition 'd4'", "d4.parquet", "not a readable parquet file"],
+    ),
+    "partition as CSV and parquet": (
+        ("run", *BATCH),
+        csv_beside_parquet,
+        ["'first'", "first.csv", "first.parquet"],
     ),
     "unknown run to reproduce": (
         ("reproduce", "--run-id", "0123456789abcdef0123456789abcdef"),

@@ -12,9 +12,11 @@ from rich.console import Console
 from sae_pipelines.batch.output import BatchProgress, ChunkOutputs, StagedPartition
 from sae_pipelines.batch.partitions import (
     CorruptPartitionError,
+    DuplicatePartitionError,
     ExtractedPartitionsDataset,
     IncomingPartitionsDataset,
 )
+from sae_pipelines.runtime.errors import InputError
 
 
 def table(rows, start=0):
@@ -46,8 +48,12 @@ def test_incoming_missing_folder_is_empty_and_duplicate_names_are_refused(tmp_pa
     assert IncomingPartitionsDataset(str(tmp_path / "none")).load() == {}
     table(3).to_csv(tmp_path / "a.csv", index=False)
     table(3).to_parquet(tmp_path / "a.parquet")
-    with pytest.raises(DatasetError, match="Two incoming files are named 'a'"):
+    with pytest.raises(DuplicatePartitionError) as refused:
         IncomingPartitionsDataset(str(tmp_path)).load()
+    message = str(refused.value)
+    assert "Two incoming files are named 'a'" in message
+    assert str(tmp_path / "a.csv") in message and "a.parquet" in message
+    assert isinstance(refused.value, InputError)
 
 
 def test_corrupt_parquet_is_named(tmp_path):

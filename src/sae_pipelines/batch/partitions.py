@@ -34,12 +34,17 @@ from sae_pipelines.batch.output import (
     fsync,
 )
 from sae_pipelines.inference.tables import as_arrow
+from sae_pipelines.runtime.errors import InputError
 
 logger = logging.getLogger(__name__)
 
 SUFFIXES = (".csv", ".parquet")
 CHECKPOINT_FILE = "_checkpoint.json"
 COMMITTING_SUFFIX = ".commit"
+
+
+class DuplicatePartitionError(InputError, DatasetError):
+    """Two incoming files share a name, so neither can be the partition."""
 
 
 @dataclass(frozen=True)
@@ -154,7 +159,8 @@ class IncomingPartitionsDataset(AbstractDataset[None, dict[str, Partition]]):
         """List the partitions, sorted by name; nothing is read yet.
 
         Raises:
-            DatasetError: Two files share a name (``a.csv`` and ``a.parquet``).
+            DuplicatePartitionError: Two files share a name (``a.csv`` and
+                ``a.parquet``).
         """
         if not self._path.is_dir():
             return {}
@@ -163,8 +169,12 @@ class IncomingPartitionsDataset(AbstractDataset[None, dict[str, Partition]]):
             if path.suffix not in SUFFIXES or not path.is_file():
                 continue
             if path.stem in partitions:
-                msg = f"Two incoming files are named '{path.stem}': {partitions[path.stem].path.name} and {path.name}"
-                raise DatasetError(msg)
+                msg = (
+                    f"Two incoming files are named '{path.stem}': "
+                    f"{partitions[path.stem].path} and {path.name}; a partition "
+                    "is one file: remove or rename one of them"
+                )
+                raise DuplicatePartitionError(msg)
             partitions[path.stem] = Partition(path.stem, path, self._chunk_rows)
         return partitions
 
