@@ -7,6 +7,7 @@ at fault, show no traceback, and leave everything as it was: no file written,
 no model version registered, no alias moved, no finished MLflow run.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -101,6 +102,32 @@ def csv_beside_parquet(folder: Path) -> dict:
     catalog = with_partition(folder, "first.csv", digits(5))
     digits(5).to_parquet(folder / "incoming" / "first.parquet", index=False)
     return catalog
+
+
+def with_checkpoint(folder: Path, checkpoint: str) -> dict:
+    """Catalog entries of a batch output folder of its own, with this checkpoint."""
+    output = folder / "output"
+    output.mkdir()
+    (output / "_checkpoint.json").write_text(checkpoint)
+    dataset = {
+        "type": "sae_pipelines.batch.partitions.ExtractedPartitionsDataset",
+        "path": str(output),
+    }
+    return {"extraction_checkpoint": dataset, "extracted_partitions": dataset}
+
+
+def redelivered(folder: Path) -> dict:
+    """Partition 'd9' encoded before from another file, and delivered again."""
+    record = {
+        "rows": 5,
+        "file": "d9.parquet",
+        "sequence": 0,
+        "input_bytes": 7,
+        "input_mtime_ns": 0,
+        "input_sha256": "0" * 64,
+    }
+    catalog = with_partition(folder, "d9.csv", digits(5))
+    return catalog | with_checkpoint(folder, json.dumps({"d9": record}))
 
 
 def nan_pixel(folder: Path) -> dict:
@@ -204,6 +231,11 @@ CASES = {
         ("run", *BATCH),
         csv_beside_parquet,
         ["'first'", "first.csv", "first.parquet"],
+    ),
+    "partition delivered again, changed": (
+        ("run", *BATCH),
+        redelivered,
+        ["Partition 'd9'", "d9.csv", "new file name", "_checkpoint.json"],
     ),
     "unknown run to reproduce": (
         ("reproduce", "--run-id", "0123456789abcdef0123456789abcdef"),

@@ -1,6 +1,8 @@
+import hashlib
 import io
 import json
 import logging
+import os
 
 import numpy as np
 import pandas as pd
@@ -15,6 +17,8 @@ from sae_pipelines.batch.partitions import (
     DuplicatePartitionError,
     ExtractedPartitionsDataset,
     IncomingPartitionsDataset,
+    RedeliveredPartitionError,
+    refuse_redelivered,
 )
 from sae_pipelines.runtime.errors import InputError
 
@@ -205,3 +209,98 @@ def test_a_commit_cut_short_before_its_record_is_undone_by_the_next_save(tmp_pat
         "p1.parquet",
     ]
     assert dataset.load()["p1"]["rows"] == 5
+
+
+def encode_incoming(incoming, output):
+    """Commit every incoming partition, as the pandas engine does (codes faked)."""
+    partitions = IncomingPartitionsDataset(str(incoming)).load()
+    chunks = {
+        name: (as_output(chunk) for chunk in partition.chunks())
+        for name, partition in partitions.items()
+    }
+    inputs = {name: partition.path for name, partition in partitions.items()}
+    ExtractedPartitionsDataset(str(output)).save(ChunkOutputs(chunks, inputs=inputs))
+    return partitions
+
+
+def as_output(chunk):
+    return chunk.to_pandas().assign(l0=3)
+
+
+def test_the_checkpoint_records_each_input_file_size_mtime_and_hash(tmp_path):
+    incoming = tmp_path / "in"
+    incoming.mkdir()
+    table(30).to_csv(incoming / "a.csv", index=False)
+    table(0).to_csv(incoming / "empty.csv", index=False)
+    encode_incoming(incoming, tmp_path / "out")
+    checkpoint = ExtractedPartitionsDataset(str(tmp_path / "out")).load()
+    for name in ("a", "empty"):
+        path = incoming / f"{name}.csv"
+        assert checkpoint[name]["input_bytes"] == path.stat().st_size
+        assert checkpoint[name]["input_mtime_ns"] == path.stat().st_mtime_ns
+        expected = hashlib.sha256(path.read_bytes()).hexdigest()
+        assert checkpoint[name]["input_sha256"] == expected
+
+
+@pytest.fixture
+def encoded(tmp_path):
+    """Partition ``a`` delivered and encoded: (incoming folder, checkpoint)."""
+    incoming = tmp_path / "in"
+    incoming.mkdir()
+    table(30).to_csv(incoming / "a.csv", index=False)
+    encode_incoming(incoming, tmp_path / "out")
+    return incoming, ExtractedPartitionsDataset(str(tmp_path / "out")).load()
+
+
+def refusal(incoming, checkpoint):
+    """The message refusing the delivery in ``incoming``, or ``None``."""
+    try:
+        refuse_redelivered(IncomingPartitionsDataset(str(incoming)).load(), checkpoint)
+    except RedeliveredPartitionError as error:
+        assert isinstance(error, InputError)
+        return str(error)
+    return None
+
+
+def test_a_redelivered_file_of_another_size_is_refused_by_name(encoded):
+    incoming, checkpoint = encoded
+    table(31).to_csv(incoming / "a.csv", index=False)
+    message = refusal(incoming, checkpoint)
+    assert message is not None
+    assert "Partition 'a'" in message and str(incoming / "a.csv") in message
+    assert "new file name" in message and "_checkpoint.json" in message
+    assert "a.parquet" in message
+
+
+def test_same_size_other_contents_is_refused_and_the_same_bytes_accepted(encoded):
+    incoming, checkpoint = encoded
+    path = incoming / "a.csv"
+    original = path.read_bytes()
+    path.write_bytes(original.replace(b"1.0", b"2.0"))
+    os.utime(path, ns=(0, checkpoint["a"]["input_mtime_ns"] + 10**9))
+    assert path.stat().st_size == len(original)
+    assert "other contents" in refusal(incoming, checkpoint)
+
+    path.write_bytes(original)  # delivered again unchanged, with a new mtime
+    os.utime(path, ns=(0, checkpoint["a"]["input_mtime_ns"] + 10**9))
+    assert refusal(incoming, checkpoint) is None
+
+
+def test_size_and_mtime_unchanged_skip_the_hash(encoded, monkeypatch):
+    incoming, checkpoint = encoded
+    monkeypatch.setattr(
+        "sae_pipelines.batch.partitions.file_sha256",
+        lambda path: pytest.fail("hashed a file whose size and mtime match"),
+    )
+    assert refusal(incoming, checkpoint) is None
+
+
+def test_checkpoints_without_hashes_compare_the_size_or_accept(encoded):
+    incoming, checkpoint = encoded
+    table(30).assign(b=2.0).to_csv(incoming / "a.csv", index=False)  # same size
+    without_hash = {"a": {**checkpoint["a"], "input_sha256": None}}
+    assert refusal(incoming, without_hash) is None
+    table(31).to_csv(incoming / "a.csv", index=False)
+    assert "bytes now" in refusal(incoming, without_hash)
+    old = {"a": {"rows": 30, "file": "a.parquet"}}  # before inputs were recorded
+    assert refusal(incoming, old) is None

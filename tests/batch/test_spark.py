@@ -1,5 +1,6 @@
 """The Spark engine writes what the pandas engine writes, and fails as it does."""
 
+import hashlib
 import time
 
 import numpy as np
@@ -91,7 +92,8 @@ def write_with_pandas(partitions, model, folder):
         for name, partition in partitions.items()
     }
     dataset = ExtractedPartitionsDataset(str(folder))
-    dataset.save(ChunkOutputs(chunks))
+    inputs = {name: partition.path for name, partition in partitions.items()}
+    dataset.save(ChunkOutputs(chunks, inputs=inputs))
     return dataset
 
 
@@ -139,8 +141,10 @@ def test_spark_writes_the_files_the_pandas_engine_writes(
             tmp_path / "pandas" / f"{name}.parquet",
         )
         spark_record, pandas_record = by_spark.load()[name], by_pandas.load()[name]
-        for key in ("rows", "file", "mean_l0", "sequence"):
+        for key in ("rows", "file", "mean_l0", "sequence", "input_bytes"):
             assert spark_record[key] == pandas_record[key]
+        digest = hashlib.sha256(partitions[name].path.read_bytes()).hexdigest()
+        assert spark_record["input_sha256"] == pandas_record["input_sha256"] == digest
         assert spark_record["anomaly_rate"] == pytest.approx(
             pandas_record["anomaly_rate"]
         )

@@ -9,11 +9,12 @@ moves it into place, once it is recorded in the checkpoint.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -37,6 +38,33 @@ class CorruptPartitionError(InputError, ValueError):
 
 
 @dataclass(frozen=True)
+class InputFile:
+    """A partition's input file as it was read: what the checkpoint records of it.
+
+    Attributes:
+        size: Its size in bytes.
+        mtime_ns: Its modification time, in nanoseconds.
+        sha256: The SHA-256 of its bytes, in hex.
+    """
+
+    size: int
+    mtime_ns: int
+    sha256: str
+
+    @classmethod
+    def of(cls, path: Path) -> InputFile:
+        """The file at ``path`` now; its bytes are read once, to hash them."""
+        stat = path.stat()
+        return cls(stat.st_size, stat.st_mtime_ns, file_sha256(path))
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of the bytes of ``path``, in hex."""
+    with path.open("rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
+
+
+@dataclass(frozen=True)
 class StagedPartition:
     """A partition's complete output file, not yet in its final place.
 
@@ -48,6 +76,7 @@ class StagedPartition:
         rows: Rows written.
         flagged: Rows flagged as anomalies; ``None`` when rows were not scored.
         active: The sum of ``l0`` over the rows.
+        source: The input file it was read from, when known.
     """
 
     name: str
@@ -55,6 +84,7 @@ class StagedPartition:
     rows: int
     flagged: int | None
     active: int
+    source: InputFile | None = None
 
     @classmethod
     def empty(cls, name: str) -> StagedPartition:
@@ -93,10 +123,13 @@ class ChunkOutputs:
         chunks: Each partition's (lazy) output tables, in commit order.
         rows: Each partition's rows where known beforehand, for the progress
             report: with all of them it shows the share of rows done.
+        inputs: Each partition's input file, hashed as its reading starts and
+            recorded in the checkpoint (:class:`InputFile`).
     """
 
     chunks: Mapping[str, Iterable[pa.Table | pd.DataFrame]]
     rows: Mapping[str, int | None] = field(default_factory=dict)
+    inputs: Mapping[str, Path] = field(default_factory=dict)
 
     def write(self, folder: Path, commit: Callable[[StagedPartition], None]) -> None:
         """Write and commit each partition in turn, reporting rows as they go."""
@@ -104,7 +137,11 @@ class ChunkOutputs:
         with BatchProgress(rows) as progress:
             for name, chunks in self.chunks.items():
                 path = staged_path(folder, name, str(os.getpid()))
+                source = (
+                    InputFile.of(self.inputs[name]) if name in self.inputs else None
+                )
                 staged = write_partition(name, chunks, path, progress.written)
+                staged = replace(staged, source=source)
                 commit(staged)
                 progress.committed(staged)
 
@@ -240,11 +277,18 @@ def fsync(path: Path) -> None:
 def describe(staged: StagedPartition) -> dict[str, Any]:
     """The checkpoint's record of a committed partition (without its sequence).
 
-    A partition without rows is recorded with ``file: None``.
+    A partition without rows is recorded with ``file: None``. Its input file's
+    size, modification time and SHA-256 (``input_bytes``, ``input_mtime_ns``,
+    ``input_sha256``; ``None`` when not known) tell a re-delivered file with
+    other contents from the one encoded.
     """
+    source = staged.source
     return {
         "rows": staged.rows,
         "file": None if staged.path is None else f"{staged.name}.parquet",
         "anomaly_rate": staged.anomaly_rate,
         "mean_l0": staged.mean_l0,
+        "input_bytes": None if source is None else source.size,
+        "input_mtime_ns": None if source is None else source.mtime_ns,
+        "input_sha256": None if source is None else source.sha256,
     }

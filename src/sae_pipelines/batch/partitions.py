@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +30,7 @@ from sae_pipelines.batch.output import (
     PartitionOutputs,
     StagedPartition,
     describe,
+    file_sha256,
     final_path,
     fsync,
 )
@@ -45,6 +46,10 @@ COMMITTING_SUFFIX = ".commit"
 
 class DuplicatePartitionError(InputError, DatasetError):
     """Two incoming files share a name, so neither can be the partition."""
+
+
+class RedeliveredPartitionError(InputError, ValueError):
+    """A partition encoded before is delivered again with other contents."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,33 @@ class Partition:
                 return parquet.metadata.num_rows
         except CorruptPartitionError:
             return None
+
+    def change_since(self, record: Mapping[str, Any]) -> str | None:
+        """How the file differs from the one a checkpoint ``record`` describes.
+
+        Size and modification time unchanged: the same file, not read again.
+        Otherwise the file is hashed and compared with the recorded SHA-256, so
+        a file copied again unchanged (a new mtime) is still the same.
+        Checkpoints written before inputs were recorded lack some of these
+        fields: without ``input_sha256`` only the size is compared, and
+        without ``input_bytes`` every file is taken as unchanged.
+
+        Returns:
+            ``None`` when it is the same file as far as the record tells;
+            otherwise what differs, in words.
+        """
+        size = record.get("input_bytes")
+        if size is None:
+            return None
+        stat = self.path.stat()
+        if stat.st_size != size:
+            return f"{stat.st_size} bytes now, {size} when encoded"
+        digest = record.get("input_sha256")
+        if stat.st_mtime_ns == record.get("input_mtime_ns") or digest is None:
+            return None
+        if file_sha256(self.path) == digest:
+            return None
+        return "same size, other contents (SHA-256)"
 
     def chunks(self) -> Iterator[pa.Table]:
         """The partition's rows, ``chunk_rows`` at a time, as Arrow tables.
@@ -143,6 +175,32 @@ def _runs_of_rows(metadata: pq.FileMetaData, rows: int) -> Iterator[list[int]]:
             run, held = [], 0
     if run:
         yield run
+
+
+def refuse_redelivered(
+    partitions: Mapping[str, Partition], checkpoint: Mapping[str, dict]
+) -> None:
+    """Stop when a partition in the checkpoint was delivered again, changed.
+
+    An encoded partition is never encoded again, so new contents under an
+    old name would be silently lost; the same file delivered again is fine.
+
+    Raises:
+        RedeliveredPartitionError: Naming the first such partition, its file,
+            what differs, and what to do.
+    """
+    for name in sorted(set(partitions) & set(checkpoint)):
+        partition, record = partitions[name], checkpoint[name]
+        if (change := partition.change_since(record)) is None:
+            continue
+        output = f" and its output {record['file']}" if record.get("file") else ""
+        msg = (
+            f"Partition '{name}' ({partition.path}) was encoded before and its file "
+            f"has changed since ({change}): deliver new rows under a new file name, "
+            f"or, to encode this file again, remove '{name}' from {CHECKPOINT_FILE}"
+            f"{output} in the batch output folder"
+        )
+        raise RedeliveredPartitionError(msg)
 
 
 class IncomingPartitionsDataset(AbstractDataset[None, dict[str, Partition]]):

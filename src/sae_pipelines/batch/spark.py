@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +34,7 @@ from pyspark.sql.types import FractionalType, IntegralType
 from sae_pipelines.batch.output import (
     BatchProgress,
     CorruptPartitionError,
+    InputFile,
     StagedPartition,
     staged_path,
 )
@@ -135,7 +136,17 @@ class SparkOutputs:
     def _stage(
         self, name: str, folder: Path, model_files: dict[str, str]
     ) -> StagedPartition:
-        """Run partition ``name``'s job (in a thread of the driver)."""
+        """Run partition ``name``'s job (in a thread of the driver).
+
+        The input file is hashed here, on the driver, as its job starts.
+        """
+        source = InputFile.of(self.partitions[name].path)
+        staged = self._encode(name, folder, model_files)
+        return replace(staged, source=source)
+
+    def _encode(
+        self, name: str, folder: Path, model_files: dict[str, str]
+    ) -> StagedPartition:
         if self.partitions[name].is_blank:  # Spark would see no columns
             return StagedPartition.empty(name)
         context = self.spark.sparkContext
