@@ -237,6 +237,14 @@ CASES = {
         redelivered,
         ["Partition 'd9'", "d9.csv", "new file name", "_checkpoint.json"],
     ),
+    "damaged checkpoint": (
+        ("run", *BATCH),
+        lambda folder: (
+            with_partition(folder, "d8.csv", digits(5))
+            | with_checkpoint(folder, '{"d8": {"rows": 5, "fi')
+        ),
+        ["output/_checkpoint.json", "damaged", "kedro rebuild-checkpoint"],
+    ),
     "unknown run to reproduce": (
         ("reproduce", "--run-id", "0123456789abcdef0123456789abcdef"),
         None,

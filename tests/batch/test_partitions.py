@@ -14,6 +14,7 @@ from rich.console import Console
 from sae_pipelines.batch.output import BatchProgress, ChunkOutputs, StagedPartition
 from sae_pipelines.batch.partitions import (
     CorruptPartitionError,
+    DamagedCheckpointError,
     DuplicatePartitionError,
     ExtractedPartitionsDataset,
     IncomingPartitionsDataset,
@@ -304,3 +305,41 @@ def test_checkpoints_without_hashes_compare_the_size_or_accept(encoded):
     assert "bytes now" in refusal(incoming, without_hash)
     old = {"a": {"rows": 30, "file": "a.parquet"}}  # before inputs were recorded
     assert refusal(incoming, old) is None
+
+
+@pytest.mark.parametrize("damage", ['{"a": {"rows": 30, "fi', "[]", "\xff"])
+def test_a_damaged_checkpoint_is_named_with_how_to_rebuild_it(tmp_path, damage):
+    (tmp_path / "_checkpoint.json").write_bytes(damage.encode("latin-1"))
+    with pytest.raises(DamagedCheckpointError) as refused:
+        ExtractedPartitionsDataset(str(tmp_path)).load()
+    message = str(refused.value)
+    assert str(tmp_path / "_checkpoint.json") in message
+    assert "kedro rebuild-checkpoint" in message and "\n" not in message
+
+
+def test_a_rebuilt_checkpoint_records_what_the_commits_recorded(tmp_path):
+    incoming = tmp_path / "in"
+    incoming.mkdir()
+    table(30).to_csv(incoming / "a.csv", index=False)
+    table(12).to_parquet(incoming / "b.parquet")
+    table(0).to_csv(incoming / "empty.csv", index=False)
+    partitions = encode_incoming(incoming, tmp_path / "out")
+    dataset = ExtractedPartitionsDataset(str(tmp_path / "out"))
+    original = dataset.load()
+    (incoming / "b.parquet").unlink()  # an input gone since
+    del partitions["b"]
+    dataset.checkpoint_path.write_text('{"a": {"ro')
+
+    rebuilt = dataset.rebuild_checkpoint(partitions)
+
+    assert dataset.load() == rebuilt
+    assert list(rebuilt) == ["a", "b"]  # the empty partition had no file
+    unchanged = {"written_at", "input_bytes", "input_mtime_ns", "input_sha256"}
+    for name in rebuilt:
+        kept = {
+            key: value for key, value in rebuilt[name].items() if key not in unchanged
+        }
+        assert kept == {k: v for k, v in original[name].items() if k not in unchanged}
+    assert rebuilt["a"]["input_sha256"] == original["a"]["input_sha256"]
+    assert rebuilt["b"]["input_sha256"] is rebuilt["b"]["input_bytes"] is None
+    assert (tmp_path / "out/_checkpoint.json.old").read_text() == '{"a": {"ro'

@@ -264,6 +264,23 @@ def write_partition(
     return StagedPartition(name, path, rows, flagged, active)
 
 
+def committed_output(path: Path) -> StagedPartition:
+    """A committed output file's counts, read back from it (its input unknown).
+
+    Counts as :func:`write_partition` returned them: ``flagged`` is ``None``
+    when the file has no ``is_flagged`` column.
+    """
+    schema = pq.read_schema(path)
+    columns = [name for name in ("l0", "is_flagged") if name in schema.names]
+    table = pq.read_table(path, columns=columns)
+    flagged = (
+        _column_sum(table, "is_flagged") if "is_flagged" in table.column_names else None
+    )
+    return StagedPartition(
+        path.stem, path, table.num_rows, flagged, _column_sum(table, "l0")
+    )
+
+
 def _column_sum(table: pa.Table, column: str) -> int:
     return pc.sum(table[column]).as_py() or 0
 

@@ -14,7 +14,7 @@ import json
 import logging
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,8 +27,10 @@ from kedro.io import AbstractDataset, DatasetError
 from sae_pipelines.batch.output import (
     STAGED_SUFFIX,
     CorruptPartitionError,
+    InputFile,
     PartitionOutputs,
     StagedPartition,
+    committed_output,
     describe,
     file_sha256,
     final_path,
@@ -41,11 +43,17 @@ logger = logging.getLogger(__name__)
 
 SUFFIXES = (".csv", ".parquet")
 CHECKPOINT_FILE = "_checkpoint.json"
+# What the command that rebuilds a damaged checkpoint is called.
+REBUILD_COMMAND = "kedro rebuild-checkpoint"
 COMMITTING_SUFFIX = ".commit"
 
 
 class DuplicatePartitionError(InputError, DatasetError):
     """Two incoming files share a name, so neither can be the partition."""
+
+
+class DamagedCheckpointError(InputError, DatasetError):
+    """The checkpoint is not readable JSON: rebuild it from the output files."""
 
 
 class RedeliveredPartitionError(InputError, ValueError):
@@ -277,10 +285,62 @@ class ExtractedPartitionsDataset(AbstractDataset[PartitionOutputs, dict[str, dic
         return self._path / CHECKPOINT_FILE
 
     def load(self) -> dict[str, dict]:
-        """The checkpoint: every partition written so far."""
+        """The checkpoint: every partition written so far.
+
+        Raises:
+            DamagedCheckpointError: The file is not a JSON object (cut short,
+                say); the message names it and how to rebuild it.
+        """
         if not self.checkpoint_path.exists():
             return {}
-        return json.loads(self.checkpoint_path.read_text())
+        try:
+            checkpoint = json.loads(self.checkpoint_path.read_bytes())
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            checkpoint = error
+        if not isinstance(checkpoint, dict):
+            reason = (
+                checkpoint if isinstance(checkpoint, Exception) else "not an object"
+            )
+            msg = (
+                f"The batch checkpoint {self.checkpoint_path} is damaged ({reason}): "
+                f"rebuild it from the committed output files with `{REBUILD_COMMAND}` "
+                "(with the run's --env, if any), then run again"
+            )
+            raise DamagedCheckpointError(msg)
+        return checkpoint
+
+    def rebuild_checkpoint(self, incoming: Mapping[str, Partition]) -> dict[str, dict]:
+        """Write the checkpoint afresh from the committed ``<name>.parquet`` files.
+
+        Each file's rows, anomaly rate and mean L0 are read from it; its
+        sequence follows the files' modification times. The input files found
+        in ``incoming`` now are recorded as the ones encoded (nothing can tell
+        otherwise); those gone are recorded without size or hash. Partitions
+        skipped as empty had no file: they are read again, and skipped again.
+        The old checkpoint, if any, is kept beside, as ``_checkpoint.json.old``.
+
+        Returns:
+            The new checkpoint.
+        """
+        outputs = sorted(
+            (path for path in self._path.glob("[!.]*.parquet") if path.is_file()),
+            key=lambda path: (path.stat().st_mtime_ns, path.name),
+        )
+        checkpoint = {}
+        for sequence, path in enumerate(outputs):
+            partition = incoming.get(path.stem)
+            source = None if partition is None else InputFile.of(partition.path)
+            staged = replace(committed_output(path), source=source)
+            written = datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat()
+            checkpoint[path.stem] = {
+                **describe(staged),
+                "sequence": sequence,
+                "written_at": written,
+            }
+        if self.checkpoint_path.exists():
+            os.replace(self.checkpoint_path, f"{self.checkpoint_path}.old")
+        self._write(checkpoint)
+        return checkpoint
 
     def save(self, data: PartitionOutputs) -> None:
         """Let the engine stage each partition's file, and commit each in turn.
@@ -331,6 +391,10 @@ class ExtractedPartitionsDataset(AbstractDataset[PartitionOutputs, dict[str, dic
             "sequence": len(checkpoint),
             "written_at": datetime.now(UTC).isoformat(),
         }
+        self._write(checkpoint)
+
+    def _write(self, checkpoint: dict[str, dict]) -> None:
+        """Replace the checkpoint atomically: a killed run leaves old or new."""
         temporary = self._path / f".{CHECKPOINT_FILE}.{os.getpid()}{STAGED_SUFFIX}"
         temporary.write_text(json.dumps(checkpoint, indent=2))
         fsync(temporary)
