@@ -3,6 +3,7 @@ import io
 import json
 import logging
 import os
+import re
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,12 @@ import pytest
 from kedro.io import DatasetError
 from rich.console import Console
 
-from sae_pipelines.batch.output import BatchProgress, ChunkOutputs, StagedPartition
+from sae_pipelines.batch.output import (
+    BatchProgress,
+    ChunkOutputs,
+    StagedPartition,
+    rows_to_do,
+)
 from sae_pipelines.batch.partitions import (
     CorruptPartitionError,
     DamagedCheckpointError,
@@ -19,6 +25,7 @@ from sae_pipelines.batch.partitions import (
     ExtractedPartitionsDataset,
     IncomingPartitionsDataset,
     RedeliveredPartitionError,
+    estimate_csv_rows,
     refuse_redelivered,
 )
 from sae_pipelines.runtime.errors import InputError
@@ -343,3 +350,42 @@ def test_a_rebuilt_checkpoint_records_what_the_commits_recorded(tmp_path):
     assert rebuilt["a"]["input_sha256"] == original["a"]["input_sha256"]
     assert rebuilt["b"]["input_sha256"] is rebuilt["b"]["input_bytes"] is None
     assert (tmp_path / "out/_checkpoint.json.old").read_text() == '{"a": {"ro'
+
+
+@pytest.mark.parametrize("sample_bytes", [1 << 20, 1000])
+def test_csv_rows_are_estimated_from_the_file_size(tmp_path, sample_bytes):
+    table(2000).to_csv(tmp_path / "a.csv", index=False)
+    estimate = estimate_csv_rows(tmp_path / "a.csv", sample_bytes)
+    if sample_bytes > (tmp_path / "a.csv").stat().st_size:
+        assert estimate == 2000  # the whole file read: counted
+    else:
+        assert 1500 < estimate < 2500 and estimate != 2000
+    (tmp_path / "b.csv").write_text("a,b\n1,2")  # no line break at the end
+    assert estimate_csv_rows(tmp_path / "b.csv", sample_bytes) == 1
+
+
+def test_a_csv_partition_reports_its_progress_by_tenths_of_an_estimate(
+    tmp_path, caplog, monkeypatch
+):
+    monkeypatch.setenv("TTY_COMPATIBLE", "0")  # as under cron or Airflow
+    monkeypatch.setattr("sae_pipelines.batch.partitions.SAMPLE_BYTES", 1000)
+    table(2000).to_csv(tmp_path / "big.csv", index=False)
+    [partition] = (
+        IncomingPartitionsDataset(str(tmp_path), chunk_rows=100).load().values()
+    )
+    assert partition.rows is None
+    rows, estimates = rows_to_do({"big": partition})
+    chunks = {"big": (as_output(chunk) for chunk in partition.chunks())}
+    with caplog.at_level(logging.INFO):
+        ExtractedPartitionsDataset(str(tmp_path / "out")).save(
+            ChunkOutputs(chunks, rows, estimates=estimates)
+        )
+    progress = [
+        r.getMessage()
+        for r in caplog.records
+        if r.getMessage().startswith("Batch extraction")
+    ]
+    assert len(progress) >= 8
+    first = re.match(r"Batch extraction: (\d+)/~(\d+) rows", progress[0])
+    assert first is not None and int(first.group(2)) == estimates["big"]
+    assert progress[-1].startswith("Batch extraction: 2000/2000 rows (100%), 1/1")

@@ -115,6 +115,34 @@ class PartitionOutputs(Protocol):
         """
 
 
+class RowsToDo(Protocol):
+    """A partition's rows as known before it is read (``Partition`` has them)."""
+
+    @property
+    def rows(self) -> int | None:
+        """Its rows, or ``None`` when not known before it is read."""
+
+    @property
+    def estimated_rows(self) -> int | None:
+        """Its rows, or an estimate of them, or ``None``."""
+
+
+def rows_to_do(
+    partitions: Mapping[str, RowsToDo],
+) -> tuple[dict[str, int | None], dict[str, int]]:
+    """Each partition's rows where known, and estimates of the others', by name.
+
+    What :class:`BatchProgress` reports against.
+    """
+    rows = {name: partition.rows for name, partition in partitions.items()}
+    estimates = {
+        name: estimate
+        for name, partition in partitions.items()
+        if rows[name] is None and (estimate := partition.estimated_rows) is not None
+    }
+    return rows, estimates
+
+
 @dataclass(frozen=True)
 class ChunkOutputs:
     """Output chunks per partition, written in this process (the pandas engine).
@@ -125,16 +153,19 @@ class ChunkOutputs:
             report: with all of them it shows the share of rows done.
         inputs: Each partition's input file, hashed as its reading starts and
             recorded in the checkpoint (:class:`InputFile`).
+        estimates: Estimated rows of partitions whose ``rows`` are not known
+            (CSV), so that their progress is reported too.
     """
 
     chunks: Mapping[str, Iterable[pa.Table | pd.DataFrame]]
     rows: Mapping[str, int | None] = field(default_factory=dict)
     inputs: Mapping[str, Path] = field(default_factory=dict)
+    estimates: Mapping[str, int] = field(default_factory=dict)
 
     def write(self, folder: Path, commit: Callable[[StagedPartition], None]) -> None:
         """Write and commit each partition in turn, reporting rows as they go."""
         rows = {name: self.rows.get(name) for name in self.chunks}
-        with BatchProgress(rows) as progress:
+        with BatchProgress(rows, estimates=self.estimates) as progress:
             for name, chunks in self.chunks.items():
                 path = staged_path(folder, name, str(os.getpid()))
                 source = (
@@ -154,15 +185,26 @@ class BatchProgress:
     """
 
     def __init__(
-        self, rows: Mapping[str, int | None], console: Console | None = None
+        self,
+        rows: Mapping[str, int | None],
+        console: Console | None = None,
+        estimates: Mapping[str, int] | None = None,
     ) -> None:
         """Report on the partitions of ``rows``, each with its rows or ``None``.
 
-        The rows to do are known when every partition's are.
+        The rows to do are known when every partition's are, or estimated
+        when ``estimates`` gives the others'; each estimate is replaced by the
+        partition's rows once it is committed.
         """
-        known = [count for count in rows.values() if count is not None]
-        total = sum(known) if len(known) == len(rows) else None
+        self._estimates = {
+            name: (estimates or {})[name]
+            for name, count in rows.items()
+            if count is None and name in (estimates or {})
+        }
+        counts = [self._estimates.get(name, count) for name, count in rows.items()]
+        total = None if None in counts else sum(counts)
         self.report = ProgressReport("Batch extraction", total, "rows", logger, console)
+        self.report.set_total(total, estimated=bool(self._estimates))
         self._partitions = len(rows)
         self._done = self._done_rows = 0
 
@@ -181,6 +223,10 @@ class BatchProgress:
         """``staged`` is committed."""
         self._done += 1
         self._done_rows += staged.rows
+        estimate = self._estimates.pop(staged.name, None)
+        if estimate is not None and self.report.total is not None:
+            total = self.report.total + staged.rows - estimate
+            self.report.set_total(total, estimated=bool(self._estimates))
         self.report.update(self._done_rows, self._status())
 
     def _status(self) -> str:

@@ -46,6 +46,8 @@ CHECKPOINT_FILE = "_checkpoint.json"
 # What the command that rebuilds a damaged checkpoint is called.
 REBUILD_COMMAND = "kedro rebuild-checkpoint"
 COMMITTING_SUFFIX = ".commit"
+# How much of a CSV file is read to estimate its rows from its size.
+SAMPLE_BYTES = 1 << 20
 
 
 class DuplicatePartitionError(InputError, DatasetError):
@@ -92,6 +94,17 @@ class Partition:
                 return parquet.metadata.num_rows
         except CorruptPartitionError:
             return None
+
+    @property
+    def estimated_rows(self) -> int | None:
+        """:attr:`rows`, or for CSV an estimate, for the progress report.
+
+        A CSV file's rows are estimated from its size and the bytes per row of
+        its first :data:`SAMPLE_BYTES` (counted exactly when that is all of it).
+        """
+        if (rows := self.rows) is not None or self.path.suffix != ".csv":
+            return rows
+        return estimate_csv_rows(self.path, SAMPLE_BYTES)
 
     def change_since(self, record: Mapping[str, Any]) -> str | None:
         """How the file differs from the one a checkpoint ``record`` describes.
@@ -169,6 +182,25 @@ class Partition:
         except (OSError, pa.ArrowException) as error:
             msg = f"Partition '{self.name}' ({self.path}) is not a readable parquet file: {error}"
             raise CorruptPartitionError(msg) from error
+
+
+def estimate_csv_rows(path: Path, sample_bytes: int) -> int | None:
+    """About how many rows follow the header of a CSV file, from its first bytes.
+
+    ``None`` when no whole row fits in ``sample_bytes``. Quoted line breaks
+    count as rows: it is an estimate.
+    """
+    size = path.stat().st_size
+    with path.open("rb") as file:
+        head = file.read(sample_bytes)
+    body = head[head.find(b"\n") + 1 :] if b"\n" in head else b""
+    if len(head) == size:
+        return body.count(b"\n") + (not body.endswith(b"\n") and bool(body))
+    rows = body.count(b"\n")
+    if not rows:
+        return None
+    bytes_per_row = (body.rfind(b"\n") + 1) / rows
+    return round((size - (len(head) - len(body))) / bytes_per_row)
 
 
 def _runs_of_rows(metadata: pq.FileMetaData, rows: int) -> Iterator[list[int]]:

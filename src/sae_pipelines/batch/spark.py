@@ -36,6 +36,7 @@ from sae_pipelines.batch.output import (
     CorruptPartitionError,
     InputFile,
     StagedPartition,
+    rows_to_do,
     staged_path,
 )
 from sae_pipelines.batch.spark_executor import (
@@ -111,11 +112,11 @@ class SparkOutputs:
         with tempfile.TemporaryDirectory(prefix="sae_model_") as folder_of_model:
             model_files = ship_model(context, self.model, Path(folder_of_model))
             workers = max(1, min(len(names), context.defaultParallelism))
-            rows = {name: self.partitions[name].rows for name in names}
+            rows, estimates = rows_to_do({n: self.partitions[n] for n in names})
             try:
                 with (
                     ThreadPoolExecutor(workers, thread_name_prefix="spark-job") as pool,
-                    BatchProgress(rows) as progress,
+                    BatchProgress(rows, estimates=estimates) as progress,
                 ):
                     jobs = {
                         name: pool.submit(self._stage, name, folder, model_files)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from sae_pipelines.batch.output import ChunkOutputs, PartitionOutputs
+from sae_pipelines.batch.output import ChunkOutputs, PartitionOutputs, rows_to_do
 from sae_pipelines.batch.partitions import Partition, refuse_redelivered
 from sae_pipelines.batch.spark_session import spark_engine
 from sae_pipelines.inference import InferenceModel
@@ -86,9 +86,9 @@ def extract_partitions(
         )
         for name, partition in partitions.items()
     }
-    rows = {name: partition.rows for name, partition in partitions.items()}
+    rows, estimates = rows_to_do(partitions)
     inputs = {name: partition.path for name, partition in partitions.items()}
-    return ChunkOutputs(chunks, rows, inputs), model_used
+    return ChunkOutputs(chunks, rows, inputs, estimates), model_used
 
 
 def summarize_batch(
