@@ -157,6 +157,12 @@ def text_pixel(folder: Path) -> dict:
     return with_raw_data(folder, table)
 
 
+def fractional_pixel() -> pd.DataFrame:
+    table = digits(5).astype({"pixel_0_5": float})
+    table.loc[2, "pixel_0_5"] = 3.5
+    return table
+
+
 def nan_partition() -> pd.DataFrame:
     table = digits(5)
     table.loc[2, "pixel_0_4"] = np.nan
@@ -221,6 +227,18 @@ CASES = {
         ("run", *BATCH),
         lambda folder: with_partition(folder, "d3.parquet", nan_partition()),
         ["Partition 'd3'", "pixel_0_4"],
+    ),
+    "partition fraction in integers": (
+        ("run", *BATCH),
+        lambda folder: with_partition(folder, "d5.csv", fractional_pixel()),
+        ["Partition 'd5'", "fractional values in column 'pixel_0_5'", "row 3: 3.5"],
+    ),
+    "partition duplicate ids": (
+        ("run", *BATCH),
+        lambda folder: with_partition(
+            folder, "d6.parquet", digits(100).assign(row_id=np.arange(100) % 50)
+        ),
+        ["Partition 'd6'", "duplicate ids in column 'row_id'", "50 in rows"],
     ),
     "partition not parquet": (
         ("run", *BATCH),
