@@ -7,6 +7,7 @@ at fault, show no traceback, and leave everything as it was: no file written,
 no model version registered, no alias moved, no finished MLflow run.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -96,6 +97,39 @@ def with_partition(folder: Path, name: str, content: pd.DataFrame | bytes) -> di
     }
 
 
+def csv_beside_parquet(folder: Path) -> dict:
+    """Partition 'first' delivered twice: as CSV and as parquet."""
+    catalog = with_partition(folder, "first.csv", digits(5))
+    digits(5).to_parquet(folder / "incoming" / "first.parquet", index=False)
+    return catalog
+
+
+def with_checkpoint(folder: Path, checkpoint: str) -> dict:
+    """Catalog entries of a batch output folder of its own, with this checkpoint."""
+    output = folder / "output"
+    output.mkdir()
+    (output / "_checkpoint.json").write_text(checkpoint)
+    dataset = {
+        "type": "sae_pipelines.batch.partitions.ExtractedPartitionsDataset",
+        "path": str(output),
+    }
+    return {"extraction_checkpoint": dataset, "extracted_partitions": dataset}
+
+
+def redelivered(folder: Path) -> dict:
+    """Partition 'd9' encoded before from another file, and delivered again."""
+    record = {
+        "rows": 5,
+        "file": "d9.parquet",
+        "sequence": 0,
+        "input_bytes": 7,
+        "input_mtime_ns": 0,
+        "input_sha256": "0" * 64,
+    }
+    catalog = with_partition(folder, "d9.csv", digits(5))
+    return catalog | with_checkpoint(folder, json.dumps({"d9": record}))
+
+
 def nan_pixel(folder: Path) -> dict:
     table = raw_table()
     table.loc[5, "pixel_3_3"] = np.nan
@@ -125,6 +159,12 @@ def text_pixel(folder: Path) -> dict:
     table = raw_table()
     table["pixel_2_2"] = table["pixel_2_2"].astype(str).radd("p")
     return with_raw_data(folder, table)
+
+
+def fractional_pixel() -> pd.DataFrame:
+    table = digits(5).astype({"pixel_0_5": float})
+    table.loc[2, "pixel_0_5"] = 3.5
+    return table
 
 
 def nan_partition() -> pd.DataFrame:
@@ -202,10 +242,40 @@ CASES = {
         lambda folder: with_partition(folder, "d3.parquet", nan_partition()),
         ["Partition 'd3'", "pixel_0_4"],
     ),
+    "partition fraction in integers": (
+        ("run", *BATCH),
+        lambda folder: with_partition(folder, "d5.csv", fractional_pixel()),
+        ["Partition 'd5'", "fractional values in column 'pixel_0_5'", "row 3: 3.5"],
+    ),
+    "partition duplicate ids": (
+        ("run", *BATCH),
+        lambda folder: with_partition(
+            folder, "d6.parquet", digits(100).assign(row_id=np.arange(100) % 50)
+        ),
+        ["Partition 'd6'", "duplicate ids in column 'row_id'", "50 in rows"],
+    ),
     "partition not parquet": (
         ("run", *BATCH),
         lambda folder: with_partition(folder, "d4.parquet", b"PAR1 not parquet"),
         ["Partition 'd4'", "d4.parquet", "not a readable parquet file"],
+    ),
+    "partition as CSV and parquet": (
+        ("run", *BATCH),
+        csv_beside_parquet,
+        ["'first'", "first.csv", "first.parquet"],
+    ),
+    "partition delivered again, changed": (
+        ("run", *BATCH),
+        redelivered,
+        ["Partition 'd9'", "d9.csv", "new file name", "_checkpoint.json"],
+    ),
+    "damaged checkpoint": (
+        ("run", *BATCH),
+        lambda folder: (
+            with_partition(folder, "d8.csv", digits(5))
+            | with_checkpoint(folder, '{"d8": {"rows": 5, "fi')
+        ),
+        ["output/_checkpoint.json", "damaged", "kedro rebuild-checkpoint"],
     ),
     "unknown run to reproduce": (
         ("reproduce", "--run-id", "0123456789abcdef0123456789abcdef"),

@@ -27,6 +27,7 @@ pytestmark = pytest.mark.slow
 
 BATCH = ("run", "--pipelines", "batch_extraction")
 OUTPUT = "data/07_model_output/batch"
+INCOMING = "data/01_raw/incoming"
 
 
 def drop(project: Path, name: str, table: pd.DataFrame) -> None:
@@ -68,15 +69,25 @@ def test_new_partitions_are_encoded_once_and_bad_input_changes_nothing(trained):
     assert set(outputs(trained)) == {"d1.parquet", "d2.parquet", "d3.parquet"}
     for name in ("d0_blank", "d0_header"):
         assert f"Partition '{name}' has no rows: skipped" in first.stdout + first.stderr
-        assert checkpoint(trained)[name] | {"written_at": None} == {
+        record = checkpoint(trained)[name]
+        assert {key: record[key] for key in ("rows", "file", "sequence")} == {
             "rows": 0,
             "file": None,
-            "anomaly_rate": None,
-            "mean_l0": None,
             "sequence": ["d0_blank", "d0_header"].index(name),
-            "written_at": None,
         }
+        assert record["anomaly_rate"] is record["mean_l0"] is None
+        assert (
+            record["input_bytes"] == (trained / INCOMING / f"{name}.csv").stat().st_size
+        )
     before = outputs(trained)
+
+    # The same file delivered again (a new mtime) is nothing to do.
+    again = trained / INCOMING / "d1.csv"
+    again.write_bytes(again.read_bytes())
+    unchanged = run_batch(trained)
+    assert unchanged.returncode == 0, unchanged.stderr[-3000:]
+    assert "processed before: nothing to do" in unchanged.stdout + unchanged.stderr
+    assert outputs(trained) == before
 
     drop(trained, "d4.parquet", digits(50, start=900))
     drop(trained, "d5.csv", digits(60, start=950))

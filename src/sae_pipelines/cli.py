@@ -1,4 +1,7 @@
-"""Project commands of the ``kedro`` CLI: ``run``, ``promote`` and ``reproduce``.
+"""Project commands of the ``kedro`` CLI: ``run``, ``promote``, ``reproduce`` and more.
+
+``rebuild-checkpoint`` writes batch extraction's checkpoint afresh from its
+committed output files, when it is damaged.
 
 ``run`` is Kedro's own, with these differences: an error the user caused (an
 :class:`~sae_pipelines.runtime.errors.InputError`, or a file that cannot be found or
@@ -32,6 +35,7 @@ from mlflow.exceptions import MlflowException
 from rich.console import Console
 from rich.table import Table
 
+from sae_pipelines.batch.lock import OUTPUT_DATASET, take_lock
 from sae_pipelines.runtime.errors import InputError
 from sae_pipelines.runtime.interrupt import interruption, interrupts_as_errors
 from sae_pipelines.tracking.mlflow_run import limit_http_retries, lost_server
@@ -214,6 +218,34 @@ def reproduce(run_id: str, env: str | None) -> None:
     _print_comparison(outcome)
     if not outcome.matches:
         raise click.exceptions.Exit(1)
+
+
+@cli.command(name="rebuild-checkpoint")
+@ENV_OPTION
+def rebuild_checkpoint(env: str | None) -> None:
+    """Write batch extraction's _checkpoint.json afresh from its output files.
+
+    For a checkpoint that is damaged: every committed ``<name>.parquet`` is
+    recorded with the rows, anomaly rate and mean L0 read from it, and its
+    input file as found in the incoming folder now. The old checkpoint is
+    kept as ``_checkpoint.json.old``.
+    """
+    catalog = _project_context(env).catalog
+    output = catalog.get(OUTPUT_DATASET)
+    try:
+        incoming = catalog.load("incoming_partitions")
+        lock = take_lock(Path(output.folder))
+    except (InputError, DatasetError) as error:
+        raise click.ClickException(one_line(input_error(error) or error)) from error
+    try:
+        checkpoint = output.rebuild_checkpoint(incoming)
+    finally:
+        lock.release()
+    rows = sum(record["rows"] for record in checkpoint.values())
+    click.echo(
+        f"{output.checkpoint_path}: {len(checkpoint)} partitions ({rows} rows) "
+        "recorded from their output files"
+    )
 
 
 def _print_comparison(outcome: Reproduction) -> None:

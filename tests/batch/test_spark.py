@@ -1,5 +1,7 @@
 """The Spark engine writes what the pandas engine writes, and fails as it does."""
 
+import dataclasses
+import hashlib
 import time
 
 import numpy as np
@@ -91,7 +93,8 @@ def write_with_pandas(partitions, model, folder):
         for name, partition in partitions.items()
     }
     dataset = ExtractedPartitionsDataset(str(folder))
-    dataset.save(ChunkOutputs(chunks))
+    inputs = {name: partition.path for name, partition in partitions.items()}
+    dataset.save(ChunkOutputs(chunks, inputs=inputs))
     return dataset
 
 
@@ -139,8 +142,10 @@ def test_spark_writes_the_files_the_pandas_engine_writes(
             tmp_path / "pandas" / f"{name}.parquet",
         )
         spark_record, pandas_record = by_spark.load()[name], by_pandas.load()[name]
-        for key in ("rows", "file", "mean_l0", "sequence"):
+        for key in ("rows", "file", "mean_l0", "sequence", "input_bytes"):
             assert spark_record[key] == pandas_record[key]
+        digest = hashlib.sha256(partitions[name].path.read_bytes()).hexdigest()
+        assert spark_record["input_sha256"] == pandas_record["input_sha256"] == digest
         assert spark_record["anomaly_rate"] == pytest.approx(
             pandas_record["anomaly_rate"]
         )
@@ -237,3 +242,39 @@ def test_an_unreachable_master_is_named_at_once():
     with pytest.raises(spark_session.SparkMasterUnreachableError, match=master):
         spark_session.check_master(master)
     assert time.monotonic() - started < 60
+
+
+@pytest.mark.parametrize("engine", ["pandas", "spark"])
+def test_both_engines_refuse_fractions_in_integers_and_duplicate_ids(
+    spark, model, tmp_path, engine
+):
+    """The model's one definition of a valid row, as the served model applies it."""
+    with_integers = dataclasses.replace(model, integer_features=("f1",))
+    rows = table(5).assign(f1=np.arange(200) % 7, **{ID: np.arange(200)})
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    rows.assign(f1=np.where(rows.index == 9, 3.5, rows["f1"])).to_csv(
+        folder / "fraction.csv", index=False
+    )
+    rows.assign(**{ID: np.arange(200) % 150}).to_parquet(folder / "ids.parquet")
+    # Chunks differ by engine (Spark's Arrow batches): the rows counted do too.
+    refusals = {
+        "fraction": r"Partition 'fraction' has fractional values in column 'f1', "
+        r"which holds integers for the model: 1 in rows 1 to \d+, the first in "
+        r"row 10: 3\.5",
+        "ids": rf"Partition 'ids' has duplicate ids in column '{ID}': \d+ in rows "
+        r"\d+ to \d+, the first in row 151: 0",
+    }
+    for name, words in refusals.items():
+        partitions = {name: partitions_in(folder)[name]}
+        output = tmp_path / f"{name}-out"
+        with pytest.raises(DatasetError, match=words):
+            if engine == "spark":
+                write_with_spark(spark, partitions, with_integers, output)
+            else:
+                write_with_pandas(partitions, with_integers, output)
+        assert files(output) == []
+    rows.to_csv(folder / "fine.csv", index=False)
+    fine = {"fine": partitions_in(folder)["fine"]}
+    written = write_with_pandas(fine, with_integers, tmp_path / "fine-out")
+    assert written.load()["fine"]["rows"] == 200

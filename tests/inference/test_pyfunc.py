@@ -108,3 +108,38 @@ def test_a_registered_model_of_another_kind_is_refused_by_name(tmp_path):
             RegisteredModelDataset("other", model_version=1).load()
     finally:
         mlflow.set_tracking_uri(None)
+
+
+def test_serving_refuses_what_batch_refuses_with_the_same_words(tmp_path):
+    rng = np.random.default_rng(0)
+    train = pd.DataFrame(
+        {"a": rng.uniform(size=40), "b": rng.integers(0, 16, 40), "c": 1}
+    )
+    normalizer = fit_normalizer(
+        train, NormalizationParams(method="minmax"), DataParams(id_column="key")
+    )
+    model = InferenceModel(
+        topk_autoencoder(3, 6, 2),
+        normalizer,
+        id_column="key",
+        integer_features=("b", "c"),
+    )
+    example = train.head(3).assign(key=[1, 2, 3])[["key", *FEATURES]]
+    save_inference_model(model, example, tmp_path / "model")
+    loaded = mlflow.pyfunc.load_model(str(tmp_path / "model"))
+    python_model = loaded.unwrap_python_model()
+    rows = train.assign(key=np.arange(40))
+    pd.testing.assert_frame_equal(loaded.predict(rows), model.predict(rows))
+
+    fractional = rows.assign(b=np.where(rows.index == 5, 3.5, rows["b"]))
+    words = "fractional values in column 'b'.*: 1 in rows 1 to 40.*row 6: 3.5"
+    for scorer in (model.predict, lambda rows: python_model.predict(None, rows)):
+        with pytest.raises(InvalidInputError, match=words):
+            scorer(fractional)
+    with pytest.raises(MlflowException, match="column b"):  # the signature's check
+        loaded.predict(fractional)
+    duplicated = rows.assign(key=np.arange(40) % 20)
+    with pytest.raises(
+        MlflowException, match="duplicate ids in column 'key': 20 in rows 1 to 40"
+    ):
+        loaded.predict(duplicated)

@@ -19,6 +19,25 @@ class BatchLockedError(InputError, RuntimeError):
     """Another batch extraction holds the lock on the output folder."""
 
 
+def take_lock(folder: Path) -> FileLock:
+    """The lock on the output ``folder``, taken; release it when done.
+
+    Raises:
+        BatchLockedError: Another batch extraction holds it.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(folder / ".lock", blocking=False)
+    try:
+        lock.acquire()
+    except Timeout as error:
+        msg = (
+            f"Another batch extraction is running on {folder} (lock file "
+            f"{lock.lock_file}); this run stops without reading or writing"
+        )
+        raise BatchLockedError(msg) from error
+    return lock
+
+
 class BatchLockHooks:
     """Takes a file lock on the output folder before batch extraction runs.
 
@@ -44,18 +63,7 @@ class BatchLockHooks:
         """
         if PIPELINE not in (run_params.get("pipeline_names") or []):
             return
-        folder = Path(self._catalog.get(OUTPUT_DATASET).folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(folder / ".lock", blocking=False)
-        try:
-            lock.acquire()
-        except Timeout as error:
-            msg = (
-                f"Another batch extraction is running on {folder} (lock file "
-                f"{lock.lock_file}); this run stops without reading or writing"
-            )
-            raise BatchLockedError(msg) from error
-        self._lock = lock
+        self._lock = take_lock(Path(self._catalog.get(OUTPUT_DATASET).folder))
 
     @hook_impl
     def after_pipeline_run(self) -> None:

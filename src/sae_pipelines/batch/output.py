@@ -9,11 +9,12 @@ moves it into place, once it is recorded in the checkpoint.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -37,6 +38,33 @@ class CorruptPartitionError(InputError, ValueError):
 
 
 @dataclass(frozen=True)
+class InputFile:
+    """A partition's input file as it was read: what the checkpoint records of it.
+
+    Attributes:
+        size: Its size in bytes.
+        mtime_ns: Its modification time, in nanoseconds.
+        sha256: The SHA-256 of its bytes, in hex.
+    """
+
+    size: int
+    mtime_ns: int
+    sha256: str
+
+    @classmethod
+    def of(cls, path: Path) -> InputFile:
+        """The file at ``path`` now; its bytes are read once, to hash them."""
+        stat = path.stat()
+        return cls(stat.st_size, stat.st_mtime_ns, file_sha256(path))
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of the bytes of ``path``, in hex."""
+    with path.open("rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
+
+
+@dataclass(frozen=True)
 class StagedPartition:
     """A partition's complete output file, not yet in its final place.
 
@@ -48,6 +76,7 @@ class StagedPartition:
         rows: Rows written.
         flagged: Rows flagged as anomalies; ``None`` when rows were not scored.
         active: The sum of ``l0`` over the rows.
+        source: The input file it was read from, when known.
     """
 
     name: str
@@ -55,6 +84,7 @@ class StagedPartition:
     rows: int
     flagged: int | None
     active: int
+    source: InputFile | None = None
 
     @classmethod
     def empty(cls, name: str) -> StagedPartition:
@@ -85,6 +115,34 @@ class PartitionOutputs(Protocol):
         """
 
 
+class RowsToDo(Protocol):
+    """A partition's rows as known before it is read (``Partition`` has them)."""
+
+    @property
+    def rows(self) -> int | None:
+        """Its rows, or ``None`` when not known before it is read."""
+
+    @property
+    def estimated_rows(self) -> int | None:
+        """Its rows, or an estimate of them, or ``None``."""
+
+
+def rows_to_do(
+    partitions: Mapping[str, RowsToDo],
+) -> tuple[dict[str, int | None], dict[str, int]]:
+    """Each partition's rows where known, and estimates of the others', by name.
+
+    What :class:`BatchProgress` reports against.
+    """
+    rows = {name: partition.rows for name, partition in partitions.items()}
+    estimates = {
+        name: estimate
+        for name, partition in partitions.items()
+        if rows[name] is None and (estimate := partition.estimated_rows) is not None
+    }
+    return rows, estimates
+
+
 @dataclass(frozen=True)
 class ChunkOutputs:
     """Output chunks per partition, written in this process (the pandas engine).
@@ -93,18 +151,28 @@ class ChunkOutputs:
         chunks: Each partition's (lazy) output tables, in commit order.
         rows: Each partition's rows where known beforehand, for the progress
             report: with all of them it shows the share of rows done.
+        inputs: Each partition's input file, hashed as its reading starts and
+            recorded in the checkpoint (:class:`InputFile`).
+        estimates: Estimated rows of partitions whose ``rows`` are not known
+            (CSV), so that their progress is reported too.
     """
 
     chunks: Mapping[str, Iterable[pa.Table | pd.DataFrame]]
     rows: Mapping[str, int | None] = field(default_factory=dict)
+    inputs: Mapping[str, Path] = field(default_factory=dict)
+    estimates: Mapping[str, int] = field(default_factory=dict)
 
     def write(self, folder: Path, commit: Callable[[StagedPartition], None]) -> None:
         """Write and commit each partition in turn, reporting rows as they go."""
         rows = {name: self.rows.get(name) for name in self.chunks}
-        with BatchProgress(rows) as progress:
+        with BatchProgress(rows, estimates=self.estimates) as progress:
             for name, chunks in self.chunks.items():
                 path = staged_path(folder, name, str(os.getpid()))
+                source = (
+                    InputFile.of(self.inputs[name]) if name in self.inputs else None
+                )
                 staged = write_partition(name, chunks, path, progress.written)
+                staged = replace(staged, source=source)
                 commit(staged)
                 progress.committed(staged)
 
@@ -117,15 +185,26 @@ class BatchProgress:
     """
 
     def __init__(
-        self, rows: Mapping[str, int | None], console: Console | None = None
+        self,
+        rows: Mapping[str, int | None],
+        console: Console | None = None,
+        estimates: Mapping[str, int] | None = None,
     ) -> None:
         """Report on the partitions of ``rows``, each with its rows or ``None``.
 
-        The rows to do are known when every partition's are.
+        The rows to do are known when every partition's are, or estimated
+        when ``estimates`` gives the others'; each estimate is replaced by the
+        partition's rows once it is committed.
         """
-        known = [count for count in rows.values() if count is not None]
-        total = sum(known) if len(known) == len(rows) else None
+        self._estimates = {
+            name: (estimates or {})[name]
+            for name, count in rows.items()
+            if count is None and name in (estimates or {})
+        }
+        counts = [self._estimates.get(name, count) for name, count in rows.items()]
+        total = None if None in counts else sum(counts)
         self.report = ProgressReport("Batch extraction", total, "rows", logger, console)
+        self.report.set_total(total, estimated=bool(self._estimates))
         self._partitions = len(rows)
         self._done = self._done_rows = 0
 
@@ -144,6 +223,10 @@ class BatchProgress:
         """``staged`` is committed."""
         self._done += 1
         self._done_rows += staged.rows
+        estimate = self._estimates.pop(staged.name, None)
+        if estimate is not None and self.report.total is not None:
+            total = self.report.total + staged.rows - estimate
+            self.report.set_total(total, estimated=bool(self._estimates))
         self.report.update(self._done_rows, self._status())
 
     def _status(self) -> str:
@@ -227,6 +310,23 @@ def write_partition(
     return StagedPartition(name, path, rows, flagged, active)
 
 
+def committed_output(path: Path) -> StagedPartition:
+    """A committed output file's counts, read back from it (its input unknown).
+
+    Counts as :func:`write_partition` returned them: ``flagged`` is ``None``
+    when the file has no ``is_flagged`` column.
+    """
+    schema = pq.read_schema(path)
+    columns = [name for name in ("l0", "is_flagged") if name in schema.names]
+    table = pq.read_table(path, columns=columns)
+    flagged = (
+        _column_sum(table, "is_flagged") if "is_flagged" in table.column_names else None
+    )
+    return StagedPartition(
+        path.stem, path, table.num_rows, flagged, _column_sum(table, "l0")
+    )
+
+
 def _column_sum(table: pa.Table, column: str) -> int:
     return pc.sum(table[column]).as_py() or 0
 
@@ -240,11 +340,18 @@ def fsync(path: Path) -> None:
 def describe(staged: StagedPartition) -> dict[str, Any]:
     """The checkpoint's record of a committed partition (without its sequence).
 
-    A partition without rows is recorded with ``file: None``.
+    A partition without rows is recorded with ``file: None``. Its input file's
+    size, modification time and SHA-256 (``input_bytes``, ``input_mtime_ns``,
+    ``input_sha256``; ``None`` when not known) tell a re-delivered file with
+    other contents from the one encoded.
     """
+    source = staged.source
     return {
         "rows": staged.rows,
         "file": None if staged.path is None else f"{staged.name}.parquet",
         "anomaly_rate": staged.anomaly_rate,
         "mean_l0": staged.mean_l0,
+        "input_bytes": None if source is None else source.size,
+        "input_mtime_ns": None if source is None else source.mtime_ns,
+        "input_sha256": None if source is None else source.sha256,
     }

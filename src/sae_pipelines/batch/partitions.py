@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,19 +27,39 @@ from kedro.io import AbstractDataset, DatasetError
 from sae_pipelines.batch.output import (
     STAGED_SUFFIX,
     CorruptPartitionError,
+    InputFile,
     PartitionOutputs,
     StagedPartition,
+    committed_output,
     describe,
+    file_sha256,
     final_path,
     fsync,
 )
 from sae_pipelines.inference.tables import as_arrow
+from sae_pipelines.runtime.errors import InputError
 
 logger = logging.getLogger(__name__)
 
 SUFFIXES = (".csv", ".parquet")
 CHECKPOINT_FILE = "_checkpoint.json"
+# What the command that rebuilds a damaged checkpoint is called.
+REBUILD_COMMAND = "kedro rebuild-checkpoint"
 COMMITTING_SUFFIX = ".commit"
+# How much of a CSV file is read to estimate its rows from its size.
+SAMPLE_BYTES = 1 << 20
+
+
+class DuplicatePartitionError(InputError, DatasetError):
+    """Two incoming files share a name, so neither can be the partition."""
+
+
+class DamagedCheckpointError(InputError, DatasetError):
+    """The checkpoint is not readable JSON: rebuild it from the output files."""
+
+
+class RedeliveredPartitionError(InputError, ValueError):
+    """A partition encoded before is delivered again with other contents."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +94,44 @@ class Partition:
                 return parquet.metadata.num_rows
         except CorruptPartitionError:
             return None
+
+    @property
+    def estimated_rows(self) -> int | None:
+        """:attr:`rows`, or for CSV an estimate, for the progress report.
+
+        A CSV file's rows are estimated from its size and the bytes per row of
+        its first :data:`SAMPLE_BYTES` (counted exactly when that is all of it).
+        """
+        if (rows := self.rows) is not None or self.path.suffix != ".csv":
+            return rows
+        return estimate_csv_rows(self.path, SAMPLE_BYTES)
+
+    def change_since(self, record: Mapping[str, Any]) -> str | None:
+        """How the file differs from the one a checkpoint ``record`` describes.
+
+        Size and modification time unchanged: the same file, not read again.
+        Otherwise the file is hashed and compared with the recorded SHA-256, so
+        a file copied again unchanged (a new mtime) is still the same.
+        Checkpoints written before inputs were recorded lack some of these
+        fields: without ``input_sha256`` only the size is compared, and
+        without ``input_bytes`` every file is taken as unchanged.
+
+        Returns:
+            ``None`` when it is the same file as far as the record tells;
+            otherwise what differs, in words.
+        """
+        size = record.get("input_bytes")
+        if size is None:
+            return None
+        stat = self.path.stat()
+        if stat.st_size != size:
+            return f"{stat.st_size} bytes now, {size} when encoded"
+        digest = record.get("input_sha256")
+        if stat.st_mtime_ns == record.get("input_mtime_ns") or digest is None:
+            return None
+        if file_sha256(self.path) == digest:
+            return None
+        return "same size, other contents (SHA-256)"
 
     def chunks(self) -> Iterator[pa.Table]:
         """The partition's rows, ``chunk_rows`` at a time, as Arrow tables.
@@ -126,6 +184,25 @@ class Partition:
             raise CorruptPartitionError(msg) from error
 
 
+def estimate_csv_rows(path: Path, sample_bytes: int) -> int | None:
+    """About how many rows follow the header of a CSV file, from its first bytes.
+
+    ``None`` when no whole row fits in ``sample_bytes``. Quoted line breaks
+    count as rows: it is an estimate.
+    """
+    size = path.stat().st_size
+    with path.open("rb") as file:
+        head = file.read(sample_bytes)
+    body = head[head.find(b"\n") + 1 :] if b"\n" in head else b""
+    if len(head) == size:
+        return body.count(b"\n") + (not body.endswith(b"\n") and bool(body))
+    rows = body.count(b"\n")
+    if not rows:
+        return None
+    bytes_per_row = (body.rfind(b"\n") + 1) / rows
+    return round((size - (len(head) - len(body))) / bytes_per_row)
+
+
 def _runs_of_rows(metadata: pq.FileMetaData, rows: int) -> Iterator[list[int]]:
     """Consecutive row groups, gathered until each run holds at least ``rows`` rows."""
     run: list[int] = []
@@ -138,6 +215,32 @@ def _runs_of_rows(metadata: pq.FileMetaData, rows: int) -> Iterator[list[int]]:
             run, held = [], 0
     if run:
         yield run
+
+
+def refuse_redelivered(
+    partitions: Mapping[str, Partition], checkpoint: Mapping[str, dict]
+) -> None:
+    """Stop when a partition in the checkpoint was delivered again, changed.
+
+    An encoded partition is never encoded again, so new contents under an
+    old name would be silently lost; the same file delivered again is fine.
+
+    Raises:
+        RedeliveredPartitionError: Naming the first such partition, its file,
+            what differs, and what to do.
+    """
+    for name in sorted(set(partitions) & set(checkpoint)):
+        partition, record = partitions[name], checkpoint[name]
+        if (change := partition.change_since(record)) is None:
+            continue
+        output = f" and its output {record['file']}" if record.get("file") else ""
+        msg = (
+            f"Partition '{name}' ({partition.path}) was encoded before and its file "
+            f"has changed since ({change}): deliver new rows under a new file name, "
+            f"or, to encode this file again, remove '{name}' from {CHECKPOINT_FILE}"
+            f"{output} in the batch output folder"
+        )
+        raise RedeliveredPartitionError(msg)
 
 
 class IncomingPartitionsDataset(AbstractDataset[None, dict[str, Partition]]):
@@ -154,7 +257,8 @@ class IncomingPartitionsDataset(AbstractDataset[None, dict[str, Partition]]):
         """List the partitions, sorted by name; nothing is read yet.
 
         Raises:
-            DatasetError: Two files share a name (``a.csv`` and ``a.parquet``).
+            DuplicatePartitionError: Two files share a name (``a.csv`` and
+                ``a.parquet``).
         """
         if not self._path.is_dir():
             return {}
@@ -163,8 +267,12 @@ class IncomingPartitionsDataset(AbstractDataset[None, dict[str, Partition]]):
             if path.suffix not in SUFFIXES or not path.is_file():
                 continue
             if path.stem in partitions:
-                msg = f"Two incoming files are named '{path.stem}': {partitions[path.stem].path.name} and {path.name}"
-                raise DatasetError(msg)
+                msg = (
+                    f"Two incoming files are named '{path.stem}': "
+                    f"{partitions[path.stem].path} and {path.name}; a partition "
+                    "is one file: remove or rename one of them"
+                )
+                raise DuplicatePartitionError(msg)
             partitions[path.stem] = Partition(path.stem, path, self._chunk_rows)
         return partitions
 
@@ -209,10 +317,62 @@ class ExtractedPartitionsDataset(AbstractDataset[PartitionOutputs, dict[str, dic
         return self._path / CHECKPOINT_FILE
 
     def load(self) -> dict[str, dict]:
-        """The checkpoint: every partition written so far."""
+        """The checkpoint: every partition written so far.
+
+        Raises:
+            DamagedCheckpointError: The file is not a JSON object (cut short,
+                say); the message names it and how to rebuild it.
+        """
         if not self.checkpoint_path.exists():
             return {}
-        return json.loads(self.checkpoint_path.read_text())
+        try:
+            checkpoint = json.loads(self.checkpoint_path.read_bytes())
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            checkpoint = error
+        if not isinstance(checkpoint, dict):
+            reason = (
+                checkpoint if isinstance(checkpoint, Exception) else "not an object"
+            )
+            msg = (
+                f"The batch checkpoint {self.checkpoint_path} is damaged ({reason}): "
+                f"rebuild it from the committed output files with `{REBUILD_COMMAND}` "
+                "(with the run's --env, if any), then run again"
+            )
+            raise DamagedCheckpointError(msg)
+        return checkpoint
+
+    def rebuild_checkpoint(self, incoming: Mapping[str, Partition]) -> dict[str, dict]:
+        """Write the checkpoint afresh from the committed ``<name>.parquet`` files.
+
+        Each file's rows, anomaly rate and mean L0 are read from it; its
+        sequence follows the files' modification times. The input files found
+        in ``incoming`` now are recorded as the ones encoded (nothing can tell
+        otherwise); those gone are recorded without size or hash. Partitions
+        skipped as empty had no file: they are read again, and skipped again.
+        The old checkpoint, if any, is kept beside, as ``_checkpoint.json.old``.
+
+        Returns:
+            The new checkpoint.
+        """
+        outputs = sorted(
+            (path for path in self._path.glob("[!.]*.parquet") if path.is_file()),
+            key=lambda path: (path.stat().st_mtime_ns, path.name),
+        )
+        checkpoint = {}
+        for sequence, path in enumerate(outputs):
+            partition = incoming.get(path.stem)
+            source = None if partition is None else InputFile.of(partition.path)
+            staged = replace(committed_output(path), source=source)
+            written = datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat()
+            checkpoint[path.stem] = {
+                **describe(staged),
+                "sequence": sequence,
+                "written_at": written,
+            }
+        if self.checkpoint_path.exists():
+            os.replace(self.checkpoint_path, f"{self.checkpoint_path}.old")
+        self._write(checkpoint)
+        return checkpoint
 
     def save(self, data: PartitionOutputs) -> None:
         """Let the engine stage each partition's file, and commit each in turn.
@@ -263,6 +423,10 @@ class ExtractedPartitionsDataset(AbstractDataset[PartitionOutputs, dict[str, dic
             "sequence": len(checkpoint),
             "written_at": datetime.now(UTC).isoformat(),
         }
+        self._write(checkpoint)
+
+    def _write(self, checkpoint: dict[str, dict]) -> None:
+        """Replace the checkpoint atomically: a killed run leaves old or new."""
         temporary = self._path / f".{CHECKPOINT_FILE}.{os.getpid()}{STAGED_SUFFIX}"
         temporary.write_text(json.dumps(checkpoint, indent=2))
         fsync(temporary)

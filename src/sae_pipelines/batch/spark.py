@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +34,9 @@ from pyspark.sql.types import FractionalType, IntegralType
 from sae_pipelines.batch.output import (
     BatchProgress,
     CorruptPartitionError,
+    InputFile,
     StagedPartition,
+    rows_to_do,
     staged_path,
 )
 from sae_pipelines.batch.spark_executor import (
@@ -110,11 +112,11 @@ class SparkOutputs:
         with tempfile.TemporaryDirectory(prefix="sae_model_") as folder_of_model:
             model_files = ship_model(context, self.model, Path(folder_of_model))
             workers = max(1, min(len(names), context.defaultParallelism))
-            rows = {name: self.partitions[name].rows for name in names}
+            rows, estimates = rows_to_do({n: self.partitions[n] for n in names})
             try:
                 with (
                     ThreadPoolExecutor(workers, thread_name_prefix="spark-job") as pool,
-                    BatchProgress(rows) as progress,
+                    BatchProgress(rows, estimates=estimates) as progress,
                 ):
                     jobs = {
                         name: pool.submit(self._stage, name, folder, model_files)
@@ -135,7 +137,17 @@ class SparkOutputs:
     def _stage(
         self, name: str, folder: Path, model_files: dict[str, str]
     ) -> StagedPartition:
-        """Run partition ``name``'s job (in a thread of the driver)."""
+        """Run partition ``name``'s job (in a thread of the driver).
+
+        The input file is hashed here, on the driver, as its job starts.
+        """
+        source = InputFile.of(self.partitions[name].path)
+        staged = self._encode(name, folder, model_files)
+        return replace(staged, source=source)
+
+    def _encode(
+        self, name: str, folder: Path, model_files: dict[str, str]
+    ) -> StagedPartition:
         if self.partitions[name].is_blank:  # Spark would see no columns
             return StagedPartition.empty(name)
         context = self.spark.sparkContext

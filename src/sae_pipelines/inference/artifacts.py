@@ -37,6 +37,7 @@ def write_artifacts(model: InferenceModel, folder: Path) -> dict[str, str]:
         "id_column": model.id_column,
         "code_prefix": model.code_prefix,
         "source": model.source,
+        "integer_features": list(model.integer_features),
     }
     paths["settings"].write_text(json.dumps(settings, indent=2))
     return {name: str(path) for name, path in paths.items()}
@@ -56,6 +57,7 @@ def load_artifacts(artifacts: dict[str, str]) -> InferenceModel:
         id_column=settings["id_column"],
         code_prefix=settings["code_prefix"],
         source=settings["source"],
+        integer_features=tuple(settings.get("integer_features", ())),
     )
 
 

@@ -28,11 +28,10 @@ import tensorflow as tf
 
 from sae_pipelines.inference.features import (
     as_tensor,
-    check_columns,
-    feature_values,
     in_place_copy,
     normalize_features,
 )
+from sae_pipelines.inference.rows import RowCheck
 from sae_pipelines.inference.scoring import AnomalyScorer
 from sae_pipelines.inference.tables import DEFAULT_ID_COLUMN, as_arrow
 from sae_pipelines.sae.metrics import active_mask
@@ -67,6 +66,10 @@ class InferenceModel:
         code_prefix: Prefix of the code columns (``code_000``, …).
         source: Which model this is, e.g. ``sae_pipelines version 3 (run …)``.
         version: The registry version, or ``None`` when not from the registry.
+        integer_features: The features that held integers in the training
+            table: input rows must hold whole numbers there (see
+            :mod:`sae_pipelines.inference.rows`). Empty for models saved before
+            it was recorded.
     """
 
     autoencoder: keras.Model
@@ -77,6 +80,7 @@ class InferenceModel:
     code_prefix: str = DEFAULT_CODE_PREFIX
     source: str = "inference model"
     version: int | None = None
+    integer_features: tuple[str, ...] = ()
     _compiled: dict[bool, Any] = field(default_factory=dict, repr=False)
     _in_place: Any = field(default=None, init=False, repr=False)
 
@@ -108,8 +112,9 @@ class InferenceModel:
                 codes and ``l0``.
 
         Raises:
-            InvalidInputError: Missing, unexpected, non-numeric, NaN or infinite
-                columns; the message names them.
+            InvalidInputError: A row that is not valid (see
+                :mod:`sae_pipelines.inference.rows`); the message names the
+                column.
         """
         tables = list(self.score_chunks([rows], "The input", scores))
         return pa.concat_tables(tables).to_pandas()
@@ -234,15 +239,20 @@ class InferenceModel:
         Two matrices take turns: the caller may use one while the next chunk is
         prepared in the other (as :func:`read_ahead` does), never longer.
         """
-        expected = self.feature_columns
+        check = self.row_check(label)
         matrices: list[np.ndarray | None] = [None, None]
         for index, chunk in enumerate(chunks):
             table = as_arrow(chunk)
-            check_columns(label, table.column_names, expected, self.id_column)
             turn = index % 2
-            values = feature_values(label, table, expected, matrices[turn])
+            values = check.features_of(table, matrices[turn])
             matrices[turn] = self.normalize(values, overwrite=True)
             yield table, matrices[turn]
+
+    def row_check(self, label: str) -> RowCheck:
+        """What checks that one input's rows are valid for this model."""
+        return RowCheck(
+            label, self.feature_columns, self.integer_features, self.id_column
+        )
 
     def output_columns(self, codes: np.ndarray, scores: np.ndarray | None) -> pa.Table:
         """The computed output columns: codes, anomaly score and flag, and L0.

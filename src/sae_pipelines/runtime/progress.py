@@ -38,8 +38,10 @@ class ProgressReport:
 
     Attributes:
         description: What is done, e.g. ``Training``.
-        total: The units to do, or ``None`` when not known.
+        total: The units to do, or ``None`` when not known; see
+            :meth:`set_total`.
         unit: The units' name, e.g. ``epochs``.
+        estimated: Whether ``total`` is an estimate (logged as ``~total``).
     """
 
     def __init__(
@@ -54,6 +56,7 @@ class ProgressReport:
         self.description = description
         self.total = total
         self.unit = unit
+        self.estimated = False
         self._logger = logger
         self._console = console or get_console()
         self._log_every_s = log_every_s
@@ -90,6 +93,12 @@ class ProgressReport:
         elif self._due():
             self._log()
 
+    def set_total(self, total: int | None, estimated: bool = False) -> None:
+        """Another ``total``, e.g. an estimate made exact as the work goes on."""
+        self.total, self.estimated = total, estimated
+        if self._bar is not None and self._task is not None:
+            self._bar.update(self._task, total=total)
+
     def _start_bar(self) -> Progress:
         bar = Progress(
             TextColumn("{task.description}"),
@@ -115,7 +124,8 @@ class ProgressReport:
         done = f"{self._completed}"
         if self.total:
             share = math.floor(100 * self._completed / self.total)
-            done += f"/{self.total} {self.unit} ({share}%)"
+            about = "~" if self.estimated else ""
+            done += f"/{about}{self.total} {self.unit} ({share}%)"
         else:
             done += f" {self.unit}"
         status = f", {self._status}" if self._status else ""

@@ -7,8 +7,8 @@ from typing import Any
 
 import pandas as pd
 
-from sae_pipelines.batch.output import ChunkOutputs, PartitionOutputs
-from sae_pipelines.batch.partitions import Partition
+from sae_pipelines.batch.output import ChunkOutputs, PartitionOutputs, rows_to_do
+from sae_pipelines.batch.partitions import Partition, refuse_redelivered
 from sae_pipelines.batch.spark_session import spark_engine
 from sae_pipelines.inference import InferenceModel
 from sae_pipelines.pipelines.params import BatchExtractionParams
@@ -19,7 +19,13 @@ logger = logging.getLogger(__name__)
 def pending_partitions(
     incoming_partitions: dict[str, Partition], extraction_checkpoint: dict[str, dict]
 ) -> list[str]:
-    """Names of the incoming partitions that have no complete output yet, sorted."""
+    """Names of the incoming partitions that have no complete output yet, sorted.
+
+    Raises:
+        RedeliveredPartitionError: A partition encoded before was delivered
+            again with other contents (:func:`refuse_redelivered`).
+    """
+    refuse_redelivered(incoming_partitions, extraction_checkpoint)
     pending = sorted(set(incoming_partitions) - set(extraction_checkpoint))
     if not incoming_partitions:
         logger.info("No incoming partitions: nothing to do")
@@ -80,8 +86,9 @@ def extract_partitions(
         )
         for name, partition in partitions.items()
     }
-    rows = {name: partition.rows for name, partition in partitions.items()}
-    return ChunkOutputs(chunks, rows), model_used
+    rows, estimates = rows_to_do(partitions)
+    inputs = {name: partition.path for name, partition in partitions.items()}
+    return ChunkOutputs(chunks, rows, inputs, estimates), model_used
 
 
 def summarize_batch(

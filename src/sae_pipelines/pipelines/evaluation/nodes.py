@@ -151,9 +151,13 @@ def release_inference_model(
 ) -> ModelRelease:
     """The inference model to register: normaliser, autoencoder, scorer, threshold.
 
+    It also records which features hold integers in the validated table: the
+    rows it scores must hold whole numbers there.
+
     Its input example is the first rows of the validated table: the features,
     and the id column when ``data.id_column`` names one.
     """
+    features = list(normalizer.feature_names_in_)
     model = InferenceModel(
         sae_model,
         normalizer,
@@ -161,6 +165,11 @@ def release_inference_model(
         scorer=anomaly_scorer,
         id_column=id_column(data_params),
         code_prefix=feature_extraction_params.column_prefix,
+        integer_features=tuple(
+            str(name)
+            for name in features
+            if pd.api.types.is_integer_dtype(validated_data[name])
+        ),
     )
     shown = model.feature_columns
     if data_params.id_column:
