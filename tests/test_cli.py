@@ -41,3 +41,11 @@ def test_a_file_that_cannot_be_read_is_named_on_one_line():
     assert line.startswith("/data/raw.csv: 'utf-8' codec can't decode byte 0xe9")
     assert "load_args: {encoding: latin-1}" in line
     assert one_line(CorruptPartitionError("Partition 'p'\nbad")) == "Partition 'p'\nbad"
+
+
+def test_a_missing_version_says_the_file_is_not_there():
+    path = "/data/05_model_input/x.parquet/2020-01-01T00.00.00.000Z/x.parquet"
+    error = raised(
+        DatasetError(f"Failed while loading data\n{path}"), FileNotFoundError(path)
+    )
+    assert one_line(error) == f"No such file: {path}"

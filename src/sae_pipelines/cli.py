@@ -108,7 +108,8 @@ class Interrupted(click.ClickException):
     def __init__(self, interrupted: BaseException) -> None:
         super().__init__(
             f"{interrupted}: the MLflow run is marked KILLED and no file version "
-            "of this run is kept"
+            "of this run is kept; a fit cut short resumes when the same command "
+            "runs again"
         )
         self.exit_code = getattr(interrupted, "exit_status", 1)
 
@@ -131,6 +132,8 @@ def one_line(error: BaseException) -> str:
         return str(error)
     cause = error.__cause__
     reason = " ".join(str(cause).split())
+    if isinstance(cause, FileNotFoundError) and cause.strerror is None:
+        reason = f"No such file: {reason}"  # fsspec's holds only the path
     if isinstance(cause, UnicodeDecodeError):
         reason += (
             "; save the file as UTF-8, or name its encoding in the catalog "
