@@ -13,14 +13,6 @@ from sae_pipelines.tracking.epoch_metrics import (
 NAMES = {"loss": "train_loss", "val_loss": "val_loss"}
 
 
-@pytest.fixture
-def tracking(tmp_path):
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    yield
-    if mlflow.active_run():
-        mlflow.end_run()
-
-
 def train(logger: EpochMetricsLogger, epochs: int, stop_after: int) -> None:
     """Call the logger as Keras's ``fit`` does, stopping early after ``stop_after``."""
     logger.set_params({"epochs": epochs})

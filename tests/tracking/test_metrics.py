@@ -5,14 +5,6 @@ from kedro.io import DatasetError
 from sae_pipelines.tracking.metrics import MetricHistoryDataset
 
 
-@pytest.fixture
-def tracking(tmp_path):
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    yield
-    if mlflow.active_run():
-        mlflow.end_run()
-
-
 def test_a_long_history_is_logged_by_step_and_read_back(tracking):
     values = [1.0 / (step + 1) for step in range(2500)]  # three log_batch calls
     dataset = MetricHistoryDataset("val_loss")

@@ -13,6 +13,8 @@ every chunk with a :class:`RowCheck`. A row is valid when its input has
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -75,30 +77,35 @@ class RowCheck:
         if not pa.types.is_floating(column.type):
             return  # integer or boolean: whole by type
         values = column.to_numpy()  # finite, as feature_values found
-        fractional = values != np.floor(values)
-        if count := int(fractional.sum()):
-            first = int(np.argmax(fractional))
-            msg = (
-                f"{self.label} has fractional values in column '{name}', which "
-                f"holds integers for the model: {self._where(count, len(values))}, "
-                f"the first in row {self._rows + first + 1}: {values[first]}"
-            )
-            raise InvalidInputError(msg)
+        self._refuse(
+            values != np.floor(values),
+            f"fractional values in column '{name}', which holds integers for the model",
+            lambda row: values[row],
+        )
 
     def _check_ids(self, column: pa.ChunkedArray) -> None:
         ids = column.to_numpy()
         present = ~pd.isna(ids)
         repeated = np.zeros(len(ids), bool)
         repeated[present] = self._ids.repeated(ids[present])
-        if count := int(repeated.sum()):
-            first = int(np.argmax(repeated))
+        self._refuse(
+            repeated,
+            f"duplicate ids in column '{self.id_column}'",
+            lambda row: repr(column[row].as_py()),
+        )
+        self._ids.add(ids[present])
+
+    def _refuse(
+        self, flags: np.ndarray, fault: str, value_at: Callable[[int], object]
+    ) -> None:
+        """Stop at the rows ``flags`` marks, naming ``fault`` and the first row's value."""
+        if count := int(flags.sum()):
+            first = int(np.argmax(flags))
             msg = (
-                f"{self.label} has duplicate ids in column '{self.id_column}': "
-                f"{self._where(count, len(ids))}, the first in row "
-                f"{self._rows + first + 1}: {column[first].as_py()!r}"
+                f"{self.label} has {fault}: {self._where(count, len(flags))}, "
+                f"the first in row {self._rows + first + 1}: {value_at(first)}"
             )
             raise InvalidInputError(msg)
-        self._ids.add(ids[present])
 
     def _where(self, count: int, rows: int) -> str:
         """``count`` rows of this chunk, the rows it spans named (from 1)."""
