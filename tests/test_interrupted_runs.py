@@ -29,6 +29,7 @@ pytestmark = pytest.mark.slow
 LONG = "training.epochs=2000,training.early_stopping_patience=2000"
 SHORT = "training.epochs=15"
 MAX_LINES = 40
+BACKUPS = "data/06_models/training_backups"
 
 
 @pytest.fixture(scope="module")
@@ -83,11 +84,15 @@ def finish(child: subprocess.Popen, output: str, timeout: float) -> list[str]:
 
 
 def data_files(root: Path) -> dict[str, int]:
-    """Each file under data/, with its modification time."""
+    """Each file under data/, with its modification time, but the fit's backups.
+
+    A fit cut short keeps its last complete epoch there, to resume from.
+    """
+    backups = root / BACKUPS
     return {
         str(path.relative_to(root)): path.stat().st_mtime_ns
         for path in (root / "data").rglob("*")
-        if path.is_file() and path.name != ".lock"
+        if path.is_file() and path.name != ".lock" and backups not in path.parents
     }
 
 
@@ -128,6 +133,7 @@ def test_a_signalled_run_ends_killed_and_keeps_nothing(trained, signum, status):
     assert client.get_metric_history(run.info.run_id, "train_loss")  # it trained
     assert data_files(root) == files
     assert model_versions(store) == versions
+    assert list((root / BACKUPS).glob("*/epoch_*"))  # the same command resumes
 
 
 def test_a_run_killed_outright_is_marked_killed_by_the_next_run(trained):

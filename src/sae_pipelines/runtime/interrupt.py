@@ -13,6 +13,8 @@ import contextlib
 import signal
 from collections.abc import Iterator
 
+from kedro.framework.hooks import hook_impl
+
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -34,12 +36,28 @@ def interruption(error: BaseException | None) -> RunInterrupted | None:
     return None
 
 
+# The signals received within :func:`interrupts_as_errors`, first first.
+_received: list[int] = []
+
+
+def raise_if_interrupted() -> None:
+    """Raise :class:`RunInterrupted` again for a signal already received.
+
+    Library code that catches every ``Exception`` (a logging handler's
+    ``emit``, a store that wraps errors in its own) can swallow the first
+    raise; long work calls this at each step it may stop at.
+    """
+    if _received:
+        raise RunInterrupted(_received[0])
+
+
 @contextlib.contextmanager
 def interrupts_as_errors() -> Iterator[None]:
-    """Within it, the first SIGINT or SIGTERM raises :class:`RunInterrupted`.
+    """Within it, SIGINT or SIGTERM raises :class:`RunInterrupted`.
 
-    A second signal gets the handler there was before (Ctrl+C twice stops at
-    once). Only the main thread may set handlers.
+    :func:`raise_if_interrupted` raises it again wherever the first was
+    swallowed. A second signal gets the handler there was before (Ctrl+C
+    twice stops at once). Only the main thread may set handlers.
     """
     previous = {signum: signal.getsignal(signum) for signum in SIGNALS}
 
@@ -48,7 +66,11 @@ def interrupts_as_errors() -> Iterator[None]:
             signal.signal(signum, handler)
 
     def handler(signum: int, _frame: object) -> None:
-        restore()
+        if _received:  # the second: as if this handler had never been set
+            restore()
+            signal.raise_signal(signum)
+            return
+        _received.append(signum)
         raise RunInterrupted(signum)
 
     for signum in SIGNALS:
@@ -57,3 +79,18 @@ def interrupts_as_errors() -> Iterator[None]:
         yield
     finally:
         restore()
+        _received.clear()
+
+
+class InterruptHooks:
+    """Stops a run between nodes for a signal whose first raise was swallowed."""
+
+    @hook_impl
+    def before_node_run(self) -> None:
+        """Raise :class:`RunInterrupted` before the node, if a signal came."""
+        raise_if_interrupted()
+
+    @hook_impl
+    def after_node_run(self) -> None:
+        """Raise :class:`RunInterrupted` after the node, if a signal came."""
+        raise_if_interrupted()

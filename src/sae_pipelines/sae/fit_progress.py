@@ -9,6 +9,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from sae_pipelines.runtime.interrupt import raise_if_interrupted
 from sae_pipelines.runtime.progress import ProgressReport
 
 logger = logging.getLogger(__name__)
@@ -16,6 +17,10 @@ logger = logging.getLogger(__name__)
 
 class EpochProgress(keras.callbacks.Callback):
     """Shows the epochs done and the latest losses while a model fits.
+
+    Between its calls into the compiled loop, it also stops the fit for an
+    interruption received before (see
+    :func:`~sae_pipelines.runtime.interrupt.raise_if_interrupted`).
 
     A progress bar on a terminal, else about ten log lines per fit (see
     :class:`~sae_pipelines.runtime.progress.ProgressReport`). Fit inside ``with``, so
@@ -32,6 +37,12 @@ class EpochProgress(keras.callbacks.Callback):
 
     def __exit__(self, *error: Any) -> None:
         self.report.__exit__(*error)
+
+    def on_train_batch_end(
+        self, batch: int, logs: dict[str, Any] | None = None
+    ) -> None:
+        """Stop for a Ctrl+C or SIGTERM that code in the fit swallowed."""
+        raise_if_interrupted()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         """Report ``loss`` and ``val_loss`` after each epoch."""
