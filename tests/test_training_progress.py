@@ -10,6 +10,8 @@ from tests.project_runs import copy_project, latest_run, start_kedro
 
 pytestmark = pytest.mark.slow
 
+EPOCH_METRICS = ("train_loss", "val_loss", "train_l0", "val_l0", "dead_fraction_recent")
+
 
 def test_each_epoch_is_in_mlflow_while_training_runs(tmp_path, monkeypatch):
     root = copy_project(tmp_path / "project")
@@ -39,7 +41,7 @@ def test_each_epoch_is_in_mlflow_while_training_runs(tmp_path, monkeypatch):
             continue
         steps = {
             name: len(client.get_metric_history(run.info.run_id, name))
-            for name in ("train_loss", "val_loss", "dead_fraction_recent")
+            for name in EPOCH_METRICS
         }
         if min(steps.values()) >= 3:
             seen = steps
@@ -54,7 +56,7 @@ def test_each_epoch_is_in_mlflow_while_training_runs(tmp_path, monkeypatch):
     assert estimated
     run = latest_run()
     assert run.info.status == "FINISHED"
-    for name in ("train_loss", "val_loss", "dead_fraction_recent"):
+    for name in EPOCH_METRICS:
         history = client.get_metric_history(run.info.run_id, name)
         assert sorted(m.step for m in history) == list(range(epochs))  # each once
     assert float(run.data.tags["training_estimated_seconds"]) > 0

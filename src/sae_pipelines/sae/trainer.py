@@ -130,10 +130,11 @@ class SparseAutoencoderTrainer(keras.Model):
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.mse_tracker = keras.metrics.Mean(name="reconstruction_mse")
         self.auxk_tracker = keras.metrics.Mean(name="auxk_loss")
+        self.l0_tracker = keras.metrics.Mean(name="l0")
 
     @property
     def metrics(self) -> list[keras.metrics.Metric]:
-        return [self.loss_tracker, self.mse_tracker, self.auxk_tracker]
+        return [self.loss_tracker, self.mse_tracker, self.auxk_tracker, self.l0_tracker]
 
     def call(self, inputs: Any, training: bool = False) -> Any:
         return self.autoencoder(inputs, training=training)
@@ -169,6 +170,7 @@ class SparseAutoencoderTrainer(keras.Model):
         self.loss_tracker.update_state(loss)
         self.mse_tracker.update_state(mse)
         self.auxk_tracker.update_state(auxiliary)
+        self.l0_tracker.update_state(active_codes(codes))
         return {
             **{metric.name: metric.result() for metric in self.metrics},
             "dead_fraction_recent": ops.mean(
@@ -178,12 +180,14 @@ class SparseAutoencoderTrainer(keras.Model):
 
     def test_step(self, data: Any) -> dict[str, Any]:
         inputs, targets = data
-        *_, mse, loss = self._objective(inputs, targets, training=False)
+        _, codes, _, mse, loss = self._objective(inputs, targets, training=False)
         self.loss_tracker.update_state(loss)
         self.mse_tracker.update_state(mse)
+        self.l0_tracker.update_state(active_codes(codes))
         return {
             "loss": self.loss_tracker.result(),
             "reconstruction_mse": self.mse_tracker.result(),
+            "l0": self.l0_tracker.result(),
         }
 
     def _auxk_loss(self, residual: Any, preactivations: Any) -> Any:
@@ -205,6 +209,11 @@ class SparseAutoencoderTrainer(keras.Model):
         rows = ops.cast(ops.shape(codes)[0], "float32")
         counted = ops.minimum(self.rows_since_fired + rows, self.count_cap)
         self.rows_since_fired.assign(ops.where(fired, 0.0, counted))
+
+
+def active_codes(codes: Any) -> Any:
+    """The number of non-zero codes of each row: its L0."""
+    return ops.sum(ops.cast(ops.not_equal(codes, 0.0), "float32"), axis=-1)
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

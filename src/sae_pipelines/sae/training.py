@@ -137,6 +137,7 @@ def fit_sparse_autoencoder(
     Returns:
         The trained model and its per-epoch history (``loss``, ``val_loss``,
         ``reconstruction_mse``, ``val_reconstruction_mse``, ``auxk_loss``,
+        ``l0`` and ``val_l0``, the mean non-zero codes per row, and
         ``dead_fraction_recent``).
     """
     make_deterministic(training_config.seed)
