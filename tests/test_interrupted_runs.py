@@ -151,6 +151,9 @@ def test_a_run_killed_outright_is_marked_killed_by_the_next_run(trained):
     assert client.get_run(killed.info.run_id).info.status == "KILLED"
     assert f"MLflow run {killed.info.run_id}" in output
     assert latest_run(store).info.status == "FINISHED"
+    version = killed.data.tags["run_id"]  # the save version of its files
+    assert f"Removed the 5 file versions {version}" in output
+    assert not list((root / "data").rglob(version))
 
 
 def test_a_tracking_server_that_goes_away_ends_the_run_within_a_minute(tmp_path):

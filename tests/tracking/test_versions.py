@@ -6,7 +6,7 @@ from pathlib import Path
 from kedro.io import DataCatalog
 from kedro.pipeline import Node, Pipeline
 
-from sae_pipelines.tracking.versions import RunVersionsHooks
+from sae_pipelines.tracking.versions import RunVersionsHooks, remove_save_version
 
 EARLIER = "2026-01-01T00.00.00.000Z"
 OWN = "2026-01-01T00.00.01.000Z"
@@ -126,3 +126,18 @@ def test_a_failed_first_run_leaves_no_empty_folders(tmp_path):
     versions.on_pipeline_error(PIPELINE)
 
     assert not (tmp_path / "written.json").exists()
+
+
+def test_a_killed_runs_version_folders_go_and_other_versions_stay(tmp_path):
+    killed, kept = "2026-01-01T00.00.00.000Z", "2026-01-02T00.00.00.000Z"
+    for name in ("02_intermediate/a.parquet", "06_models/b.pkl"):
+        (tmp_path / name / killed).mkdir(parents=True)
+        (tmp_path / name / killed / Path(name).name).write_bytes(b"half")
+    (tmp_path / "06_models/b.pkl" / kept).mkdir()
+
+    removed = remove_save_version(tmp_path, killed)
+
+    assert len(removed) == 2
+    assert not list(tmp_path.rglob(killed))
+    assert not (tmp_path / "02_intermediate/a.parquet").exists()  # left empty
+    assert (tmp_path / "06_models/b.pkl" / kept).is_dir()

@@ -25,6 +25,8 @@ PID_TAG = "process_id"
 # pass for the run's.
 START_TAG = "process_start"
 PROC = Path("/proc")
+# Kedro's run id, the save version of every file the run wrote.
+SAVE_VERSION_TAG = "run_id"
 
 
 def process_start(pid: int) -> str | None:
@@ -71,11 +73,12 @@ def is_alive(tags: dict[str, str]) -> bool:
     return not (start and recorded) or start == recorded
 
 
-def end_abandoned_runs(experiment_id: str) -> list[str]:
+def end_abandoned_runs(experiment_id: str) -> dict[str, str | None]:
     """End KILLED the RUNNING runs of this host whose process is gone.
 
     Returns:
-        The ids of the runs ended.
+        The ids of the runs ended, each with its save version (the tag
+        ``run_id`` Kedro's run parameters give it), ``None`` if untagged.
     """
     client = mlflow.MlflowClient()
     runs = client.search_runs(
@@ -85,7 +88,7 @@ def end_abandoned_runs(experiment_id: str) -> list[str]:
             f"tags.{HOST_TAG} = '{socket.gethostname()}'"
         ),
     )
-    ended = []
+    ended = {}
     for run in runs:
         if is_alive(run.data.tags):
             continue
@@ -97,5 +100,5 @@ def end_abandoned_runs(experiment_id: str) -> list[str]:
             run.info.run_name,
             run.data.tags[PID_TAG],
         )
-        ended.append(run.info.run_id)
+        ended[run.info.run_id] = run.data.tags.get(SAVE_VERSION_TAG)
     return ended

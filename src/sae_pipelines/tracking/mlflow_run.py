@@ -10,6 +10,7 @@ import re
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -29,11 +30,14 @@ from sae_pipelines.runtime.errors import InputError
 from sae_pipelines.runtime.interrupt import interruption
 from sae_pipelines.tracking.abandoned_runs import end_abandoned_runs, process_tags
 from sae_pipelines.tracking.store_lock import store_lock
+from sae_pipelines.tracking.versions import remove_save_version
 
 logger = logging.getLogger(__name__)
 
 OBJECT_REPR = re.compile(r"<(?:\w+\.)*(\w+) object at 0x[0-9a-fA-F]+>")
 MLFLOW_CONFIG = "mlflow"
+# Where the catalog keeps the project's files, relative to the project.
+DATA_FOLDER = "data"
 # Seconds to connect to a tracking server, and again for its answer.
 SERVER_TIMEOUT_S = 10
 # MLflow's defaults retry a request 7 times over about two minutes, and wait
@@ -194,6 +198,7 @@ class MlflowTrackingHooks(MlflowHook):
     def __init__(self) -> None:
         super().__init__()
         self._logged: dict[str, Any] = {}
+        self._data_folder = Path(DATA_FOLDER)
 
     @hook_impl
     def after_context_created(self, context: KedroContext) -> None:
@@ -205,6 +210,7 @@ class MlflowTrackingHooks(MlflowHook):
         Here MLflow creates a new store's tables and kedro-mlflow the
         experiment; see ``store_lock``.
         """
+        self._data_folder = Path(context.project_path) / DATA_FOLDER
         server = context.config_loader[MLFLOW_CONFIG].get("server") or {}
         uri = server.get("mlflow_tracking_uri") or os.environ.get("MLFLOW_TRACKING_URI")
         require_reachable(uri)
@@ -235,7 +241,21 @@ class MlflowTrackingHooks(MlflowHook):
         if run is not None and run.info.run_id == self.run_id:
             tags = {key: tag_value(value) for key, value in run_params.items() if value}
             mlflow.set_tags(tags | process_tags())
-            end_abandoned_runs(run.info.experiment_id)
+            self._clean_up_after(end_abandoned_runs(run.info.experiment_id))
+
+    def _clean_up_after(self, abandoned: dict[str, str | None]) -> None:
+        """Remove the file versions that runs killed outright left under data/."""
+        for run_id, version in abandoned.items():
+            if version and (removed := remove_save_version(self._data_folder, version)):
+                logger.info(
+                    "Removed the %d file versions %s that MLflow run %s left: %s",
+                    len(removed),
+                    version,
+                    run_id,
+                    ", ".join(
+                        str(p.parent.relative_to(self._data_folder)) for p in removed
+                    ),
+                )
 
     @hook_impl
     def on_pipeline_error(self, error: Exception) -> None:

@@ -151,6 +151,26 @@ class RunVersionsHooks:
         self._load_versions[dataset_name] = version
 
 
+def remove_save_version(folder: Path, version: str) -> list[Path]:
+    """Remove each ``<filepath>/<version>/`` folder under ``folder``, whole.
+
+    For the files of a run that could not remove them itself (killed
+    outright): Kedro writes a version's file in place, so one cut short would
+    pass for the newest version. A ``<filepath>`` folder left empty goes too.
+
+    Returns:
+        The version folders removed.
+    """
+    removed = []
+    for path in sorted(folder.rglob(version)):
+        if path.is_dir():
+            shutil.rmtree(path)
+            removed.append(path)
+            with contextlib.suppress(OSError):  # other versions are there
+                path.parent.rmdir()
+    return removed
+
+
 def _file_config(config: dict[str, Any]) -> dict[str, Any]:
     """The configuration of the dataset that holds the file, versioned as ``config``."""
     wrapped = config.get(WRAPPED_DATASET_KEY)
