@@ -16,7 +16,7 @@ with paused_while_importing():
     from sae_pipelines.inference.datasets import ModelRegistrationHooks
     from sae_pipelines.pipelines.params import ProjectContext
     from sae_pipelines.pipelines.points import ProjectConfigLoader
-    from sae_pipelines.runtime.interrupt import InterruptHooks
+    from sae_pipelines.runtime.interrupt_hooks import InterruptHooks
     from sae_pipelines.runtime.timing import NodeTimingHooks
     from sae_pipelines.tracking.artifacts import VersionedArtifactHooks
     from sae_pipelines.tracking.mlflow_run import MLFLOW_CONFIG, MlflowTrackingHooks

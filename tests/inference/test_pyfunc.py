@@ -1,6 +1,8 @@
 """The inference model as an MLflow model, saved and loaded back in this process."""
 
 import json
+import subprocess
+import sys
 
 import mlflow
 import numpy as np
@@ -143,3 +145,15 @@ def test_serving_refuses_what_batch_refuses_with_the_same_words(tmp_path):
         MlflowException, match="duplicate ids in column 'key': 20 in rows 1 to 40"
     ):
         loaded.predict(duplicated)
+
+
+def test_the_models_code_imports_where_kedro_is_not_installed():
+    # The registered model's environment has its requirements only: no Kedro.
+    blocked = "import sys; sys.modules['kedro'] = None; "
+    imported = subprocess.run(
+        [sys.executable, "-c", blocked + "import sae_pipelines.inference.mlflow_model"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert imported.returncode == 0, imported.stderr[-2000:]

@@ -8,12 +8,12 @@ import pytest
 from kedro.io import DatasetError
 
 from sae_pipelines.runtime.interrupt import (
-    InterruptHooks,
     RunInterrupted,
     interruption,
     interrupts_as_errors,
     raise_if_interrupted,
 )
+from sae_pipelines.runtime.interrupt_hooks import InterruptHooks
 
 
 @pytest.mark.parametrize(
@@ -34,12 +34,21 @@ def test_a_signal_raises_run_interrupted_again_until_it_is_over(signum, status):
     raise_if_interrupted()  # over with the block
 
 
-def test_a_second_signal_gets_the_handler_there_was_before():
+@pytest.fixture
+def python_sigint():
+    """Python's own SIGINT handler, whatever the test runner set (xdist's workers)."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
+def test_a_second_signal_gets_the_handler_there_was_before(python_sigint):
     with pytest.raises(KeyboardInterrupt), interrupts_as_errors():  # noqa: PT012
         try:
             os.kill(os.getpid(), signal.SIGINT)
         except RunInterrupted:
             os.kill(os.getpid(), signal.SIGINT)  # Python's own: KeyboardInterrupt
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_an_interruption_is_found_behind_the_errors_that_wrap_it():

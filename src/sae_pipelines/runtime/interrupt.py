@@ -12,8 +12,7 @@ from __future__ import annotations
 import contextlib
 import signal
 from collections.abc import Iterator
-
-from kedro.framework.hooks import hook_impl
+from types import FrameType
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -65,10 +64,14 @@ def interrupts_as_errors() -> Iterator[None]:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
 
-    def handler(signum: int, _frame: object) -> None:
+    def handler(signum: int, frame: FrameType | None) -> None:
         if _received:  # the second: as if this handler had never been set
             restore()
-            signal.raise_signal(signum)
+            before = previous[signum]
+            if callable(before):  # Python's own for SIGINT: KeyboardInterrupt
+                before(signum, frame)
+            elif before == signal.SIG_DFL:
+                signal.raise_signal(signum)  # the default action: the process ends
             return
         _received.append(signum)
         raise RunInterrupted(signum)
@@ -80,17 +83,3 @@ def interrupts_as_errors() -> Iterator[None]:
     finally:
         restore()
         _received.clear()
-
-
-class InterruptHooks:
-    """Stops a run between nodes for a signal whose first raise was swallowed."""
-
-    @hook_impl
-    def before_node_run(self) -> None:
-        """Raise :class:`RunInterrupted` before the node, if a signal came."""
-        raise_if_interrupted()
-
-    @hook_impl
-    def after_node_run(self) -> None:
-        """Raise :class:`RunInterrupted` after the node, if a signal came."""
-        raise_if_interrupted()
