@@ -9,7 +9,8 @@ read) ends the run with its message as the last line, without a traceback.
 ``SAE_PIPELINES_TRACEBACK=1`` shows the traceback of those too; a bug always
 shows it. Ctrl+C and SIGTERM end the MLflow run KILLED (exit status 130 and 143)
 and a tracking server that stops answering ends the run within a minute, naming
-its URI; either way the run keeps no files (see ``RunVersionsHooks``).
+its URI; either way the run keeps no file versions (see ``RunVersionsHooks``),
+only a fit's epoch backup, which the same command resumes from.
 """
 
 from __future__ import annotations
