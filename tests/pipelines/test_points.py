@@ -1,12 +1,14 @@
 """The points of the frontier's grids and of the repeats' seeds."""
 
 import pytest
+from kedro.pipeline import Pipeline
 
 from benchmarks.project import PROJECT_ROOT
 from sae_pipelines.pipelines.params import InvalidParametersError
 from sae_pipelines.pipelines.points import (
     ProjectConfigLoader,
     grid_points,
+    point_pipelines,
     seed_points,
 )
 from sae_pipelines.settings import CONFIG_LOADER_ARGS
@@ -66,3 +68,9 @@ def test_seeds_that_are_not_distinct_whole_numbers_are_refused(seeds):
 
     with pytest.raises(InvalidParametersError, match="repeats.seeds must be distinct"):
         loader["parameters"]
+
+
+def test_outside_a_project_there_are_no_points(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    together, records = point_pipelines("repeats", Pipeline([]), set())
+    assert (list(together.nodes), records) == ([], [])

@@ -182,7 +182,7 @@ def configured_points(pipeline: str) -> dict[str, list[str]]:
     """
     project = find_kedro_project(Path.cwd())
     if project is None:
-        return []
+        return {}
     loader = settings.CONFIG_LOADER_CLASS(
         conf_source=str(project / settings.CONF_SOURCE),
         env=os.environ.get("KEDRO_ENV"),
