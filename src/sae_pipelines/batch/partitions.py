@@ -327,12 +327,10 @@ class ExtractedPartitionsDataset(AbstractDataset[PartitionOutputs, dict[str, dic
             return {}
         try:
             checkpoint = json.loads(self.checkpoint_path.read_bytes())
+            reason = None if isinstance(checkpoint, dict) else "not an object"
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            checkpoint = error
-        if not isinstance(checkpoint, dict):
-            reason = (
-                checkpoint if isinstance(checkpoint, Exception) else "not an object"
-            )
+            reason = error
+        if reason is not None:
             msg = (
                 f"The batch checkpoint {self.checkpoint_path} is damaged ({reason}): "
                 f"rebuild it from the committed output files with `{REBUILD_COMMAND}` "
