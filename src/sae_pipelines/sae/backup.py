@@ -73,18 +73,21 @@ class TrainingBackup(keras.callbacks.Callback):
         self.resampler = resampler
         self.history: dict[str, list[float]] = {}
         self._saved = self._latest()
+        self._state = (
+            None
+            if self._saved is None
+            else json.loads((self._saved / STATE_FILE).read_text())
+        )
 
     def completed_epochs(self) -> int:
         """Epochs the backup holds: the fit's ``initial_epoch``."""
-        if self._saved is None:
-            return 0
-        return int(json.loads((self._saved / STATE_FILE).read_text())["epoch"])
+        return 0 if self._state is None else int(self._state["epoch"])
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         """Restore the saved state, if any, into the trainer and the callbacks."""
-        if self._saved is None:
+        if self._saved is None or self._state is None:
             return
-        state = json.loads((self._saved / STATE_FILE).read_text())
+        state = self._state
         optimizer = self.model.optimizer
         if not optimizer.built:
             optimizer.build(self.model.trainable_variables)
