@@ -52,7 +52,7 @@ from benchmarks.project import copy_project, load_newest, project_parameters
 from benchmarks.results import arguments, write_section
 from benchmarks.speed import machine
 from sae_pipelines.inference.tables import feature_matrix
-from sae_pipelines.pipelines.params import DataParams
+from sae_pipelines.parameters.groups import DataParams
 
 RESULTS = Path(__file__).with_name("anomaly_results.md")
 SCALES = {"full": tuple(DATA_SETS), "smoke": ("penguins", "olive")}

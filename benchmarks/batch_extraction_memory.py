@@ -33,7 +33,7 @@ from benchmarks.project import (
 
 WHOLE = """
 import sys, mlflow, pyarrow.parquet as pq
-from sae_pipelines.inference.datasets import RegisteredModelDataset
+from sae_pipelines.tracking.registry_datasets import RegisteredModelDataset
 mlflow.set_tracking_uri(sys.argv[2])
 model = RegisteredModelDataset("sae_pipelines").load()
 table = pq.read_table(sys.argv[1])

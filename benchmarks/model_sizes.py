@@ -39,8 +39,8 @@ from sklearn.model_selection import train_test_split
 from benchmarks.project import PROJECT_ROOT, project_parameters
 from benchmarks.results import arguments, markdown_table, publish
 from benchmarks.speed import machine
+from sae_pipelines.parameters.groups import DataParams, NormalizationParams
 from sae_pipelines.pipelines.data_processing.nodes import fit_normalizer
-from sae_pipelines.pipelines.params import DataParams, NormalizationParams
 from sae_pipelines.sae import ModelConfig, TrainingConfig, fit_sparse_autoencoder
 from sae_pipelines.sae.metrics import (
     dead_units,

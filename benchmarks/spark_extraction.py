@@ -216,7 +216,7 @@ from sae_pipelines.settings import CONFIG_LOADER_ARGS
 from sae_pipelines.batch.spark import SparkOutputs
 from sae_pipelines.batch.spark_session import start_session
 from sae_pipelines.batch.partitions import ExtractedPartitionsDataset, IncomingPartitionsDataset
-from sae_pipelines.inference.datasets import RegisteredModelDataset
+from sae_pipelines.tracking.registry_datasets import RegisteredModelDataset
 way, incoming, output = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
 settings = OmegaConfigLoader("conf", **CONFIG_LOADER_ARGS)["spark"]
 begin = time.perf_counter()

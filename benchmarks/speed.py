@@ -71,8 +71,8 @@ from sae_pipelines.batch.partitions import (
     IncomingPartitionsDataset,
 )
 from sae_pipelines.inference import InferenceModel
+from sae_pipelines.parameters.groups import DataParams, NormalizationParams
 from sae_pipelines.pipelines.data_processing.nodes import fit_normalizer
-from sae_pipelines.pipelines.params import DataParams, NormalizationParams
 from sae_pipelines.sae import (
     ModelConfig,
     TrainingConfig,

@@ -6,18 +6,18 @@
 import kedro.framework.project  # noqa: F401
 
 # isort: split
-# Before TensorFlow loads: the package sets how it computes and quiets its logs.
-import sae_pipelines  # noqa: F401
+# Before TensorFlow loads: how it computes, and its logs quiet, as in a run.
+from sae_pipelines.runtime.startup import starting_up
 
-# isort: split
-import keras
-import numpy as np
-import pandas as pd
-import pytest
-import yaml
+with starting_up():
+    import keras
+    import numpy as np
+    import pandas as pd
+    import pytest
+    import yaml
 
-from benchmarks.project import project_parameters
-from sae_pipelines.sae import ModelConfig, build_sparse_autoencoder
+    from benchmarks.project import project_parameters
+    from sae_pipelines.sae import ModelConfig, build_sparse_autoencoder
 
 # The `project` fixture: a copy of the whole project to run with Kedro.
 pytest_plugins = ["tests.project_runs"]

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pytest
 
 from sae_pipelines.batch.partitions import IncomingPartitionsDataset
-from sae_pipelines.inference.datasets import RegisteredModelDataset
+from sae_pipelines.tracking.registry_datasets import RegisteredModelDataset
 from tests.project_runs import (
     assert_batch_run_tracked,
     code_columns,

@@ -22,42 +22,47 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import click
-import mlflow
-import pandas as pd
-import pyarrow as pa
-from kedro.framework.cli.project import run as kedro_run
-from kedro.framework.context import KedroContext
-from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
-from kedro.io import DatasetError
-from mlflow.entities import RunStatus
-from mlflow.exceptions import MlflowException
-from rich.console import Console
-from rich.table import Table
+from sae_pipelines.runtime.startup import starting_up
 
-from sae_pipelines.batch.lock import OUTPUT_DATASET, take_lock
-from sae_pipelines.runtime.errors import InputError
-from sae_pipelines.runtime.interrupt import interruption, interrupts_as_errors
-from sae_pipelines.tracking.mlflow_run import limit_http_retries, lost_server
-from sae_pipelines.tracking.provenance import installed_packages
-from sae_pipelines.tracking.recorded_run import (
-    CannotReproduceError,
-    blocking_problems,
-    fetch_missing_inputs,
-    load_recorded_run,
-    warnings_for,
-)
-from sae_pipelines.tracking.registry import (
-    PRODUCTION_ALIAS,
-    UnknownModelVersionError,
-    move_alias,
-)
-from sae_pipelines.tracking.reproduce import (
-    REPRODUCES_TAG,
-    Reproduction,
-    run_reproduction,
-)
+# Kedro may load these commands before settings.py: the project starts here too.
+with starting_up():
+    import click
+    import mlflow
+    import pandas as pd
+    import pyarrow as pa
+    from kedro.framework.cli.project import run as kedro_run
+    from kedro.framework.context import KedroContext
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+    from kedro.io import DatasetError
+    from mlflow.entities import RunStatus
+    from mlflow.exceptions import MlflowException
+    from rich.console import Console
+    from rich.table import Table
+
+    from sae_pipelines.batch.lock import OUTPUT_DATASET, take_lock
+    from sae_pipelines.runtime.errors import InputError
+    from sae_pipelines.runtime.interrupt import interruption, interrupts_as_errors
+    from sae_pipelines.tracking.mlflow_run import limit_http_retries, lost_server
+    from sae_pipelines.tracking.provenance import installed_packages
+    from sae_pipelines.tracking.recorded_run import (
+        CannotReproduceError,
+        blocking_problems,
+        fetch_missing_inputs,
+        load_recorded_run,
+        warnings_for,
+    )
+    from sae_pipelines.tracking.registry import (
+        PRODUCTION_ALIAS,
+        UnknownModelVersionError,
+        move_alias,
+    )
+    from sae_pipelines.tracking.reproduce import (
+        REPRODUCES_TAG,
+        Reproduction,
+        run_reproduction,
+    )
+
 
 ENV_OPTION = click.option(
     "--env", "-e", default=None, help="Kedro configuration environment."

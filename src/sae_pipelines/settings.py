@@ -1,61 +1,34 @@
-"""Project settings: hooks, and the configuration loader.
+"""Project settings: hooks, context, session and configuration loader.
 
+Every ``kedro`` command imports this module first; it starts the project
+(:func:`~sae_pipelines.runtime.startup.start`) before the hooks load
+TensorFlow, MLflow and scikit-learn. Each class named here lives in
+``framework/``, and the hooks' order is explained in ``framework/hooks``.
 See https://docs.kedro.org/en/stable/kedro_project_setup/settings.html.
 """
 
-from importlib import metadata
-
 from omegaconf.resolvers import oc
 
-from sae_pipelines.runtime.garbage_collection import paused_while_importing
+from sae_pipelines.framework import starting_up
 
-# The hooks load TensorFlow, MLflow and scikit-learn.
-with paused_while_importing():
-    from sae_pipelines.batch.lock import BatchLockHooks
-    from sae_pipelines.batch.spark_session import SPARK_CONFIG, SparkHooks
-    from sae_pipelines.inference.datasets import ModelRegistrationHooks
-    from sae_pipelines.pipelines.params import ProjectContext
-    from sae_pipelines.pipelines.points import ProjectConfigLoader
-    from sae_pipelines.runtime.interrupt_hooks import InterruptHooks
-    from sae_pipelines.runtime.timing import NodeTimingHooks
-    from sae_pipelines.tracking.artifacts import VersionedArtifactHooks
-    from sae_pipelines.tracking.mlflow_run import MLFLOW_CONFIG, MlflowTrackingHooks
-    from sae_pipelines.tracking.provenance import ProvenanceHooks
-    from sae_pipelines.tracking.session import UniqueIdSession
-    from sae_pipelines.tracking.snapshots import SnapshotHooks
-    from sae_pipelines.tracking.versions import RunVersionsHooks
+with starting_up():
+    from sae_pipelines.framework import hooks
+    from sae_pipelines.framework.config_loader import (
+        CONFIG_PATTERNS,
+        ProjectConfigLoader,
+        installed_requirement,
+    )
+    from sae_pipelines.framework.context import ProjectContext
+    from sae_pipelines.framework.session import UniqueIdSession
 
-# Each run's dataset versions, read by the provenance record and artifact copies.
-_RUN_VERSIONS = RunVersionsHooks()
-# Pluggy calls the hooks of one kind last registered first.
-HOOKS = (
-    InterruptHooks(),
-    NodeTimingHooks(),
-    _RUN_VERSIONS,
-    SparkHooks(),
-    VersionedArtifactHooks(_RUN_VERSIONS),
-    SnapshotHooks(_RUN_VERSIONS),
-    ProvenanceHooks(_RUN_VERSIONS),
-    # In place of kedro-mlflow's own hook (disabled below). After those above so
-    # that it runs before them, as the plugin's would: they log to its run.
-    MlflowTrackingHooks(),
-    # After it, so that these run before the MLflow run starts (a refused run
-    # leaves none) and a model is registered before the run ends.
-    ModelRegistrationHooks(),
-    BatchLockHooks(),
-)
+# In the order that framework/hooks explains (it matters).
+HOOKS = hooks.HOOKS
 
 # Telemetry tries the network; this project runs offline. kedro-mlflow's hook is
 # replaced by MlflowTrackingHooks. kedro-viz's (extras viz and test) would write
 # dataset statistics and run events into .viz/ at every run. (Names as each
 # distribution's metadata spells it.)
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro-telemetry", "kedro_mlflow", "kedro-viz")
-
-
-def installed_requirement(package: str) -> str:
-    """``package==<installed version>``: ``${installed:tensorflow}`` in configuration."""
-    return f"{package}=={metadata.version(package)}"
-
 
 # Kedro validates the parameters; this context's errors name each bad one.
 CONTEXT_CLASS = ProjectContext
@@ -69,13 +42,8 @@ CONFIG_LOADER_CLASS = ProjectConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
-    # conf/<env>/spark.yml: the Spark engine's session (see SparkHooks).
-    # mlflow.yml: kedro-mlflow's patterns, declared here so that
-    # MlflowTrackingHooks can read the store's URI before kedro-mlflow runs.
-    "config_patterns": {
-        SPARK_CONFIG: ["spark*", "spark*/**"],
-        MLFLOW_CONFIG: ["mlflow*", "mlflow*/**", "**/mlflow*"],
-    },
+    # spark.yml and mlflow.yml (see CONFIG_PATTERNS).
+    "config_patterns": CONFIG_PATTERNS,
     # conf/<env>'s parameters change only the keys they name, and --params too:
     # merged whole (destructive), a group in conf/local would replace base's, and
     # Kedro merges --params into each environment's files, so a group named in

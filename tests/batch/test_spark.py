@@ -14,8 +14,8 @@ from kedro.io import DatasetError
 from sae_pipelines.batch.output import ChunkOutputs
 from sae_pipelines.batch.partitions import ExtractedPartitionsDataset, Partition
 from sae_pipelines.inference import InferenceModel, InvalidInputError
+from sae_pipelines.parameters.groups import DataParams, NormalizationParams
 from sae_pipelines.pipelines.data_processing.nodes import fit_normalizer
-from sae_pipelines.pipelines.params import DataParams, NormalizationParams
 from sae_pipelines.settings import CONFIG_LOADER_ARGS
 from tests.project_runs import PROJECT_ROOT
 from tests.spark_cluster import free_port, java_missing

@@ -12,8 +12,8 @@ from sae_pipelines.inference.artifacts import (
     write_artifacts,
 )
 from sae_pipelines.inference.preprocessing import OutOfRangeCompressor
+from sae_pipelines.parameters.groups import DataParams, NormalizationParams
 from sae_pipelines.pipelines.data_processing.nodes import fit_normalizer
-from sae_pipelines.pipelines.params import DataParams, NormalizationParams
 from tests.conftest import topk_autoencoder
 
 

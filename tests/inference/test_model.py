@@ -8,8 +8,8 @@ import pytest
 
 from sae_pipelines.inference.features import TENSOR_ALIGNMENT, InvalidInputError
 from sae_pipelines.inference.model import InferenceModel, code_column_names
+from sae_pipelines.parameters.groups import DataParams, NormalizationParams
 from sae_pipelines.pipelines.data_processing.nodes import fit_normalizer
-from sae_pipelines.pipelines.params import DataParams, NormalizationParams
 from sae_pipelines.sae import ModelConfig, build_sparse_autoencoder, encoder_of
 from sae_pipelines.sae.model import initialise_from_data
 from tests.conftest import topk_autoencoder

@@ -13,10 +13,10 @@ from mlflow.exceptions import MlflowException
 from sklearn.preprocessing import MinMaxScaler
 
 from sae_pipelines.inference import InferenceModel, InvalidInputError
-from sae_pipelines.inference.datasets import RegisteredModelDataset
 from sae_pipelines.inference.pyfunc import save_inference_model
+from sae_pipelines.parameters.groups import DataParams, NormalizationParams
 from sae_pipelines.pipelines.data_processing.nodes import fit_normalizer
-from sae_pipelines.pipelines.params import DataParams, NormalizationParams
+from sae_pipelines.tracking.registry_datasets import RegisteredModelDataset
 from tests.conftest import topk_autoencoder
 
 FEATURES = ["a", "b", "c"]

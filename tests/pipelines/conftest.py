@@ -10,7 +10,7 @@ from kedro.runner import SequentialRunner
 from kedro.validation import ParameterValidator
 from pydantic import BaseModel
 
-from sae_pipelines.pipelines.params import PARAMETER_GROUPS
+from sae_pipelines.parameters.groups import PARAMETER_GROUPS
 
 
 class KeptMemoryDataset(MemoryDataset):

@@ -4,9 +4,9 @@ import pytest
 from kedro.pipeline import Pipeline
 
 from benchmarks.project import PROJECT_ROOT
-from sae_pipelines.pipelines.params import InvalidParametersError
+from sae_pipelines.framework.config_loader import ProjectConfigLoader
+from sae_pipelines.parameters.validation import InvalidParametersError
 from sae_pipelines.pipelines.points import (
-    ProjectConfigLoader,
     grid_points,
     point_pipelines,
     seed_points,

@@ -7,13 +7,13 @@ import signal
 import pytest
 from kedro.io import DatasetError
 
+from sae_pipelines.framework.hooks.interrupt import InterruptHooks
 from sae_pipelines.runtime.interrupt import (
     RunInterrupted,
     interruption,
     interrupts_as_errors,
     raise_if_interrupted,
 )
-from sae_pipelines.runtime.interrupt_hooks import InterruptHooks
 
 
 @pytest.mark.parametrize(

@@ -25,8 +25,11 @@ def test_only_abseil_lines_below_the_level_are_dropped(level, kept):
     assert kept_lines([PREAMBLE, INFO, ERROR, OTHER], level) == kept
 
 
-def test_importing_the_package_prints_nothing():
-    code = "import os, sae_pipelines; print(os.environ['TF_CPP_MIN_LOG_LEVEL'])"
+def test_starting_the_project_loads_tensorflow_silently():
+    code = (
+        "import os; from sae_pipelines.runtime.startup import start; start(); "
+        "print(os.environ['TF_CPP_MIN_LOG_LEVEL'])"
+    )
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     result = subprocess.run(
         [sys.executable, "-c", code],
@@ -39,7 +42,7 @@ def test_importing_the_package_prints_nothing():
 
 
 def test_tensorflow_retracing_notices_are_dropped_and_its_other_warnings_kept(caplog):
-    logger = logging.getLogger("tensorflow")  # the package has been imported
+    logger = logging.getLogger("tensorflow")  # conftest started the project
     with caplog.at_level(logging.WARNING):
         logger.warning(
             "5 out of the last 5 calls to <function f at 0x7f> triggered "

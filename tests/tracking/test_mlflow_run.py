@@ -10,9 +10,9 @@ from kedro.framework.startup import bootstrap_project
 from kedro_mlflow.framework.hooks import MlflowHook
 from mlflow.exceptions import MlflowException
 
+from sae_pipelines.framework.hooks.mlflow_run import MlflowTrackingHooks
 from sae_pipelines.tracking.mlflow_run import (
     SERVER_TIMEOUT_S,
-    MlflowTrackingHooks,
     TrackingServerUnreachableError,
     limit_http_retries,
     lost_server,

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from filelock import FileLock, Timeout
-from kedro.framework.hooks import hook_impl
-from kedro.io import DataCatalog
 
 from sae_pipelines.runtime.errors import InputError
 
@@ -36,46 +33,3 @@ def take_lock(folder: Path) -> FileLock:
         )
         raise BatchLockedError(msg) from error
     return lock
-
-
-class BatchLockHooks:
-    """Takes a file lock on the output folder before batch extraction runs.
-
-    A second run started while one holds the lock stops at once with a clear
-    message, before it reads or writes anything.
-    """
-
-    def __init__(self) -> None:
-        self._catalog: DataCatalog | None = None
-        self._lock: FileLock | None = None
-
-    @hook_impl
-    def after_catalog_created(self, catalog: DataCatalog) -> None:
-        """Keep the catalog, to find the output folder."""
-        self._catalog = catalog
-
-    @hook_impl
-    def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
-        """Take the lock when the batch extraction pipeline is about to run.
-
-        Raises:
-            BatchLockedError: Another batch extraction holds the lock.
-        """
-        if PIPELINE not in (run_params.get("pipeline_names") or []):
-            return
-        self._lock = take_lock(Path(self._catalog.get(OUTPUT_DATASET).folder))
-
-    @hook_impl
-    def after_pipeline_run(self) -> None:
-        """Release the lock after a successful run."""
-        self._release()
-
-    @hook_impl
-    def on_pipeline_error(self) -> None:
-        """Release the lock after a failed run."""
-        self._release()
-
-    def _release(self) -> None:
-        if self._lock is not None:
-            self._lock.release()
-            self._lock = None

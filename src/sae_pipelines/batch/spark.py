@@ -19,6 +19,7 @@ import re
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from py4j.protocol import Py4JJavaError
+from pyspark import SparkContext
 from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 - PySpark's usual alias
@@ -43,8 +45,8 @@ from sae_pipelines.batch.spark_executor import (
     STAGED_TAG,
     SUMMARY_SCHEMA,
     partition_encoder,
-    ship_model,
 )
+from sae_pipelines.inference.artifacts import write_artifacts
 from sae_pipelines.inference.features import InvalidInputError, check_columns
 from sae_pipelines.inference.model import InferenceModel
 
@@ -57,6 +59,24 @@ logger = logging.getLogger(__name__)
 _EXECUTOR_ERRORS = {
     error.__name__: error for error in (InvalidInputError, CorruptPartitionError)
 }
+
+
+def ship_model(
+    context: SparkContext, model: InferenceModel, folder: Path
+) -> dict[str, str]:
+    """Send the model's files to every executor; their names there, by artifact.
+
+    Each file gets a name unique to this call, as Spark refuses a second file
+    of the same name with other contents.
+    """
+    token = uuid.uuid4().hex
+    shipped = {}
+    for artifact, path in write_artifacts(model, folder).items():
+        unique = Path(path).with_name(f"{token}-{Path(path).name}")
+        Path(path).rename(unique)
+        context.addFile(str(unique))
+        shipped[artifact] = unique.name
+    return shipped
 
 
 def active_session() -> SparkSession:

@@ -2,21 +2,25 @@
 
 The driver ships the inference model's files with ``SparkContext.addFile``;
 each Python worker loads them once and encodes the partitions it is given,
-writing each one's staged output file itself.
+writing each one's staged output file itself. A worker imports this module
+first, so it starts the project (:func:`~sae_pipelines.runtime.startup.start`)
+before it loads the model's code, and with it TensorFlow.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
-from pyspark import SparkContext, SparkFiles, TaskContext
+from pyspark import SparkFiles, TaskContext
 
 from sae_pipelines.batch.output import staged_path, write_partition
-from sae_pipelines.inference.artifacts import load_artifacts, write_artifacts
-from sae_pipelines.inference.model import InferenceModel
+from sae_pipelines.runtime.startup import starting_up
+
+if TYPE_CHECKING:
+    from sae_pipelines.inference.model import InferenceModel
 
 # What an executor returns for a partition: where its file is, and counts.
 SUMMARY_SCHEMA = "path string, rows long, flagged long, active long"
@@ -24,24 +28,6 @@ SUMMARY_SCHEMA = "path string, rows long, flagged long, active long"
 STAGED_TAG = "spark-"
 # The inference models loaded in this Python worker, by shipped file name.
 _LOADED: dict[str, InferenceModel] = {}
-
-
-def ship_model(
-    context: SparkContext, model: InferenceModel, folder: Path
-) -> dict[str, str]:
-    """Send the model's files to every executor; their names there, by artifact.
-
-    Each file gets a name unique to this call, as Spark refuses a second file
-    of the same name with other contents.
-    """
-    token = uuid.uuid4().hex
-    shipped = {}
-    for artifact, path in write_artifacts(model, folder).items():
-        unique = Path(path).with_name(f"{token}-{Path(path).name}")
-        Path(path).rename(unique)
-        context.addFile(str(unique))
-        shipped[artifact] = unique.name
-    return shipped
 
 
 def partition_encoder(
@@ -71,6 +57,9 @@ def loaded_model(model_files: dict[str, str]) -> InferenceModel:
     """The shipped inference model, loaded once per Python worker."""
     key = model_files["autoencoder"]
     if key not in _LOADED:
+        # Here, not at the top: the project starts before TensorFlow loads.
+        with starting_up():
+            from sae_pipelines.inference.artifacts import load_artifacts  # noqa: PLC0415
         paths = {name: SparkFiles.get(file) for name, file in model_files.items()}
         _LOADED[key] = load_artifacts(paths)
     return _LOADED[key]

@@ -18,9 +18,6 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from kedro.framework.hooks import hook_impl
-
-from sae_pipelines.pipelines.params import plain
 from sae_pipelines.runtime.errors import InputError
 
 if TYPE_CHECKING:
@@ -119,21 +116,3 @@ def check_master(master: str, timeout: float = MASTER_TIMEOUT_S) -> None:
 def _setting(value: Any) -> str:
     """A ``spark.yml`` value as Spark reads it (YAML's ``true`` is ``True`` here)."""
     return str(value).lower() if isinstance(value, bool) else str(value)
-
-
-class SparkHooks:
-    """Starts the Spark session from ``spark.yml`` for runs on the Spark engine."""
-
-    @hook_impl
-    def after_context_created(self, context: Any) -> None:
-        """Start the session when ``batch_extraction.engine`` is ``spark``.
-
-        Raises:
-            ImportError: PySpark is not installed.
-            SparkMasterUnreachableError: The cluster in ``spark.master`` does
-                not answer.
-        """
-        batch_params = plain(context.params.get("batch_extraction")) or {}
-        if batch_params.get("engine") != "spark":
-            return
-        start_session(context.config_loader[SPARK_CONFIG])

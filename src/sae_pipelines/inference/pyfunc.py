@@ -1,6 +1,6 @@
 """The inference model as an MLflow ``pyfunc`` model: what leaves the project.
 
-Every training run logs and registers one (see ``inference/datasets.py``). It
+Every training run logs and registers one (see ``tracking/registry_datasets.py``). It
 carries its artifacts (the Keras autoencoder, the fitted normaliser, the
 threshold and column settings), a signature, an input example, pinned pip
 requirements and this package's code (``code_paths``), so

@@ -6,17 +6,24 @@ first, then the features, then the label column when there is one.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-if TYPE_CHECKING:
-    from sae_pipelines.pipelines.params import DataParams
-
 DEFAULT_ID_COLUMN = "row_id"
 SPLITS = ("train", "validation", "test")
+
+
+class DataParams(Protocol):
+    """Which columns are the id and the label (the ``data`` parameters' fields)."""
+
+    @property
+    def id_column(self) -> str | None: ...
+
+    @property
+    def label_column(self) -> str | None: ...
 
 
 def id_column(data_params: DataParams) -> str:

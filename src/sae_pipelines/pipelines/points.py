@@ -2,8 +2,8 @@
 
 ``sparsity_frontier`` makes one point per value of its sparsity grids
 (:func:`grid_points`), ``repeats`` one per seed (:func:`seed_points`). The
-project's configuration loader (:class:`ProjectConfigLoader`) adds each one's
-``<pipeline>.points`` to the parameters, after every environment and
+project's configuration loader (``framework.config_loader``) adds each one's
+``<pipeline>.points`` (:data:`POINT_MAKERS`) to the parameters, after every environment and
 ``--params`` are merged; each pipeline makes one namespace per configured point
 (:func:`configured_points`).
 """
@@ -17,13 +17,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kedro.config import OmegaConfigLoader
 from kedro.framework.project import settings
 from kedro.pipeline import Node, Pipeline, pipeline
 from kedro.utils import find_kedro_project
 from omegaconf import DictConfig, OmegaConf
 
-from sae_pipelines.pipelines.params import InvalidParametersError
+from sae_pipelines.parameters.validation import InvalidParametersError
 
 FRONTIER = "sparsity_frontier"
 REPEATS = "repeats"
@@ -152,21 +151,6 @@ POINT_MAKERS: dict[str, Callable[[dict, dict], dict[str, dict[str, Any]]]] = {
     FRONTIER: _frontier_points,
     REPEATS: _repeat_points,
 }
-
-
-class ProjectConfigLoader(OmegaConfigLoader):
-    """Kedro's ``OmegaConfigLoader``, adding each pipeline's ``points``."""
-
-    def __getitem__(self, key: str) -> dict[str, Any]:
-        """The configuration ``key``; the parameters with the points added."""
-        config = super().__getitem__(key)
-        if key != "parameters":
-            return config
-        for name, make_points in POINT_MAKERS.items():
-            if config.get(name):
-                points = make_points(config, config[name])
-                config = {**config, name: {**config[name], "points": points}}
-        return config
 
 
 def configured_points(pipeline: str) -> dict[str, list[str]]:

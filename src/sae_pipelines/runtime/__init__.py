@@ -1,1 +1,1 @@
-"""What the person running the project sees: quiet start-up, progress, timings, input errors."""
+"""The process: start-up (quiet, deterministic TensorFlow), interrupts, progress, input errors."""

@@ -1,7 +1,7 @@
 """Third-party start-up noise, silenced before TensorFlow and MLflow load.
 
-The package's ``__init__`` calls :func:`quiet_libraries` before anything else,
-so it runs first in every process that runs this project's code: ``kedro
+:func:`~sae_pipelines.runtime.startup.start` calls :func:`quiet_libraries`
+before anything else in every process that runs this project's code: ``kedro
 run``, ``python -m sae_pipelines``, Spark's Python workers and the MLflow
 model loaded elsewhere. Only named notices of libraries are silenced; this
 project's warnings and Kedro's progress are not.

@@ -1,11 +1,12 @@
 """Tracking: what each run read, wrote and measured, in MLflow and Kedro's versions.
 
-``mlflow_run`` (the run kedro-mlflow opens, named and tagged, and how it ends),
+``mlflow_run`` (the tracking server's checks, the run's name and tags),
 ``abandoned_runs`` (runs whose process was killed), ``metrics`` (the per-epoch
 metric dataset), ``epoch_metrics`` (each epoch logged as training goes),
-``versions`` (the dataset versions a run uses, removed when it fails),
-``artifacts`` (files copied to the run), ``provenance`` (what repeating it
-needs), ``recorded_run`` and ``reproduce`` (repeating it by id), ``registry``
-(model versions and aliases), ``session`` and ``store_lock`` (runs started at
-once).
+``versions`` (removing a killed run's file versions), ``provenance`` (what
+repeating a run needs), ``snapshots`` (the data, stored by content),
+``recorded_run`` and ``reproduce`` (repeating a run by id), ``registry`` (model
+versions and aliases) and ``registry_datasets`` (the inference model saved,
+registered and loaded in the catalog), ``store_lock`` (runs started at once).
+The Kedro hooks that call them live in ``framework/hooks``.
 """

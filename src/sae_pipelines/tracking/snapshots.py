@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import mlflow
 import pandas as pd
-from kedro.framework.hooks import hook_impl
 from mlflow.data.dataset_source import DatasetSource
 from mlflow.data.meta_dataset import MetaDataset
 from mlflow.exceptions import MlflowException
@@ -32,7 +29,6 @@ from mlflow.store.artifact.artifact_repository_registry import (
 
 from sae_pipelines.runtime.errors import InputError
 from sae_pipelines.tracking.provenance import file_sha256
-from sae_pipelines.tracking.versions import RunVersionsHooks
 
 SNAPSHOT_METADATA_KEY = "mlflow_snapshot"
 SHA256_TAG = "sha256"  # the dataset input's tag holding the full digest
@@ -145,56 +141,6 @@ def fetch_snapshot(snapshot: Snapshot, destination: Path, run_id: str) -> None:
             raise SnapshotError(msg)
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(local, destination)
-
-
-class SnapshotHooks:
-    """Stores the file of each opted-in dataset a run saves or loads, by digest.
-
-    The catalog entry opts in with ``metadata: {mlflow_snapshot: {location:
-    <URI or null>}}``. The file is logged as the run's dataset input, named as
-    the dataset, with its digest, the snapshot's URI as source, and the
-    table's schema and row count.
-    """
-
-    def __init__(self, versions: RunVersionsHooks) -> None:
-        self._versions = versions
-        self._logged: set[tuple[str, str]] = set()
-
-    @hook_impl
-    def after_dataset_saved(self, dataset_name: str, data: Any) -> None:
-        """Snapshot a just-saved version."""
-        self._snapshot(dataset_name, data, self._versions.saved_version)
-
-    @hook_impl
-    def after_dataset_loaded(self, dataset_name: str, data: Any) -> None:
-        """Snapshot the loaded version (a repeat's or a later pipeline's input)."""
-        self._snapshot(dataset_name, data, self._versions.loaded_version)
-
-    def _snapshot(
-        self, dataset_name: str, data: Any, version_of: Callable[[str], str | None]
-    ) -> None:
-        run = mlflow.active_run()
-        metadata = self._versions.config(dataset_name).get("metadata") or {}
-        settings = metadata.get(SNAPSHOT_METADATA_KEY)
-        if run is None or settings is None:
-            return
-        key = (run.info.run_id, dataset_name)
-        version = version_of(dataset_name)
-        path = self._versions.local_file(dataset_name, version)
-        if key in self._logged or version is None or path is None:
-            return
-        self._logged.add(key)
-        location = (settings or {}).get("location") or default_location(run)
-        snapshot = store_snapshot(path, location)
-        with warnings.catch_warnings():
-            # Its advice on integer columns and missing values is for model
-            # signatures; this schema only describes the stored table.
-            warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer")
-            mlflow.log_input(
-                dataset_input(data, dataset_name, snapshot),
-                context="training",
-                tags={SHA256_TAG: snapshot.sha256},
-            )
 
 
 def default_location(run: mlflow.entities.Run) -> str:

@@ -6,8 +6,8 @@ from types import SimpleNamespace
 import pytest
 
 import sae_pipelines.batch
+from sae_pipelines.parameters.groups import BatchExtractionParams
 from sae_pipelines.pipelines.batch_extraction import nodes
-from sae_pipelines.pipelines.params import BatchExtractionParams
 
 
 def test_spark_engine_without_pyspark_says_how_to_install_it(monkeypatch):

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sae_pipelines.parameters.validation import InvalidParametersError
 from sae_pipelines.pipelines.data_processing.nodes import (
     InvalidDataError,
     fit_normalizer,
@@ -12,7 +13,6 @@ from sae_pipelines.pipelines.data_processing.nodes import (
     split_data,
     validate_raw_data,
 )
-from sae_pipelines.pipelines.params import InvalidParametersError
 from tests.pipelines.conftest import typed
 
 

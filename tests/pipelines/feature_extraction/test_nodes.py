@@ -2,9 +2,9 @@ import numpy as np
 import pandas as pd
 
 from sae_pipelines.inference.scoring import AnomalyScorer
+from sae_pipelines.parameters.groups import NormalizationParams
 from sae_pipelines.pipelines.data_processing.nodes import fit_normalizer
 from sae_pipelines.pipelines.feature_extraction.nodes import encode_splits
-from sae_pipelines.pipelines.params import NormalizationParams
 from sae_pipelines.sae import ModelConfig, build_sparse_autoencoder
 from tests.pipelines.conftest import typed
 

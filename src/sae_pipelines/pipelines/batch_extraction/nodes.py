@@ -11,7 +11,7 @@ from sae_pipelines.batch.output import ChunkOutputs, PartitionOutputs, rows_to_d
 from sae_pipelines.batch.partitions import Partition, refuse_redelivered
 from sae_pipelines.batch.spark_session import spark_engine
 from sae_pipelines.inference import InferenceModel
-from sae_pipelines.pipelines.params import BatchExtractionParams
+from sae_pipelines.parameters.groups import BatchExtractionParams
 
 logger = logging.getLogger(__name__)
 

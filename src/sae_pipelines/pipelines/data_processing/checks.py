@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sae_pipelines.pipelines.params import AnomalyParams, DataParams, SplitParams
+from sae_pipelines.parameters.groups import AnomalyParams, DataParams, SplitParams
 from sae_pipelines.runtime.errors import InputError
 
 logger = logging.getLogger(__name__)

@@ -16,6 +16,13 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sae_pipelines.inference.features import in_place_copy, normalize_features
 from sae_pipelines.inference.preprocessing import OutOfRangeCompressor
 from sae_pipelines.inference.tables import DEFAULT_ID_COLUMN, feature_columns, id_column
+from sae_pipelines.parameters.groups import (
+    AnomalyParams,
+    DataParams,
+    NormalizationParams,
+    SplitParams,
+)
+from sae_pipelines.parameters.validation import check_model_fits
 from sae_pipelines.pipelines.data_processing.checks import (
     InvalidDataError,
     check_delimiter,
@@ -26,13 +33,6 @@ from sae_pipelines.pipelines.data_processing.checks import (
     check_split_sizes,
     check_unique_columns,
     handle_constant_columns,
-)
-from sae_pipelines.pipelines.params import (
-    AnomalyParams,
-    DataParams,
-    NormalizationParams,
-    SplitParams,
-    check_model_fits,
 )
 from sae_pipelines.sae import ModelConfig, TrainingConfig
 

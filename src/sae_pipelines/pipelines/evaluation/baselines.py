@@ -19,7 +19,7 @@ from sklearn.neighbors import NearestNeighbors
 
 from sae_pipelines.inference.scoring import sample_rows
 from sae_pipelines.inference.tables import feature_matrix
-from sae_pipelines.pipelines.params import DataParams, EvaluationParams
+from sae_pipelines.parameters.groups import DataParams, EvaluationParams
 from sae_pipelines.sae import metrics
 
 logger = logging.getLogger(__name__)

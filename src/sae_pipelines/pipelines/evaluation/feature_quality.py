@@ -22,16 +22,16 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sae_pipelines.inference.tables import code_matrix, feature_matrix
-from sae_pipelines.pipelines.evaluation.code_classifier import (
-    build_code_classifier,
-    fit_code_classifier,
-)
-from sae_pipelines.pipelines.params import (
+from sae_pipelines.parameters.groups import (
     DataParams,
     EvaluationParams,
     FeatureExtractionParams,
     PretrainingParams,
     ProbeParams,
+)
+from sae_pipelines.pipelines.evaluation.code_classifier import (
+    build_code_classifier,
+    fit_code_classifier,
 )
 
 logger = logging.getLogger(__name__)

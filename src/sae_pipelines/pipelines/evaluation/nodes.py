@@ -15,7 +15,6 @@ from sklearn.metrics import (
 )
 
 from sae_pipelines.inference import InferenceModel
-from sae_pipelines.inference.datasets import ModelRelease
 from sae_pipelines.inference.model import FLAG_COLUMN, SCORE_COLUMN
 from sae_pipelines.inference.scoring import AnomalyScorer
 from sae_pipelines.inference.tables import (
@@ -25,13 +24,14 @@ from sae_pipelines.inference.tables import (
     feature_matrix,
     id_column,
 )
-from sae_pipelines.pipelines.params import (
+from sae_pipelines.parameters.groups import (
     AnomalyParams,
     DataParams,
     EvaluationParams,
     FeatureExtractionParams,
 )
 from sae_pipelines.sae import TrainingConfig, input_corruption, metrics
+from sae_pipelines.tracking.registry_datasets import ModelRelease
 
 logger = logging.getLogger(__name__)
 

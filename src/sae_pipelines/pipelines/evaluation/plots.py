@@ -16,7 +16,7 @@ from sklearn.decomposition import PCA
 
 from sae_pipelines.inference.model import SCORE_COLUMN
 from sae_pipelines.inference.tables import code_matrix, feature_matrix
-from sae_pipelines.pipelines.params import (
+from sae_pipelines.parameters.groups import (
     DataParams,
     EvaluationParams,
     FeatureExtractionParams,

@@ -10,7 +10,7 @@ import pandas as pd
 from sae_pipelines.inference import InferenceModel
 from sae_pipelines.inference.scoring import AnomalyScorer
 from sae_pipelines.inference.tables import carried_columns, feature_matrix, id_column
-from sae_pipelines.pipelines.params import DataParams, FeatureExtractionParams
+from sae_pipelines.parameters.groups import DataParams, FeatureExtractionParams
 
 
 def encode_splits(

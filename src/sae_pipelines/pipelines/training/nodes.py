@@ -12,11 +12,8 @@ import pandas as pd
 from sae_pipelines.inference import InferenceModel
 from sae_pipelines.inference.scoring import AnomalyScorer, fit_scorer
 from sae_pipelines.inference.tables import feature_matrix
-from sae_pipelines.pipelines.params import (
-    AnomalyParams,
-    DataParams,
-    check_model_fits,
-)
+from sae_pipelines.parameters.groups import AnomalyParams, DataParams
+from sae_pipelines.parameters.validation import check_model_fits
 from sae_pipelines.sae import ModelConfig, TrainingConfig, fit_sparse_autoencoder
 from sae_pipelines.sae.training import resampling_epochs
 

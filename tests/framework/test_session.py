@@ -7,7 +7,7 @@ import time
 import pytest
 from filelock import FileLock
 
-from sae_pipelines.tracking.session import LOCK_PATH
+from sae_pipelines.framework.session import LOCK_PATH
 from tests.project_runs import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow

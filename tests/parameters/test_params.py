@@ -7,11 +7,10 @@ from kedro.framework.project import pipelines
 from kedro.framework.startup import bootstrap_project
 from kedro.validation import ParameterValidationError, TypeExtractor
 
-from sae_pipelines.pipelines.params import (
-    PARAMETER_GROUPS,
+from sae_pipelines.framework.context import ProjectContext
+from sae_pipelines.parameters.groups import PARAMETER_GROUPS, plain
+from sae_pipelines.parameters.validation import (
     InvalidParametersError,
-    ProjectContext,
-    plain,
     validate_parameters,
 )
 from sae_pipelines.sae import ModelConfig, TrainingConfig

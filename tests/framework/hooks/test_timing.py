@@ -2,18 +2,18 @@ import logging
 
 from kedro.pipeline import Node
 
-from sae_pipelines.runtime.timing import NodeTimingHooks
+from sae_pipelines.framework.hooks.timing import NodeTimingHooks
 
 
 def test_node_times_run_from_first_load_to_last_save(caplog, monkeypatch):
     now = {"s": 0.0}
     monkeypatch.setattr(
-        "sae_pipelines.runtime.timing.time.perf_counter", lambda: now["s"]
+        "sae_pipelines.framework.hooks.timing.time.perf_counter", lambda: now["s"]
     )
     hooks = NodeTimingHooks()
     first = Node(lambda x: (x, x), "x", ["y", "z"], name="first")
     second = Node(lambda y: None, "y", None, name="second")
-    with caplog.at_level(logging.INFO, logger="sae_pipelines.runtime.timing"):
+    with caplog.at_level(logging.INFO, logger="sae_pipelines.framework.hooks.timing"):
         hooks.before_pipeline_run()
         hooks.before_dataset_loaded(first)
         now["s"] = 1.0

@@ -6,7 +6,8 @@ from pathlib import Path
 from kedro.io import DataCatalog
 from kedro.pipeline import Node, Pipeline
 
-from sae_pipelines.tracking.versions import RunVersionsHooks, remove_save_version
+from sae_pipelines.framework.hooks.versions import RunVersionsHooks
+from sae_pipelines.tracking.versions import remove_save_version
 
 EARLIER = "2026-01-01T00.00.00.000Z"
 OWN = "2026-01-01T00.00.01.000Z"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import mlflow
 from kedro.framework.hooks import hook_impl
 
-from sae_pipelines.tracking.versions import RunVersionsHooks
+from sae_pipelines.framework.hooks.versions import RunVersionsHooks
 
 ARTIFACT_METADATA_KEY = "mlflow_artifact_path"
 

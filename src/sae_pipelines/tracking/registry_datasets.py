@@ -14,15 +14,12 @@ from typing import Any, NamedTuple
 
 import mlflow
 import pandas as pd
-from kedro.framework.hooks import hook_impl
 from kedro.io import (
     AbstractDataset,
     AbstractVersionedDataset,
-    DataCatalog,
     DatasetError,
     Version,
 )
-from kedro.pipeline import Pipeline
 from mlflow.exceptions import MlflowException
 from mlflow.models.model import ModelInfo
 
@@ -201,20 +198,3 @@ class RegisteredModelDataset(AbstractDataset[None, InferenceModel]):
             "alias": self._alias,
             "version": self._version,
         }
-
-
-class ModelRegistrationHooks:
-    """Registers the run's inference model once the whole run has succeeded.
-
-    Kedro calls ``after_pipeline_run`` only after every node ran and every
-    output was saved, so a run that fails registers no model version and
-    moves no alias.
-    """
-
-    @hook_impl
-    def after_pipeline_run(self, pipeline: Pipeline, catalog: DataCatalog) -> None:
-        """Register each inference model the run logged."""
-        for name in sorted(pipeline.datasets()):
-            dataset = catalog.get(name)
-            if isinstance(dataset, InferenceModelDataset):
-                dataset.register()
