@@ -20,7 +20,7 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sae_pipelines.runtime.startup import starting_up
 
@@ -64,6 +64,9 @@ with starting_up():
     )
 
 
+if TYPE_CHECKING:
+    from sae_pipelines.batch.partitions import ExtractedPartitionsDataset
+
 ENV_OPTION = click.option(
     "--env", "-e", default=None, help="Kedro configuration environment."
 )
@@ -96,6 +99,7 @@ def run(**options: Any) -> None:
     limit_http_retries()
     try:
         with interrupts_as_errors():
+            assert kedro_run.callback is not None  # a command's own function
             kedro_run.callback(**options)
     except Exception as error:
         if interrupted := interruption(error):
@@ -117,7 +121,8 @@ class Interrupted(click.ClickException):
             "of this run is kept; a fit cut short resumes when the same command "
             "runs again"
         )
-        self.exit_code = getattr(interrupted, "exit_status", 1)
+        # click types exit_code as a class variable; click reads the instance's.
+        self.exit_code = getattr(interrupted, "exit_status", 1)  # type: ignore[misc]
 
 
 def _end_active_runs(status: int) -> None:
@@ -178,7 +183,8 @@ def is_unreadable_file(error: BaseException) -> bool:
 def _project_context(env: str | None) -> KedroContext:
     """The project's context; loading it points MLflow at the tracking store."""
     bootstrap_project(Path.cwd())
-    with KedroSession.create(project_path=Path.cwd(), env=env) as session:
+    session = KedroSession.create(project_path=Path.cwd(), env=env)
+    with session:  # typed as the base session, without load_context
         return session.load_context()  # kedro-mlflow sets the tracking URI here
 
 
@@ -240,7 +246,8 @@ def rebuild_checkpoint(env: str | None) -> None:
     kept as ``_checkpoint.json.old``.
     """
     catalog = _project_context(env).catalog
-    output = catalog.get(OUTPUT_DATASET)
+    # The catalog cannot type its entries: the YAML says which class this is.
+    output = cast("ExtractedPartitionsDataset", catalog.get(OUTPUT_DATASET))
     try:
         incoming = catalog.load("incoming_partitions")
         lock = take_lock(Path(output.folder))

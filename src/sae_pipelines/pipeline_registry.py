@@ -1,5 +1,7 @@
 """Project pipelines."""
 
+from typing import cast
+
 from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
 
@@ -18,9 +20,13 @@ def register_pipelines() -> dict[str, Pipeline]:
         A mapping from pipeline names to ``Pipeline`` objects.
     """
     pipelines = find_pipelines(raise_errors=True)
-    pipelines["__default__"] = sum(
-        pipeline
-        for name, pipeline in pipelines.items()
-        if name not in SEPARATE_PIPELINES
+    # sum starts from 0, which Pipeline.__radd__ takes; typeshed cannot say so.
+    pipelines["__default__"] = cast(
+        Pipeline,
+        sum(
+            pipeline
+            for name, pipeline in pipelines.items()
+            if name not in SEPARATE_PIPELINES
+        ),
     )
     return pipelines

@@ -202,7 +202,8 @@ class BatchProgress:
             if count is None and name in (estimates or {})
         }
         counts = [self._estimates.get(name, count) for name, count in rows.items()]
-        total = None if None in counts else sum(counts)
+        known = [count for count in counts if count is not None]
+        total = sum(known) if len(known) == len(counts) else None
         self.report = ProgressReport("Batch extraction", total, "rows", logger, console)
         self.report.set_total(total, estimated=bool(self._estimates))
         self._partitions = len(rows)

@@ -218,7 +218,7 @@ def _runs_of_rows(metadata: pq.FileMetaData, rows: int) -> Iterator[list[int]]:
 
 
 def refuse_redelivered(
-    partitions: Mapping[str, Partition], checkpoint: Mapping[str, dict]
+    partitions: Mapping[str, Partition], checkpoint: Mapping[str, dict[str, Any]]
 ) -> None:
     """Stop when a partition in the checkpoint was delivered again, changed.
 
@@ -247,7 +247,10 @@ class IncomingPartitionsDataset(AbstractDataset[None, dict[str, Partition]]):
     """The CSV and parquet files of a folder, by name (file name without suffix)."""
 
     def __init__(
-        self, path: str, chunk_rows: int = 25_000, metadata: dict | None = None
+        self,
+        path: str,
+        chunk_rows: int = 25_000,
+        metadata: dict[str, Any] | None = None,
     ):
         self._path = Path(path)
         self._chunk_rows = chunk_rows
@@ -285,7 +288,9 @@ class IncomingPartitionsDataset(AbstractDataset[None, dict[str, Partition]]):
         return {"path": str(self._path), "chunk_rows": self._chunk_rows}
 
 
-class ExtractedPartitionsDataset(AbstractDataset[PartitionOutputs, dict[str, dict]]):
+class ExtractedPartitionsDataset(
+    AbstractDataset[PartitionOutputs, dict[str, dict[str, Any]]]
+):
     """One parquet file per partition, and a checkpoint of those fully written.
 
     ``save`` takes an engine's :class:`~sae_pipelines.batch.output.PartitionOutputs`:
@@ -302,7 +307,7 @@ class ExtractedPartitionsDataset(AbstractDataset[PartitionOutputs, dict[str, dic
     again.
     """
 
-    def __init__(self, path: str, metadata: dict | None = None):
+    def __init__(self, path: str, metadata: dict[str, Any] | None = None):
         self._path = Path(path)
         self.metadata = metadata
 
@@ -316,7 +321,7 @@ class ExtractedPartitionsDataset(AbstractDataset[PartitionOutputs, dict[str, dic
         """Where the record of fully written partitions lives."""
         return self._path / CHECKPOINT_FILE
 
-    def load(self) -> dict[str, dict]:
+    def load(self) -> dict[str, dict[str, Any]]:
         """The checkpoint: every partition written so far.
 
         Raises:
@@ -327,7 +332,9 @@ class ExtractedPartitionsDataset(AbstractDataset[PartitionOutputs, dict[str, dic
             return {}
         try:
             checkpoint = json.loads(self.checkpoint_path.read_bytes())
-            reason = None if isinstance(checkpoint, dict) else "not an object"
+            reason: str | Exception | None = (
+                None if isinstance(checkpoint, dict) else "not an object"
+            )
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             reason = error
         if reason is not None:
@@ -339,7 +346,9 @@ class ExtractedPartitionsDataset(AbstractDataset[PartitionOutputs, dict[str, dic
             raise DamagedCheckpointError(msg)
         return checkpoint
 
-    def rebuild_checkpoint(self, incoming: Mapping[str, Partition]) -> dict[str, dict]:
+    def rebuild_checkpoint(
+        self, incoming: Mapping[str, Partition]
+    ) -> dict[str, dict[str, Any]]:
         """Write the checkpoint afresh from the committed ``<name>.parquet`` files.
 
         Each file's rows, anomaly rate and mean L0 are read from it; its
@@ -423,7 +432,7 @@ class ExtractedPartitionsDataset(AbstractDataset[PartitionOutputs, dict[str, dic
         }
         self._write(checkpoint)
 
-    def _write(self, checkpoint: dict[str, dict]) -> None:
+    def _write(self, checkpoint: dict[str, dict[str, Any]]) -> None:
         """Replace the checkpoint atomically: a killed run leaves old or new."""
         temporary = self._path / f".{CHECKPOINT_FILE}.{os.getpid()}{STAGED_SUFFIX}"
         temporary.write_text(json.dumps(checkpoint, indent=2))

@@ -208,7 +208,7 @@ class SparkOutputs:
             name, Path(summary["path"]), rows, summary["flagged"], summary["active"]
         )
 
-    def _cancel(self, jobs: dict[str, Future]) -> None:
+    def _cancel(self, jobs: dict[str, Future[StagedPartition]]) -> None:
         self._stopped.set()
         context = self.spark.sparkContext
         for name, job in jobs.items():

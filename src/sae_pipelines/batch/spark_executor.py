@@ -37,7 +37,9 @@ def partition_encoder(
 
     def encode(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         model = loaded_model(model_files)
-        attempt = TaskContext.get().taskAttemptId()
+        context = TaskContext.get()
+        assert context is not None  # mapInArrow runs this in a Spark task
+        attempt = context.taskAttemptId()
         path = staged_path(Path(folder), name, f"{STAGED_TAG}{attempt}")
         tables = (pa.Table.from_batches([batch]) for batch in batches)
         chunks = model.score_chunks(tables, f"Partition '{name}'", scores)

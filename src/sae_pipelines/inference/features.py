@@ -149,8 +149,10 @@ def feature_values(
         msg = f"{label} has non-numeric values in columns {non_numeric}"
         raise InvalidInputError(msg)
     shape = (len(expected), table.num_rows)
-    reusable = reuse is not None and reuse.T.shape == shape
-    by_feature = reuse.T if reusable else aligned_empty(shape)
+    if reuse is not None and reuse.T.shape == shape:
+        by_feature = reuse.T
+    else:
+        by_feature = aligned_empty(shape)
     for row, name in zip(by_feature, expected, strict=True):
         # float32 columns are read in place; nulls become NaN
         column = table.column(name).cast(pa.float32(), safe=False)
@@ -159,7 +161,9 @@ def feature_values(
     # (a sum can also overflow to infinity from finite values).
     with np.errstate(over="ignore", invalid="ignore"):
         suspect = not np.isfinite(by_feature.sum(axis=1)).all()
-    bad = np.flatnonzero(~np.isfinite(by_feature).all(axis=1)) if suspect else []
+    bad: np.ndarray | list[int] = (
+        np.flatnonzero(~np.isfinite(by_feature).all(axis=1)) if suspect else []
+    )
     if len(bad):
         names = [expected[i] for i in bad]
         msg = f"{label} has missing, NaN or infinite values in columns {names}"

@@ -245,8 +245,9 @@ class InferenceModel:
             table = as_arrow(chunk)
             turn = index % 2
             values = check.features_of(table, matrices[turn])
-            matrices[turn] = self.normalize(values, overwrite=True)
-            yield table, matrices[turn]
+            matrix = self.normalize(values, overwrite=True)
+            matrices[turn] = matrix
+            yield table, matrix
 
     def row_check(self, label: str) -> RowCheck:
         """What checks that one input's rows are valid for this model."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
@@ -30,7 +30,7 @@ class OutOfRangeCompressor(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
         self.mode = mode
         self.copy = copy
 
-    def __setstate__(self, state: dict) -> None:
+    def __setstate__(self, state: dict[str, Any]) -> None:
         """Unpickle, also normalisers saved before ``copy`` existed."""
         super().__setstate__({"copy": True, **state})
 

@@ -21,7 +21,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature, infer_signature
 from mlflow.models.model import ModelInfo
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
-from mlflow.types import ColSpec, Schema
+from mlflow.pyfunc.model import PythonModel, PythonModelContext
+from mlflow.types import ColSpec, Schema, TensorSpec
 
 import sae_pipelines
 from sae_pipelines.inference.artifacts import load_artifacts, write_artifacts
@@ -56,19 +57,19 @@ class InvalidModelInputError(InvalidInputError, MlflowException):
         MlflowException.__init__(self, message, error_code=INVALID_PARAMETER_VALUE)
 
 
-class SparseAutoencoderModel(mlflow.pyfunc.PythonModel):
+class SparseAutoencoderModel(PythonModel):
     """``predict``: raw feature rows in; id, codes, anomaly score, flag and L0 out.
 
     The params option ``anomaly_scores: false`` returns the id, codes and L0
     only, and runs only the encoder.
     """
 
-    def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
+    def load_context(self, context: PythonModelContext) -> None:
         self.model = load_artifacts(context.artifacts)
 
     def predict(
         self,
-        context: mlflow.pyfunc.PythonModelContext,
+        context: PythonModelContext,
         model_input: pd.DataFrame,
         params: dict[str, Any] | None = None,
     ) -> pd.DataFrame:
@@ -94,7 +95,7 @@ def model_signature(
         inferred = infer_signature(
             input_example, model.predict(input_example), params={SCORES_PARAM: True}
         )
-    columns = [
+    columns: list[ColSpec | TensorSpec] = [
         ColSpec(column.type, column.name, required=column.name != model.id_column)
         for column in inferred.inputs.inputs
     ]

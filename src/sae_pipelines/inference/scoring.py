@@ -110,6 +110,8 @@ class AnomalyScorer:
         distances = self.distances(scaled)
         if self.method == "distance":
             return distances
+        # fit_scorer sets both scales for the combined score
+        assert self.error_scale is not None and self.distance_scale is not None
         error_part = self.error_weight * self.error_scale(errors)
         distance_part = self.distance_weight * self.distance_scale(distances)
         return (error_part + distance_part).astype(np.float32)
@@ -117,6 +119,7 @@ class AnomalyScorer:
     def distances(self, scaled: np.ndarray) -> np.ndarray:
         """Distance from each row to its ``neighbours``-th nearest reference row."""
         if self._kth_distance is None:
+            assert self.reference is not None  # fit_scorer sets it for distances
             self._kth_distance = _kth_distance_function(self.reference, self.neighbours)
         blocks = [
             self._kth_distance(tf.constant(scaled[start : start + DISTANCE_BLOCK_ROWS]))

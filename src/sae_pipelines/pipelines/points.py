@@ -15,7 +15,7 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from kedro.framework.project import settings
 from kedro.pipeline import Node, Pipeline, pipeline
@@ -36,10 +36,10 @@ def point_name(method: str, setting: str, value: Any) -> str:
 
 
 def grid_points(
-    model: DictConfig | dict,
-    training: DictConfig | dict,
-    grids: DictConfig | dict,
-    training_overrides: DictConfig | dict | None = None,
+    model: DictConfig | dict[str, Any],
+    training: DictConfig | dict[str, Any],
+    grids: DictConfig | dict[str, Any],
+    training_overrides: DictConfig | dict[str, Any] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Every point of every method's grid, with its ``model`` and ``training``.
 
@@ -87,17 +87,17 @@ def grid_points(
     return points
 
 
-def seeded_groups(parameters: DictConfig | dict) -> list[str]:
+def seeded_groups(parameters: DictConfig | dict[str, Any]) -> list[str]:
     """The parameter groups that draw random numbers: those with a ``seed`` key."""
     return [
-        group
+        str(group)
         for group, values in parameters.items()
         if isinstance(values, dict | DictConfig) and "seed" in values
     ]
 
 
 def seed_points(
-    parameters: DictConfig | dict, seeds: list[int]
+    parameters: DictConfig | dict[str, Any], seeds: list[int]
 ) -> dict[str, dict[str, Any]]:
     """One point per seed: every seeded parameter group with that seed.
 
@@ -147,7 +147,9 @@ def _repeat_points(
     return seed_points(parameters, seeds)
 
 
-POINT_MAKERS: dict[str, Callable[[dict, dict], dict[str, dict[str, Any]]]] = {
+POINT_MAKERS: dict[
+    str, Callable[[dict[str, Any], dict[str, Any]], dict[str, dict[str, Any]]]
+] = {
     FRONTIER: _frontier_points,
     REPEATS: _repeat_points,
 }
@@ -250,11 +252,12 @@ def point_pipeline(
     )
 
 
-def _plain(value: DictConfig | dict | None) -> dict:
+def _plain(value: DictConfig | dict[str, Any] | None) -> dict[str, Any]:
     if value is None:
         return {}
     if isinstance(value, DictConfig):
-        return OmegaConf.to_container(value, resolve=True)
+        # A DictConfig converts to a dict; to_container types every container.
+        return cast("dict[str, Any]", OmegaConf.to_container(value, resolve=True))
     return dict(value)
 
 

@@ -67,7 +67,7 @@ def interrupts_as_errors() -> Iterator[None]:
     def handler(signum: int, frame: FrameType | None) -> None:
         if _received:  # the second: as if this handler had never been set
             restore()
-            before = previous[signum]
+            before = previous[signal.Signals(signum)]
             if callable(before):  # Python's own for SIGINT: KeyboardInterrupt
                 before(signum, frame)
             elif before == signal.SIG_DFL:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from sae_pipelines.sae.config import AUTO, ModelConfig, TrainingConfig
 
@@ -97,7 +98,9 @@ def check_fits(
         raise ModelSizeError(msg)
 
 
-def _active_codes(model_config: ModelConfig) -> list[tuple[str, float | str]]:
+def _active_codes(
+    model_config: ModelConfig,
+) -> list[tuple[str, float | Literal["auto"]]]:
     """The parameters that ask for a number of active codes, with their values."""
     sparsity = model_config.sparsity
     asked = [(f"sparsity.{sparsity.sizing_method()}.k", sparsity.sizing_k())]

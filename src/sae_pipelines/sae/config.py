@@ -7,7 +7,7 @@ pydantic error message names the parameter at fault.
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Final, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -22,7 +22,7 @@ from pydantic import (
 
 SparsityMethod = Literal["l1", "kl", "topk", "batchtopk", "jumprelu"]
 CorruptionMethod = Literal["none", "gaussian", "mask"]
-AUTO = "auto"
+AUTO: Final = "auto"
 # ``auto`` training: the batch grows with the data, the step size with √batch
 # and shrinks with √width.
 REFERENCE_BATCH_SIZE = 64
@@ -42,6 +42,20 @@ TIED_ROWS_PER_CODE_UNIT = 32
 # AuxK (Gao et al., 2024): its loss weight, and its k as a share of the inputs.
 AUXK_COEFFICIENT = 1 / 32
 AUXK_SHARE_OF_INPUTS = 0.5
+
+T = TypeVar("T")
+
+
+def resolved_setting(value: T | Literal["auto"]) -> T:
+    """``value``, an ``auto``-able setting that ``for_data`` has resolved.
+
+    Raises:
+        ValueError: ``value`` is still ``auto``: ``for_data`` was not called.
+    """
+    if value == AUTO:
+        msg = "an auto setting was used before for_data resolved it"
+        raise ValueError(msg)
+    return value
 
 
 class StrictSettings(BaseModel):
@@ -122,9 +136,11 @@ class SparsityConfig(StrictSettings):
         """Whose ``k`` sizes the code: BatchTopK's with it, TopK's otherwise."""
         return "batchtopk" if self.method == "batchtopk" else "topk"
 
-    def sizing_k(self) -> float | str:
+    def sizing_k(self) -> float | Literal["auto"]:
         """The ``k`` that sizes the code (see :meth:`sizing_method`)."""
-        return getattr(self, self.sizing_method()).k
+        if self.sizing_method() == "batchtopk":
+            return self.batchtopk.k
+        return self.topk.k
 
 
 class ModelConfig(StrictSettings):
@@ -171,7 +187,9 @@ class ModelConfig(StrictSettings):
     @model_validator(mode="after")
     def _k_fits_code(self) -> ModelConfig:
         k, code_size = self.sparsity.sizing_k(), self.code_size
-        if AUTO not in (k, code_size) and k > code_size:
+        if k == AUTO:  # for_data fits an auto k to the code
+            return self
+        if code_size != AUTO and k > code_size:
             name = self.sparsity.sizing_method()
             msg = f"sparsity.{name}.k={k} is larger than code_size={code_size}"
             raise ValueError(msg)
@@ -241,14 +259,14 @@ class ModelConfig(StrictSettings):
         )
 
 
-def _resolved_k(k: float | str, width: int) -> float:
+def _resolved_k(k: float | Literal["auto"], width: int) -> float:
     """``k``; for ``auto``, ``⌈3·√width⌉`` (least k with k² ≥ 9·width), ≤ ``⌈width/2⌉``."""
     if k != AUTO:
         return k
     return min(math.isqrt(K_PER_ROOT_WIDTH**2 * width - 1) + 1, (width + 1) // 2)
 
 
-def _fitted_k(k: float | str, width: int, code_size: int) -> float:
+def _fitted_k(k: float | Literal["auto"], width: int, code_size: int) -> float:
     """``k`` resolved for ``width``; an ``auto`` one at most a quarter of the code."""
     if k != AUTO:
         return k
@@ -389,8 +407,9 @@ class TrainingConfig(StrictSettings):
         """
         batch_size = self.batch_size
         if batch_size == AUTO:
-            nearest = 2 ** round(math.log2(max(rows / ROWS_PER_AUTO_BATCH, 1)))
-            batch_size = min(max(nearest, REFERENCE_BATCH_SIZE), MAX_AUTO_BATCH_SIZE)
+            nearest: int = 2 ** round(math.log2(max(rows / ROWS_PER_AUTO_BATCH, 1)))
+            clamped: int = min(max(nearest, REFERENCE_BATCH_SIZE), MAX_AUTO_BATCH_SIZE)
+            batch_size = clamped
         learning_rate = self.learning_rate
         if learning_rate == AUTO:
             learning_rate = REFERENCE_LEARNING_RATE * math.sqrt(

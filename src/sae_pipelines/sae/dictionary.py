@@ -125,7 +125,7 @@ def geometric_median(
         updated = weights @ points / weights.sum()
         moved = np.linalg.norm(updated - median)
         median = updated
-        if moved <= tolerance * max(np.linalg.norm(median), 1.0):
+        if moved <= tolerance * max(float(np.linalg.norm(median)), 1.0):
             break
     return median
 

@@ -64,7 +64,7 @@ def mean_active_value(codes: np.ndarray, threshold: float = 0.0) -> np.ndarray:
 
 def dead_units(codes: np.ndarray, threshold: float = 0.0) -> np.ndarray:
     """Boolean mask of the units that are never active on any row."""
-    return ~active_mask(codes, threshold).any(axis=0)
+    return np.asarray(~active_mask(codes, threshold).any(axis=0))
 
 
 def dead_fraction(codes: np.ndarray, threshold: float = 0.0) -> float:

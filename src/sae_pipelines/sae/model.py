@@ -29,7 +29,12 @@ from typing import Any
 import keras
 import numpy as np
 
-from sae_pipelines.sae.config import CorruptionConfig, ModelConfig, SparsityConfig
+from sae_pipelines.sae.config import (
+    CorruptionConfig,
+    ModelConfig,
+    SparsityConfig,
+    resolved_setting,
+)
 from sae_pipelines.sae.dictionary import InputCentring, UnitNormDecoder, fit_centring
 from sae_pipelines.sae.layers import (
     InputCorruption,
@@ -63,17 +68,19 @@ def sparsity_layer(config: SparsityConfig) -> keras.layers.Layer:
     if config.method == "kl":
         return SigmoidWithKLPenalty(config.kl.rho, config.kl.beta, name=CODES_LAYER)
     if config.method == "batchtopk":
-        return BatchTopKActivation(config.batchtopk.k, name=CODES_LAYER)
+        return BatchTopKActivation(
+            resolved_setting(config.batchtopk.k), name=CODES_LAYER
+        )
     if config.method == "jumprelu":
         settings = config.jumprelu
         return JumpReLUWithL0Penalty(
-            settings.target_l0,
+            resolved_setting(settings.target_l0),
             settings.coefficient,
             settings.bandwidth,
             settings.initial_threshold,
             name=CODES_LAYER,
         )
-    return TopKActivation(config.topk.k, name=CODES_LAYER)
+    return TopKActivation(resolved_setting(config.topk.k), name=CODES_LAYER)
 
 
 def build_sparse_autoencoder(
@@ -192,7 +199,7 @@ def forward_steps(
     ]
     centring = centring_of(autoencoder)
     if centring is not None:
-        decoder.append(partial(centring, inverse=True))
+        decoder.append(partial(centring.__call__, inverse=True))
     decoder += [layer for layer in layers if layer.name == OUTPUT_ACTIVATION_LAYER]
     return layers[: codes_at + 1], decoder
 

@@ -160,7 +160,7 @@ def reset_moments(
         ):
             continue
         values = np.array(slot)
-        index = [slice(None)] * values.ndim
+        index: list[slice | np.ndarray] = [slice(None)] * values.ndim
         index[axis] = units
         if slot.name.endswith("_momentum"):
             values[tuple(index)] = 0.0

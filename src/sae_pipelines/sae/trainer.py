@@ -28,7 +28,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from sae_pipelines.sae.config import AuxKConfig, TrainingConfig
+from sae_pipelines.sae.config import AuxKConfig, TrainingConfig, resolved_setting
 from sae_pipelines.sae.dictionary import InputCentring, UnitNormDecoder
 from sae_pipelines.sae.layers import PACKAGE, InputCorruption
 from sae_pipelines.sae.model import (
@@ -139,7 +139,7 @@ class SparseAutoencoderTrainer(keras.Model):
     def call(self, inputs: Any, training: bool = False) -> Any:
         return self.autoencoder(inputs, training=training)
 
-    def _objective(self, inputs: Any, targets: Any, training: bool) -> tuple:
+    def _objective(self, inputs: Any, targets: Any, training: bool) -> tuple[Any, ...]:
         """Pre-activations, codes, residual, mean squared error and loss of a batch."""
         preactivations, codes, outputs = self.parts(inputs, training=training)
         residual = targets - outputs
@@ -202,7 +202,13 @@ class SparseAutoencoderTrainer(keras.Model):
             else self.decoder.kernel
         )
         dead = self.rows_since_fired >= float(self.auxk.dead_after_rows)
-        return auxk_loss(residual, preactivations, dead, self.auxk.k, directions)
+        return auxk_loss(
+            residual,
+            preactivations,
+            dead,
+            resolved_setting(self.auxk.k),
+            directions,
+        )
 
     def _count_firing(self, codes: Any) -> None:
         fired = ops.any(ops.not_equal(codes, 0.0), axis=0)

@@ -11,7 +11,12 @@ import numpy as np
 import tensorflow as tf
 
 from sae_pipelines.sae.backup import TrainingBackup, fingerprint
-from sae_pipelines.sae.config import AuxKConfig, ModelConfig, TrainingConfig
+from sae_pipelines.sae.config import (
+    AuxKConfig,
+    ModelConfig,
+    TrainingConfig,
+    resolved_setting,
+)
 from sae_pipelines.sae.fit_progress import EpochProgress, training_device
 from sae_pipelines.sae.model import (
     build_sparse_autoencoder,
@@ -143,16 +148,17 @@ def fit_sparse_autoencoder(
     make_deterministic(training_config.seed)
     training_config = training_config.for_data(*x_train.shape)
     model_config = model_config.for_data(x_train.shape[1], len(x_train))
+    batch_size = resolved_setting(training_config.batch_size)
     logger.info(
         "Training on %s: %d rows in batches of %d, learning rate %.5f",
         training_device(),
         len(x_train),
-        training_config.batch_size,
+        batch_size,
         training_config.learning_rate,
     )
     model = build_sparse_autoencoder(x_train.shape[1], model_config)
     initialise_from_data(model, x_train, training_config.seed)
-    steps = steps_per_epoch(len(x_train), training_config.batch_size)
+    steps = steps_per_epoch(len(x_train), batch_size)
     trainer = SparseAutoencoderTrainer(
         model,
         mean_squared_deviation(x_train),
@@ -166,7 +172,7 @@ def fit_sparse_autoencoder(
             steps,
             x_train.shape[1],
             int(model_config.code_size),
-            training_config.batch_size,
+            batch_size,
         ),
     )
     resampled = resampling_epochs(model_config, training_config)
@@ -196,7 +202,7 @@ def fit_sparse_autoencoder(
             shuffled_batches(
                 x_train,
                 x_train,
-                training_config.batch_size,
+                batch_size,
                 training_config.seed,
                 skip_batches=done * steps,
             ),

@@ -59,10 +59,11 @@ class EpochMetricsLogger(keras.callbacks.Callback):
         if self._run_id is None:
             return
         timestamp = int(time.time() * 1000)
+        logs = logs or {}
         self._pending += [
             Metric(name, float(logs[key]), timestamp, epoch)
             for key, name in self._names.items()
-            if key in (logs or {})
+            if key in logs
         ]
         self._epochs_done = epoch + 1
         now = time.monotonic()
@@ -78,6 +79,7 @@ class EpochMetricsLogger(keras.callbacks.Callback):
         elapsed = time.monotonic() - self._started
         epochs = self.params.get("epochs") or self._epochs_done
         estimate = elapsed / self._epochs_done * epochs
+        assert self._run_id is not None  # only a tracked fit queues metrics
         mlflow.MlflowClient().log_batch(
             self._run_id,
             metrics=self._pending,
@@ -100,7 +102,7 @@ class EpochMetricsDataset(AbstractDataset[None, list[keras.callbacks.Callback]])
         self,
         metrics: dict[str, str],
         flush_every_s: float = FLUSH_EVERY_S,
-        metadata: dict | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> None:
         self._metrics = dict(metrics)
         self._flush_every_s = flush_every_s

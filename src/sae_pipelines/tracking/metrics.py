@@ -24,7 +24,7 @@ class MetricHistoryDataset(AbstractDataset[list[float], list[float]]):
     one round trip to a tracking server) per epoch.
     """
 
-    def __init__(self, key: str, metadata: dict | None = None) -> None:
+    def __init__(self, key: str, metadata: dict[str, Any] | None = None) -> None:
         self._key = key
         self.metadata = metadata
 

@@ -23,7 +23,7 @@ class NestedRunDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
     ``CachedDataset`` to read the record back in the same run.
     """
 
-    def __init__(self, metadata: dict | None = None) -> None:
+    def __init__(self, metadata: dict[str, Any] | None = None) -> None:
         self.metadata = metadata
 
     def save(self, data: dict[str, Any]) -> None:

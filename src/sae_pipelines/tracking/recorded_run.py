@@ -91,9 +91,9 @@ class RecordedRun:
                 and dataset.source_type == SOURCE_TYPE
                 and SHA256_TAG in tags
             ):
-                return Snapshot(
-                    SnapshotSource.from_json(dataset.source).uri, tags[SHA256_TAG]
-                )
+                source = SnapshotSource.from_json(dataset.source)
+                assert isinstance(source, SnapshotSource)  # typed as the base class
+                return Snapshot(source.uri, tags[SHA256_TAG])
         return None
 
 

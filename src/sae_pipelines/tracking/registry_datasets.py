@@ -78,7 +78,7 @@ class InferenceModelDataset(AbstractVersionedDataset[ModelRelease, InferenceMode
         filepath: str,
         registered_model_name: str | None = None,
         version: Version | None = None,
-        metadata: dict | None = None,
+        metadata: dict[str, Any] | None = None,
     ):
         super().__init__(filepath=PurePosixPath(filepath), version=version)
         self._registered_model_name = registered_model_name
@@ -163,7 +163,7 @@ class RegisteredModelDataset(AbstractDataset[None, InferenceModel]):
         model_name: str,
         alias: str = PRODUCTION_ALIAS,
         model_version: int | str | None = None,
-        metadata: dict | None = None,
+        metadata: dict[str, Any] | None = None,
     ):
         self._model_name = model_name
         self._alias = alias

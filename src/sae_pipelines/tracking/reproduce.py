@@ -102,6 +102,7 @@ def export_source(recorded: RecordedRun, project_path: Path, destination: Path) 
     conf = destination / "conf"
     for path in sorted(conf.rglob("parameters*"), reverse=True):
         shutil.rmtree(path) if path.is_dir() else path.unlink()
+    assert recorded.parameters is not None  # blocking_problems: a run without them
     (conf / "base" / "parameters.yml").write_text(recorded.parameters)
     local = project_path / "conf" / "local"
     (conf / "local").mkdir(exist_ok=True)  # Kedro's default env; git keeps no empty dir
@@ -225,9 +226,10 @@ def _same_model(
         _model_file(run, project_path, folder / run.run_id)
         for run in (original, reproduced)
     ]
-    if None in paths:
+    original_file, reproduced_file = paths
+    if original_file is None or reproduced_file is None:
         return None
-    return same_weights(*paths)
+    return same_weights(original_file, reproduced_file)
 
 
 def _model_file(run: RecordedRun, project_path: Path, folder: Path) -> Path | None:
@@ -246,7 +248,7 @@ def _model_file(run: RecordedRun, project_path: Path, folder: Path) -> Path | No
             location = mlflow.get_logged_model(output.model_id).artifact_location
             return Path(
                 mlflow.artifacts.download_artifacts(
-                    artifact_uri=f"{location}/{autoencoder}", dst_path=folder
+                    artifact_uri=f"{location}/{autoencoder}", dst_path=str(folder)
                 )
             )
     return None

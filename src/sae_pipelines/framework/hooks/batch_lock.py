@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from filelock import FileLock
 from kedro.framework.hooks import hook_impl
 from kedro.io import DataCatalog
 
 from sae_pipelines.batch.lock import OUTPUT_DATASET, PIPELINE, take_lock
+
+if TYPE_CHECKING:
+    from sae_pipelines.batch.partitions import ExtractedPartitionsDataset
 
 
 class BatchLockHooks:
@@ -37,7 +40,10 @@ class BatchLockHooks:
         """
         if PIPELINE not in (run_params.get("pipeline_names") or []):
             return
-        self._lock = take_lock(Path(self._catalog.get(OUTPUT_DATASET).folder))
+        assert self._catalog is not None  # after_catalog_created came first
+        # The catalog cannot type its entries: the YAML says which class this is.
+        output = cast("ExtractedPartitionsDataset", self._catalog.get(OUTPUT_DATASET))
+        self._lock = take_lock(Path(output.folder))
 
     @hook_impl
     def after_pipeline_run(self) -> None:

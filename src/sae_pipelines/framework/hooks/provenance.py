@@ -111,6 +111,7 @@ class ProvenanceHooks:
         if version is None:
             return
         path = Path(str(self._versions.local_file(dataset_name, version)))
+        assert self._run_params is not None  # datasets are read during a run
         project = Path(self._run_params["project_path"])
         self._datasets[kind][dataset_name] = {
             "version": version,

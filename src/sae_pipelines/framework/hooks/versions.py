@@ -19,7 +19,12 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from kedro.framework.hooks import hook_impl
-from kedro.io import AbstractDataset, DataCatalog, DatasetError
+from kedro.io import (
+    AbstractDataset,
+    AbstractVersionedDataset,
+    DataCatalog,
+    DatasetError,
+)
 from kedro.io.core import get_protocol_and_path
 from kedro.pipeline import Pipeline
 
@@ -70,8 +75,11 @@ class RunVersionsHooks:
         if not config.get("versioned"):
             return
         newest = _build(dataset_name, _file_config(config), None, self._save_version)
+        assert isinstance(newest, AbstractVersionedDataset)  # its config says so
         with contextlib.suppress(DatasetError):  # none yet: Kedro's load says so
-            self._pin(dataset_name, newest.resolve_load_version())
+            version = newest.resolve_load_version()
+            assert version is not None  # None only for an unversioned dataset
+            self._pin(dataset_name, version)
 
     @hook_impl
     def on_pipeline_error(self, pipeline: Pipeline) -> None:
@@ -137,15 +145,16 @@ class RunVersionsHooks:
         protocol, path = get_protocol_and_path(str(filepath))
         if protocol != "file":
             return None
-        path = PurePosixPath(path)
+        local = PurePosixPath(path)
         if version is not None:
-            path = path / version / path.name
-        return Path(path)
+            local = local / version / local.name
+        return Path(local)
 
     def _pin(self, dataset_name: str, version: str) -> None:
         config = self.config(dataset_name)
         self._configs[dataset_name] = config
         pinned = _build(dataset_name, config, version, self._save_version)
+        assert self._catalog is not None  # pinned only once the catalog exists
         with _quiet_replacement(dataset_name):
             self._catalog[dataset_name] = pinned
         self._load_versions[dataset_name] = version
@@ -160,8 +169,11 @@ def _file_config(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _build(
-    name: str, config: dict[str, Any], load_version: str | None, save_version: str
-) -> AbstractDataset:
+    name: str,
+    config: dict[str, Any],
+    load_version: str | None,
+    save_version: str | None,
+) -> AbstractDataset[Any, Any]:
     return AbstractDataset.from_config(name, config, load_version, save_version)
 
 

@@ -17,7 +17,8 @@ logger = logging.getLogger(__name__)
 
 
 def pending_partitions(
-    incoming_partitions: dict[str, Partition], extraction_checkpoint: dict[str, dict]
+    incoming_partitions: dict[str, Partition],
+    extraction_checkpoint: dict[str, dict[str, Any]],
 ) -> list[str]:
     """Names of the incoming partitions that have no complete output yet, sorted.
 
@@ -92,7 +93,7 @@ def extract_partitions(
 
 
 def summarize_batch(
-    extracted_partitions: dict[str, dict],
+    extracted_partitions: dict[str, dict[str, Any]],
     pending: list[str],
     model_used: dict[str, Any],
 ) -> tuple[pd.DataFrame, dict[str, Any]]:

@@ -1,5 +1,7 @@
 """New partitions in data/01_raw/incoming → codes, anomaly scores and flags."""
 
+from typing import Any
+
 from kedro.pipeline import Node, Pipeline
 
 from sae_pipelines.pipelines.batch_extraction.nodes import (
@@ -9,7 +11,7 @@ from sae_pipelines.pipelines.batch_extraction.nodes import (
 )
 
 
-def create_pipeline(**kwargs) -> Pipeline:
+def create_pipeline(**kwargs: Any) -> Pipeline:
     """Create the ``batch_extraction`` pipeline (not part of ``__default__``)."""
     return Pipeline(
         [

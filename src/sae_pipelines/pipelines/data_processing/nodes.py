@@ -175,6 +175,7 @@ def _split_rows(
         raise InvalidDataError(msg) from error
     normal_labels = anomaly_params.normal_labels
     if normal_labels is not None:
+        assert label is not None  # check_normal_labels: they need a label column
         train, validation, test = _move_anomalies_to_test(
             train, validation, test, label, normal_labels
         )

@@ -1,5 +1,7 @@
 """Raw table → validated table → train/validation/test → normalised model inputs."""
 
+from typing import Any
+
 from kedro.pipeline import Node, Pipeline
 
 from sae_pipelines.inference.tables import SPLITS
@@ -11,7 +13,7 @@ from sae_pipelines.pipelines.data_processing.nodes import (
 )
 
 
-def create_pipeline(**kwargs) -> Pipeline:
+def create_pipeline(**kwargs: Any) -> Pipeline:
     """Create the ``data_processing`` pipeline."""
     return Pipeline(
         [

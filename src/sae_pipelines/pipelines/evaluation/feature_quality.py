@@ -64,6 +64,7 @@ def probe_accuracy(views: Views, labels: Views, probe_params: ProbeParams) -> fl
         accuracy = probe.score(views.validation, labels.validation)
         if accuracy > best_accuracy:
             best_accuracy, best_probe = accuracy, probe
+    assert best_probe is not None  # the grid has at least one value
     return float(best_probe.score(views.test, labels.test))
 
 

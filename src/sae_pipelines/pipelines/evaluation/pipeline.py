@@ -1,5 +1,8 @@
 """Model, inputs and codes → metrics beside baselines, anomaly scores, plots, report."""
 
+from collections.abc import Callable
+from typing import Any
+
 from kedro.pipeline import Node, Pipeline
 
 from sae_pipelines.inference.tables import SPLITS
@@ -30,7 +33,7 @@ from sae_pipelines.pipelines.evaluation.plots import (
 )
 from sae_pipelines.pipelines.evaluation.report import render_report
 
-PLOTS = {
+PLOTS: dict[str, tuple[Callable[..., Any], list[str]]] = {
     "reconstructions": (
         plot_reconstructions,
         [
@@ -75,7 +78,7 @@ PLOTS = {
 }
 
 
-def create_pipeline(**kwargs) -> Pipeline:
+def create_pipeline(**kwargs: Any) -> Pipeline:
     """Create the ``evaluation`` pipeline."""
     return Pipeline(
         [

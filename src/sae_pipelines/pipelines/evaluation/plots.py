@@ -112,9 +112,13 @@ def plot_anomaly_scores(anomaly_scores: pd.DataFrame) -> Figure:
     if "is_anomaly" in anomaly_scores:
         for flag, name in ((False, "normal"), (True, "anomaly")):
             subset = scores[anomaly_scores["is_anomaly"] == flag]
-            ax.hist(subset, bins=bins, alpha=0.6, label=f"{name} ({len(subset)})")
+            ax.hist(
+                subset, bins=bins.tolist(), alpha=0.6, label=f"{name} ({len(subset)})"
+            )
     else:
-        ax.hist(scores, bins=bins, alpha=0.8, label=f"test rows ({len(scores)})")
+        ax.hist(
+            scores, bins=bins.tolist(), alpha=0.8, label=f"test rows ({len(scores)})"
+        )
     ax.axvline(anomaly_scores["threshold"].iloc[0], color="red", label="threshold")
     ax.set(xlabel="anomaly score", ylabel="rows", title="Anomaly scores")
     ax.legend()

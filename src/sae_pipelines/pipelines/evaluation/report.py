@@ -102,7 +102,9 @@ PLOT_CAPTIONS = {
 }
 
 
-def comparison_rows(metrics: dict[str, float]) -> tuple[list[dict], list[str]]:
+def comparison_rows(
+    metrics: dict[str, float],
+) -> tuple[list[dict[str, Any]], list[str]]:
     """The comparisons this run measured, each with its winner.
 
     Returns:
@@ -145,7 +147,7 @@ def baseline_notes(metrics: dict[str, float]) -> list[str]:
         metrics.get("knn_reference_rows"),
         metrics.get("knn_training_rows"),
     )
-    if reference is None or "knn_anomaly_roc_auc" not in metrics:
+    if reference is None or training is None or "knn_anomaly_roc_auc" not in metrics:
         return []
     sample = f"a random sample of {reference:,.0f} of the {training:,.0f}"
     rows = sample if reference < training else f"all {training:,.0f}"

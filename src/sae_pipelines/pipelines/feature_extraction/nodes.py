@@ -46,9 +46,10 @@ def encode_splits(
         id_column=id_column(data_params),
         code_prefix=feature_extraction_params.column_prefix,
     )
-    return tuple(
-        _encode(model, table, data_params)
-        for table in (model_input_train, model_input_validation, model_input_test)
+    return (
+        _encode(model, model_input_train, data_params),
+        _encode(model, model_input_validation, data_params),
+        _encode(model, model_input_test, data_params),
     )
 
 

@@ -1,12 +1,14 @@
 """Trained model + normalised splits → one codes table per split."""
 
+from typing import Any
+
 from kedro.pipeline import Node, Pipeline
 
 from sae_pipelines.inference.tables import SPLITS
 from sae_pipelines.pipelines.feature_extraction.nodes import encode_splits
 
 
-def create_pipeline(**kwargs) -> Pipeline:
+def create_pipeline(**kwargs: Any) -> Pipeline:
     """Create the ``feature_extraction`` pipeline."""
     return Pipeline(
         [

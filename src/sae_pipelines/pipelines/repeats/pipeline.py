@@ -8,6 +8,8 @@ becomes a nested MLflow run (``point_run``); the summary, its metrics and the
 report sum them up.
 """
 
+from typing import Any
+
 from kedro.pipeline import Node, Pipeline
 
 from sae_pipelines.pipelines import (
@@ -39,7 +41,7 @@ def seed_steps() -> Pipeline:
     )
 
 
-def create_pipeline(**kwargs) -> Pipeline:
+def create_pipeline(**kwargs: Any) -> Pipeline:
     """Create the ``repeats`` pipeline (not part of ``__default__``)."""
     points, runs = point_pipelines(REPEATS, seed_steps(), {SHARED})
     return (

@@ -8,6 +8,8 @@ becomes a nested MLflow run (``point_run``); the frontier table, plot and
 report sum them up.
 """
 
+from typing import Any
+
 from kedro.pipeline import Node, Pipeline
 
 from sae_pipelines.inference.tables import SPLITS
@@ -35,7 +37,7 @@ def point_steps() -> Pipeline:
     )
 
 
-def create_pipeline(**kwargs) -> Pipeline:
+def create_pipeline(**kwargs: Any) -> Pipeline:
     """Create the ``sparsity_frontier`` pipeline (not part of ``__default__``)."""
     shared = {"normalizer", *(f"model_input_{split}" for split in SPLITS)}
     points, runs = point_pipelines(FRONTIER, point_steps(), shared)

@@ -124,6 +124,7 @@ def fit_anomaly_scorer(
     """
     validation = feature_matrix(model_input_validation, data_params)
     _, errors = InferenceModel(sae_model, normalizer).encode_normalized(validation)
+    assert errors is not None  # encode_normalized scores by default
     scorer = fit_scorer(
         anomaly_params.score,
         feature_matrix(model_input_train, data_params),
@@ -132,6 +133,7 @@ def fit_anomaly_scorer(
         anomaly_params.model_dump(),
     )
     if scorer.needs_distances:
+        assert scorer.reference is not None  # fit_scorer keeps it for distances
         logger.info(
             "Anomaly score: %s; distance to neighbour k=%d among %d training rows "
             "(weight %.2f), reconstruction error (weight %.2f)",

@@ -1,5 +1,7 @@
 """Normalised splits → trained sparse autoencoder, its curves and metrics, anomaly scorer."""
 
+from typing import Any
+
 from kedro.pipeline import Node, Pipeline
 
 from sae_pipelines.pipelines.training.nodes import (
@@ -9,7 +11,7 @@ from sae_pipelines.pipelines.training.nodes import (
 )
 
 
-def create_pipeline(**kwargs) -> Pipeline:
+def create_pipeline(**kwargs: Any) -> Pipeline:
     """Create the ``training`` pipeline."""
     return Pipeline(
         [
