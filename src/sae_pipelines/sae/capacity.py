@@ -100,9 +100,14 @@ def check_fits(
 def _active_codes(model_config: ModelConfig) -> list[tuple[str, float | str]]:
     """The parameters that ask for a number of active codes, with their values."""
     sparsity = model_config.sparsity
-    asked = [(f"sparsity.{sparsity.sizing_method()}.k", sparsity.sizing_k())]
-    if sparsity.method == "jumprelu":
-        asked.append(("sparsity.jumprelu.target_l0", sparsity.jumprelu.target_l0))
+    sizing = sparsity.sizing_method()
+    asked = [(f"sparsity.{sizing}.k", sparsity.sizing_k())]
+    if sparsity.method != sizing:
+        settings = sparsity.settings_of(sparsity.method)
+        asked += [
+            (f"sparsity.{sparsity.method}.{name}", getattr(settings, name))
+            for name in sparsity.chosen().active_codes
+        ]
     return asked
 
 

@@ -11,21 +11,13 @@ import keras
 from jinja2 import Environment, PackageLoader, select_autoescape
 from matplotlib.figure import Figure
 
-from sae_pipelines.sae import (
-    ReLUWithL1Penalty,
-    SigmoidWithKLPenalty,
-    TopKActivation,
-)
 from sae_pipelines.sae.dictionary import UnitNormDecoder
+from sae_pipelines.sae.methods import method_of_layer
 from sae_pipelines.sae.model import (
     CODES_LAYER,
     RECONSTRUCTION_LAYER,
     centring_of,
     code_size_of,
-)
-from sae_pipelines.sae.threshold_layers import (
-    BatchTopKActivation,
-    JumpReLUWithL0Penalty,
 )
 
 SAE = "sparse autoencoder"
@@ -263,17 +255,7 @@ def _png(figure: Figure, dpi: int) -> bytes:
 def describe(autoencoder: keras.Model) -> str:
     """One line on the model, e.g. ``64 → 256 codes, TopK k=24, centred, unit-norm decoder``."""
     codes = autoencoder.get_layer(CODES_LAYER)
-    sparsity = {
-        TopKActivation: lambda: f"TopK k={codes.k}",
-        ReLUWithL1Penalty: lambda: f"ReLU + L1 λ={codes.weight:g}",
-        SigmoidWithKLPenalty: lambda: f"sigmoid + KL ρ={codes.rho:g} β={codes.beta:g}",
-        BatchTopKActivation: lambda: (
-            f"BatchTopK k={codes.k:g} (threshold {float(codes.threshold.numpy()):.3g})"
-        ),
-        JumpReLUWithL0Penalty: lambda: (
-            f"JumpReLU, target L0 {codes.target_l0:g} ε={codes.bandwidth:g}"
-        ),
-    }[type(codes)]()
+    sparsity = method_of_layer(codes).describe(codes)
     recipe = [
         part
         for part, present in (
