@@ -37,7 +37,7 @@ from benchmarks.speed import (
     project_configs,
 )
 from sae_pipelines.sae import fit_sparse_autoencoder
-from sae_pipelines.sae.config import BatchTopKSettings
+from sae_pipelines.sae.methods.batchtopk import BatchTopKSettings
 from sae_pipelines.sae.metrics import (
     active_mask,
     dead_units,

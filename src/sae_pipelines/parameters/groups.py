@@ -22,7 +22,8 @@ from pydantic import (
 
 from sae_pipelines.inference.preprocessing import OutOfRange
 from sae_pipelines.inference.scoring import ScoreMethod
-from sae_pipelines.sae.config import ModelConfig, StrictSettings, TrainingConfig
+from sae_pipelines.sae.config import ModelConfig, TrainingConfig
+from sae_pipelines.sae.methods.base import StrictSettings
 
 Label = int | str
 

@@ -10,7 +10,8 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from sae_pipelines.sae.config import AUTO, ModelConfig, TrainingConfig
+from sae_pipelines.sae.config import ModelConfig, TrainingConfig
+from sae_pipelines.sae.methods.base import AUTO
 
 BYTES_PER_FLOAT = 4
 # Each weight is held with its gradient and Adam's two moments.
@@ -103,9 +104,14 @@ def _active_codes(
 ) -> list[tuple[str, float | Literal["auto"]]]:
     """The parameters that ask for a number of active codes, with their values."""
     sparsity = model_config.sparsity
-    asked = [(f"sparsity.{sparsity.sizing_method()}.k", sparsity.sizing_k())]
-    if sparsity.method == "jumprelu":
-        asked.append(("sparsity.jumprelu.target_l0", sparsity.jumprelu.target_l0))
+    sizing = sparsity.sizing_method()
+    asked = [(f"sparsity.{sizing}.k", sparsity.sizing_k())]
+    if sparsity.method != sizing:
+        settings = sparsity.settings_of(sparsity.method)
+        asked += [
+            (f"sparsity.{sparsity.method}.{name}", getattr(settings, name))
+            for name in sparsity.chosen().active_codes
+        ]
     return asked
 
 

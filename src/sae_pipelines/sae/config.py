@@ -7,22 +7,30 @@ pydantic error message names the parameter at fault.
 from __future__ import annotations
 
 import math
-from typing import Final, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     NonNegativeFloat,
     NonNegativeInt,
     PositiveFloat,
     PositiveInt,
+    ValidationError,
+    create_model,
     model_validator,
 )
 
-SparsityMethod = Literal["l1", "kl", "topk", "batchtopk", "jumprelu"]
+from sae_pipelines.sae.methods import METHODS, SparsityMethod, method_named
+from sae_pipelines.sae.methods.base import (
+    AUTO,
+    MethodSettings,
+    StrictSettings,
+    fitted_k,
+    resolved_k,
+)
+from sae_pipelines.sae.methods.topk import TopKSettings
+
 CorruptionMethod = Literal["none", "gaussian", "mask"]
-AUTO: Final = "auto"
 # ``auto`` training: the batch grows with the data, the step size with √batch
 # and shrinks with √width.
 REFERENCE_BATCH_SIZE = 64
@@ -30,117 +38,82 @@ REFERENCE_WIDTH = 64
 REFERENCE_LEARNING_RATE = 0.003
 MAX_AUTO_BATCH_SIZE = 1024
 ROWS_PER_AUTO_BATCH = 100
-# ``auto`` sizes: k = ⌈3·√width⌉ active codes per row, at most half the inputs,
-# from 4·width code units, at most one per 8 training rows (and k at most a
-# quarter of them).
-K_PER_ROOT_WIDTH = 3
+# ``auto`` code size: 4·width code units (4·k where k is larger), at most one per
+# 8 training rows; ``auto`` k is in ``methods.base``.
 CODE_UNITS_PER_INPUT = 4
 ROWS_PER_CODE_UNIT = 8
-CODE_UNITS_PER_K = 4
 # ``auto`` tied initialisation: with at least this many training rows per unit.
 TIED_ROWS_PER_CODE_UNIT = 32
 # AuxK (Gao et al., 2024): its loss weight, and its k as a share of the inputs.
 AUXK_COEFFICIENT = 1 / 32
 AUXK_SHARE_OF_INPUTS = 0.5
 
-T = TypeVar("T")
 
+class _SparsityChoice(StrictSettings):
+    """Which sparsity method to use, and the settings of each one.
 
-def resolved_setting(value: T | Literal["auto"]) -> T:
-    """``value``, an ``auto``-able setting that ``for_data`` has resolved.
-
-    Raises:
-        ValueError: ``value`` is still ``auto``: ``for_data`` was not called.
-    """
-    if value == AUTO:
-        msg = "an auto setting was used before for_data resolved it"
-        raise ValueError(msg)
-    return value
-
-
-class StrictSettings(BaseModel):
-    """Base of every settings group: unknown keys are errors, values are frozen."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class L1Settings(StrictSettings):
-    """Settings of the L1 activity penalty."""
-
-    weight: NonNegativeFloat = Field(description="λ, the weight of the L1 penalty.")
-
-
-class KLSettings(StrictSettings):
-    """Settings of the KL-divergence penalty towards a target activation."""
-
-    rho: float = Field(gt=0.0, lt=1.0, description="ρ, the target mean activation.")
-    beta: NonNegativeFloat = Field(description="β, the weight of the KL penalty.")
-
-
-class TopKSettings(StrictSettings):
-    """Settings of the TopK activation."""
-
-    k: PositiveInt | Literal["auto"] = Field(
-        description=(
-            "Number of active codes per row; auto: ⌈3·√width⌉, at most ⌈width/2⌉."
-        )
-    )
-
-
-class BatchTopKSettings(StrictSettings):
-    """Settings of the BatchTopK activation."""
-
-    k: PositiveFloat | Literal["auto"] = Field(
-        AUTO, description="Active codes per row on average; auto: as TopK's k."
-    )
-
-
-class JumpReLUSettings(StrictSettings):
-    """Settings of the JumpReLU activation and its L0 penalty.
-
-    The penalty is ``coefficient · (L0 / target_l0 − 1)²`` (saprmarks/
-    dictionary_learning), so the thresholds settle where about ``target_l0``
-    codes per row are active. The constants hold on any table because the
-    codes see centred rows of unit mean squared norm (``model.centring``).
+    Its fields are ``method`` and one settings group per method of
+    :data:`~sae_pipelines.sae.methods.METHODS`, in its order: see
+    :data:`SparsityConfig`.
     """
 
-    target_l0: PositiveFloat | Literal["auto"] = Field(
-        AUTO, description="Active codes per row aimed at; auto: as TopK's k."
-    )
-    coefficient: NonNegativeFloat = Field(
-        1.0, description="Weight of the penalty (L0 / target_l0 − 1)²."
-    )
-    bandwidth: PositiveFloat = Field(
-        0.001, description="ε, the width of the threshold's pseudo-derivative window."
-    )
-    initial_threshold: PositiveFloat = Field(
-        0.001, description="Every unit's threshold before training."
-    )
+    method: str
 
+    def chosen(self) -> SparsityMethod:
+        """The method in use."""
+        return method_named(self.method)
 
-class SparsityConfig(StrictSettings):
-    """Which sparsity method to use, and the settings of each one."""
-
-    method: SparsityMethod
-    l1: L1Settings
-    kl: KLSettings
-    topk: TopKSettings
-    batchtopk: BatchTopKSettings = Field(default_factory=BatchTopKSettings)
-    jumprelu: JumpReLUSettings = Field(default_factory=JumpReLUSettings)
+    def settings_of(self, name: str) -> MethodSettings:
+        """The settings of the method called ``name``."""
+        return getattr(self, name)
 
     def is_dictionary(self) -> bool:
         """Whether the codes are a selection of ReLU values (TopK or BatchTopK)."""
-        return self.method in ("topk", "batchtopk")
+        return self.chosen().dictionary
 
-    def sizing_method(self) -> Literal["topk", "batchtopk"]:
-        """Whose ``k`` sizes the code: BatchTopK's with it, TopK's otherwise."""
-        return "batchtopk" if self.method == "batchtopk" else "topk"
+    def sizing_method(self) -> str:
+        """Whose ``k`` sizes the code: the method's own if it has one, else TopK's."""
+        return self.method if self.chosen().sizes_code else "topk"
 
     def sizing_k(self) -> float | Literal["auto"]:
         """The ``k`` that sizes the code (see :meth:`sizing_method`)."""
-        if self.sizing_method() == "batchtopk":
-            return self.batchtopk.k
-        return self.topk.k
+        settings = self.settings_of(self.sizing_method())
+        k: float | Literal["auto"] = settings.k  # type: ignore[attr-defined]  # sizes_code
+        return k
+
+    def for_data(self, width: int, code_size: int) -> _SparsityChoice:
+        """Every method's settings with ``auto`` values resolved."""
+        topk = self.settings_of("topk")
+        assert isinstance(topk, TopKSettings)  # every other auto k follows TopK's
+        topk_k = fitted_k(topk.k, width, code_size)
+        return self.model_copy(
+            update={
+                name: self.settings_of(name).for_data(width, code_size, topk_k)
+                for name in METHODS
+            }
+        )
+
+
+def _settings_field(method: SparsityMethod) -> tuple[type, Any]:
+    """A method's settings group: required unless every setting has a default."""
+    try:
+        method.settings()
+    except ValidationError:
+        return method.settings, ...
+    return method.settings, Field(default_factory=method.settings)
+
+
+if TYPE_CHECKING:  # what the code may rely on; the fields are the registry's
+    SparsityConfig = _SparsityChoice
+else:
+    SparsityConfig = create_model(
+        "SparsityConfig",
+        __base__=_SparsityChoice,
+        __module__=__name__,
+        method=(Literal[tuple(METHODS)], ...),
+        **{name: _settings_field(method) for name, method in METHODS.items()},
+    )
+    SparsityConfig.__doc__ = _SparsityChoice.__doc__
 
 
 class ModelConfig(StrictSettings):
@@ -199,7 +172,7 @@ class ModelConfig(StrictSettings):
         """The code size, ``auto`` resolved as :meth:`for_data` says."""
         if self.code_size != AUTO:
             return self.code_size
-        k = _resolved_k(self.sparsity.sizing_k(), width)
+        k = resolved_k(self.sparsity.sizing_k(), width)
         code_size = CODE_UNITS_PER_INPUT * max(width, math.ceil(k))
         if rows is not None:
             code_size = max(min(code_size, rows // ROWS_PER_CODE_UNIT), 1)
@@ -228,24 +201,7 @@ class ModelConfig(StrictSettings):
             ValueError: An explicit ``k`` is larger than the resolved code size.
         """
         code_size = self.resolved_code_size(width, rows)
-        topk_k = _fitted_k(self.sparsity.topk.k, width, code_size)
-        jumprelu = self.sparsity.jumprelu
-        sparsity = self.sparsity.model_copy(
-            update={
-                "topk": TopKSettings(k=topk_k),
-                "batchtopk": BatchTopKSettings(
-                    k=_fitted_k(self.sparsity.batchtopk.k, width, code_size)
-                ),
-                "jumprelu": JumpReLUSettings.model_validate(
-                    {
-                        **jumprelu.model_dump(),
-                        "target_l0": topk_k
-                        if jumprelu.target_l0 == AUTO
-                        else jumprelu.target_l0,
-                    }
-                ),
-            }
-        )
+        sparsity = self.sparsity.for_data(width, code_size)
         tied = self.tied_initialisation
         if tied == AUTO:
             tied = rows is None or rows >= TIED_ROWS_PER_CODE_UNIT * code_size
@@ -257,20 +213,6 @@ class ModelConfig(StrictSettings):
                 "tied_initialisation": tied,
             }
         )
-
-
-def _resolved_k(k: float | Literal["auto"], width: int) -> float:
-    """``k``; for ``auto``, ``⌈3·√width⌉`` (least k with k² ≥ 9·width), ≤ ``⌈width/2⌉``."""
-    if k != AUTO:
-        return k
-    return min(math.isqrt(K_PER_ROOT_WIDTH**2 * width - 1) + 1, (width + 1) // 2)
-
-
-def _fitted_k(k: float | Literal["auto"], width: int, code_size: int) -> float:
-    """``k`` resolved for ``width``; an ``auto`` one at most a quarter of the code."""
-    if k != AUTO:
-        return k
-    return max(min(_resolved_k(k, width), code_size // CODE_UNITS_PER_K), 1)
 
 
 class ResamplingConfig(StrictSettings):

@@ -29,23 +29,12 @@ from typing import Any
 import keras
 import numpy as np
 
-from sae_pipelines.sae.config import (
-    CorruptionConfig,
-    ModelConfig,
-    SparsityConfig,
-    resolved_setting,
-)
+# The Keras modules of the sparsity layers, imported so that wherever models are
+# built or loaded every layer is registered as serialisable.
+from sae_pipelines.sae import threshold_layers  # noqa: F401
+from sae_pipelines.sae.config import CorruptionConfig, ModelConfig, SparsityConfig
 from sae_pipelines.sae.dictionary import InputCentring, UnitNormDecoder, fit_centring
-from sae_pipelines.sae.layers import (
-    InputCorruption,
-    ReLUWithL1Penalty,
-    SigmoidWithKLPenalty,
-    TopKActivation,
-)
-from sae_pipelines.sae.threshold_layers import (
-    BatchTopKActivation,
-    JumpReLUWithL0Penalty,
-)
+from sae_pipelines.sae.layers import InputCorruption
 
 CODES_LAYER = "codes"
 CODE_PREACTIVATION_LAYER = "code_preactivation"
@@ -58,29 +47,13 @@ def sparsity_layer(config: SparsityConfig) -> keras.layers.Layer:
     """Return the layer that turns code pre-activations into sparse codes.
 
     Args:
-        config: The sparsity method and its settings, ``auto`` ones resolved.
+        config: The sparsity method and its settings, ``auto`` ones resolved;
+            the method (see :mod:`sae_pipelines.sae.methods`) builds the layer.
 
     Returns:
         A Keras layer named ``codes``.
     """
-    if config.method == "l1":
-        return ReLUWithL1Penalty(config.l1.weight, name=CODES_LAYER)
-    if config.method == "kl":
-        return SigmoidWithKLPenalty(config.kl.rho, config.kl.beta, name=CODES_LAYER)
-    if config.method == "batchtopk":
-        return BatchTopKActivation(
-            resolved_setting(config.batchtopk.k), name=CODES_LAYER
-        )
-    if config.method == "jumprelu":
-        settings = config.jumprelu
-        return JumpReLUWithL0Penalty(
-            resolved_setting(settings.target_l0),
-            settings.coefficient,
-            settings.bandwidth,
-            settings.initial_threshold,
-            name=CODES_LAYER,
-        )
-    return TopKActivation(resolved_setting(config.topk.k), name=CODES_LAYER)
+    return config.chosen().build_layer(config.settings_of(config.method), CODES_LAYER)
 
 
 def build_sparse_autoencoder(

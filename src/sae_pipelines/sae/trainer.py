@@ -28,9 +28,10 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from sae_pipelines.sae.config import AuxKConfig, TrainingConfig, resolved_setting
+from sae_pipelines.sae.config import AuxKConfig, TrainingConfig
 from sae_pipelines.sae.dictionary import InputCentring, UnitNormDecoder
 from sae_pipelines.sae.layers import PACKAGE, InputCorruption
+from sae_pipelines.sae.methods.base import resolved_setting
 from sae_pipelines.sae.model import (
     CODE_PREACTIVATION_LAYER,
     CODES_LAYER,

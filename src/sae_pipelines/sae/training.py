@@ -15,9 +15,9 @@ from sae_pipelines.sae.config import (
     AuxKConfig,
     ModelConfig,
     TrainingConfig,
-    resolved_setting,
 )
 from sae_pipelines.sae.fit_progress import EpochProgress, training_device
+from sae_pipelines.sae.methods.base import resolved_setting
 from sae_pipelines.sae.model import (
     build_sparse_autoencoder,
     initialise_from_data,

@@ -4,10 +4,10 @@ import pytest
 from matplotlib.figure import Figure
 
 from sae_pipelines.pipelines.evaluation.plots import (
-    _mosaic,
     plot_feature_density,
     plot_top_activating,
 )
+from sae_pipelines.reporting.plots import _mosaic
 from tests.pipelines.conftest import typed
 
 

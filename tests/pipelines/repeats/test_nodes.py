@@ -7,7 +7,7 @@ from sae_pipelines.pipelines.repeats.nodes import (
     spread,
     summarise_repeats,
 )
-from sae_pipelines.pipelines.repeats.report import (
+from sae_pipelines.reporting.repeats import (
     render_repeats_report,
     repeats_markdown,
 )

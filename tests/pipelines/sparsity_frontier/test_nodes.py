@@ -5,8 +5,8 @@ import numpy as np
 from sae_pipelines.pipelines.sparsity_frontier.nodes import (
     frontier_metrics,
     frontier_table,
-    plot_frontier,
 )
+from sae_pipelines.reporting.frontier import plot_frontier
 
 
 def record(name, method, setting, value, l0, fvu):

@@ -30,6 +30,7 @@ from sae_pipelines.parameters.groups import (
     EvaluationParams,
     FeatureExtractionParams,
 )
+from sae_pipelines.reporting.metrics import mlflow_metrics
 from sae_pipelines.sae import TrainingConfig, input_corruption, metrics
 from sae_pipelines.tracking.registry_datasets import ModelRelease
 
@@ -268,8 +269,3 @@ def collect_metrics(
     for name, value in sorted(merged.items()):
         logger.info("%s = %.5f", name, value)
     return merged, mlflow_metrics(merged)
-
-
-def mlflow_metrics(metrics: dict[str, float]) -> dict[str, dict[str, float]]:
-    """``{name: {"value", "step": 0}}``: kedro-mlflow's metrics dataset's form."""
-    return {name: {"value": value, "step": 0} for name, value in metrics.items()}

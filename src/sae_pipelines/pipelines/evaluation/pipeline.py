@@ -31,7 +31,7 @@ from sae_pipelines.pipelines.evaluation.plots import (
     plot_reconstructions,
     plot_top_activating,
 )
-from sae_pipelines.pipelines.evaluation.report import render_report
+from sae_pipelines.reporting.evaluation import render_report
 
 PLOTS: dict[str, tuple[Callable[..., Any], list[str]]] = {
     "reconstructions": (

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from sae_pipelines.pipelines.evaluation.nodes import mlflow_metrics
-from sae_pipelines.pipelines.evaluation.report import COMPARISONS
+from sae_pipelines.reporting.evaluation import COMPARISONS
+from sae_pipelines.reporting.metrics import mlflow_metrics
 
 
 def spread(values: list[float]) -> dict[str, Any]:

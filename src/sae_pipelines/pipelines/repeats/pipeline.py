@@ -23,7 +23,7 @@ from sae_pipelines.pipelines.repeats.nodes import (
     repeats_mlflow_metrics,
     summarise_repeats,
 )
-from sae_pipelines.pipelines.repeats.report import (
+from sae_pipelines.reporting.repeats import (
     render_repeats_report,
     repeats_markdown,
 )

@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 # The table's columns: the point, then evaluation's metrics of it. PCA's FVU
 # is at ⌈test_l0⌉ components, as evaluation's baseline has it; anomaly
@@ -52,44 +51,6 @@ def frontier_metrics(sparsity_frontier_table: pd.DataFrame) -> dict[str, Any]:
             for row in rows
         ]
     }
-
-
-def plot_frontier(sparsity_frontier_table: pd.DataFrame) -> Figure:
-    """Test FVU against test L0, one curve per method, PCA's as the reference."""
-    figure = Figure(figsize=(7, 5), layout="constrained")
-    axes = figure.subplots()
-    for method, points in sparsity_frontier_table.groupby("method", sort=True):
-        axes.plot(points["test_l0"], points["test_fvu"], marker="o", label=method)
-        for _, row in points.iterrows():
-            axes.annotate(
-                f"{row['setting']}={row['value']:g}",
-                (row["test_l0"], row["test_fvu"]),
-                textcoords="offset points",
-                xytext=(4, 4),
-                fontsize=7,
-            )
-    pca = (
-        sparsity_frontier_table.assign(
-            components=np.ceil(sparsity_frontier_table["test_l0"])
-        )
-        .groupby("components")["pca_test_fvu"]
-        .first()
-    )
-    axes.plot(
-        pca.index,
-        pca.to_numpy(),
-        color="black",
-        linestyle="--",
-        marker="x",
-        label="PCA, ⌈L0⌉ components",
-    )
-    axes.set_xscale("log", base=2)
-    axes.set_xlabel("test L0 (mean active codes per row)")
-    axes.set_ylabel("test FVU (lower is better)")
-    axes.set_title("Sparsity–fidelity frontier")
-    axes.grid(alpha=0.3, which="both")
-    axes.legend()
-    return figure
 
 
 def _missing(value: Any) -> bool:

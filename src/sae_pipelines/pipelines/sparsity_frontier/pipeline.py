@@ -23,9 +23,8 @@ from sae_pipelines.pipelines.points import FRONTIER, point_pipelines
 from sae_pipelines.pipelines.sparsity_frontier.nodes import (
     frontier_metrics,
     frontier_table,
-    plot_frontier,
 )
-from sae_pipelines.pipelines.sparsity_frontier.report import render_frontier_report
+from sae_pipelines.reporting.frontier import plot_frontier, render_frontier_report
 
 
 def point_steps() -> Pipeline:

@@ -4,7 +4,7 @@ import keras
 from kedro_datasets.matplotlib import MatplotlibDataset
 from matplotlib.figure import Figure
 
-from sae_pipelines.pipelines.evaluation.report import (
+from sae_pipelines.reporting.evaluation import (
     comparison_rows,
     describe,
     render_report,

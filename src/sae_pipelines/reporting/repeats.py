@@ -4,19 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from sae_pipelines.reporting.render import render_template
 
 
 def render_repeats_report(repeats_summary: dict[str, Any]) -> str:
     """A self-contained HTML page of the summary."""
-    return (
-        Environment(
-            loader=PackageLoader("sae_pipelines.pipelines.repeats"),
-            autoescape=select_autoescape(["html", "j2"]),
-        )
-        .get_template("repeats_report.html.j2")
-        .render(**repeats_summary)
-    )
+    return render_template("repeats_report.html.j2", **repeats_summary)
 
 
 def repeats_markdown(repeats_summary: dict[str, Any]) -> str:

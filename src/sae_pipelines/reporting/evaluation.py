@@ -3,29 +3,20 @@
 from __future__ import annotations
 
 import base64
-import io
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import Any
 
 import keras
-from jinja2 import Environment, PackageLoader, select_autoescape
 from matplotlib.figure import Figure
 
-from sae_pipelines.sae import (
-    ReLUWithL1Penalty,
-    SigmoidWithKLPenalty,
-    TopKActivation,
-)
+from sae_pipelines.reporting.render import RenderedPlot, png, render_template
 from sae_pipelines.sae.dictionary import UnitNormDecoder
+from sae_pipelines.sae.methods import method_of_layer
 from sae_pipelines.sae.model import (
     CODES_LAYER,
     RECONSTRUCTION_LAYER,
     centring_of,
     code_size_of,
-)
-from sae_pipelines.sae.threshold_layers import (
-    BatchTopKActivation,
-    JumpReLUWithL0Penalty,
 )
 
 SAE = "sparse autoencoder"
@@ -185,22 +176,6 @@ def _ordinal(number: int) -> str:
     return f"{number}{'th' if 10 <= number % 100 <= 20 else suffix}"
 
 
-@dataclass(frozen=True)
-class RenderedPlot:
-    """A plot already drawn as PNG, which ``MatplotlibDataset`` saves unchanged.
-
-    ``MatplotlibDataset`` writes whatever ``plot.savefig(buffer, **save_args)``
-    writes, so each figure is drawn once for both the report and its file:
-    drawing is most of what a plot costs.
-    """
-
-    png: bytes
-
-    def savefig(self, buffer: IO[bytes], **_: Any) -> None:
-        """Write the PNG to ``buffer``."""
-        buffer.write(self.png)
-
-
 def render_report(
     evaluation_metrics: dict[str, float],
     sae_model: keras.Model,
@@ -222,60 +197,34 @@ def render_report(
         ``{"<name>.png": plot}``.
     """
     plots = {
-        name: RenderedPlot(_png(figure, plot_dpi)) for name, figure in figures.items()
+        name: RenderedPlot(png(figure, plot_dpi)) for name, figure in figures.items()
     }
     comparisons, skipped = comparison_rows(evaluation_metrics)
-    html = (
-        _environment()
-        .get_template("report.html.j2")
-        .render(
-            model=describe(sae_model),
-            seed=seed,
-            comparisons=comparisons,
-            skipped=skipped,
-            notes=baseline_notes(evaluation_metrics),
-            health=unit_health(evaluation_metrics),
-            metrics=dict(sorted(evaluation_metrics.items())),
-            plots=[
-                {
-                    "name": name,
-                    "caption": PLOT_CAPTIONS.get(name, ""),
-                    "png": base64.b64encode(plot.png).decode("ascii"),
-                }
-                for name, plot in plots.items()
-            ],
-        )
+    html = render_template(
+        "report.html.j2",
+        model=describe(sae_model),
+        seed=seed,
+        comparisons=comparisons,
+        skipped=skipped,
+        notes=baseline_notes(evaluation_metrics),
+        health=unit_health(evaluation_metrics),
+        metrics=dict(sorted(evaluation_metrics.items())),
+        plots=[
+            {
+                "name": name,
+                "caption": PLOT_CAPTIONS.get(name, ""),
+                "png": base64.b64encode(plot.png).decode("ascii"),
+            }
+            for name, plot in plots.items()
+        ],
     )
     return html, {f"{name}.png": plot for name, plot in plots.items()}
-
-
-def _environment() -> Environment:
-    return Environment(
-        loader=PackageLoader("sae_pipelines.pipelines.evaluation"),
-        autoescape=select_autoescape(["html", "j2"]),
-    )
-
-
-def _png(figure: Figure, dpi: int) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi)
-    return buffer.getvalue()
 
 
 def describe(autoencoder: keras.Model) -> str:
     """One line on the model, e.g. ``64 → 256 codes, TopK k=24, centred, unit-norm decoder``."""
     codes = autoencoder.get_layer(CODES_LAYER)
-    sparsity = {
-        TopKActivation: lambda: f"TopK k={codes.k}",
-        ReLUWithL1Penalty: lambda: f"ReLU + L1 λ={codes.weight:g}",
-        SigmoidWithKLPenalty: lambda: f"sigmoid + KL ρ={codes.rho:g} β={codes.beta:g}",
-        BatchTopKActivation: lambda: (
-            f"BatchTopK k={codes.k:g} (threshold {float(codes.threshold.numpy()):.3g})"
-        ),
-        JumpReLUWithL0Penalty: lambda: (
-            f"JumpReLU, target L0 {codes.target_l0:g} ε={codes.bandwidth:g}"
-        ),
-    }[type(codes)]()
+    sparsity = method_of_layer(codes).describe(codes)
     recipe = [
         part
         for part, present in (
