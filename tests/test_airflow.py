@@ -1,7 +1,7 @@
 """`kedro airflow create` turns batch_extraction into an Airflow DAG, set by conf.
 
 The DAG is generated (never run: Airflow is not installed) in a copy of the
-project, as the README's Scheduling section does, and read back with `ast`.
+project, as the docs' Scheduling page (docs/how-to/scheduling.md) does, and read back with `ast`.
 """
 
 import ast
@@ -130,7 +130,7 @@ def test_schedule_and_concurrency_come_from_conf(dag_arguments, airflow_conf):
 
 
 def test_committed_dag_is_up_to_date(dag_source):
-    """airflow_dags/ holds what the README's regeneration step writes."""
+    """airflow_dags/ holds what the Scheduling page's regeneration step writes."""
     formatted = subprocess.run(
         [
             sys.executable,
@@ -149,5 +149,5 @@ def test_committed_dag_is_up_to_date(dag_source):
         check=True,
     ).stdout
     assert formatted == (DAG_FOLDER / DAG_FILE).read_text(), (
-        "airflow_dags/ is stale: regenerate it (README, Scheduling)"
+        "airflow_dags/ is stale: regenerate it (docs/how-to/scheduling.md)"
     )

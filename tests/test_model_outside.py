@@ -1,9 +1,10 @@
-"""The registered model where its users meet it, with the README's own commands.
+"""The registered model where its users meet it, with the documented commands.
 
 A fresh virtual environment with only the model's requirements (the project
 cannot be imported there), ``mlflow models serve`` on a loopback port, and
-``mlflow.pyfunc.spark_udf``: each command of the README's section "Use the model
-outside the project" runs here, on a trained project copy.
+``mlflow.pyfunc.spark_udf``: each command of the how-to page "Use the model
+outside the project" (docs/how-to/model-outside.md) runs here, on a trained
+project copy.
 """
 
 import json
@@ -26,17 +27,14 @@ from tests.project_runs import PROJECT_ROOT, code_columns, copy_project, kedro_c
 
 pytestmark = pytest.mark.slow
 
-SECTION = "## Use the model outside the project"
-README_PORT = "5001"
+PAGE = PROJECT_ROOT / "docs/how-to/model-outside.md"
+PAGE_PORT = "5001"
 ENVIRONMENT = "model-env"
 
 
-def readme_blocks() -> list[tuple[str, str]]:
-    """The section's code blocks, in order, as ``(language, code)``."""
-    text = (PROJECT_ROOT / "README.md").read_text()
-    section = text[text.index(SECTION) :]
-    section = section[: section.index("\n## ", len(SECTION))]
-    return re.findall(r"```(bash|python)\n(.*?)```", section, re.DOTALL)
+def page_blocks() -> list[tuple[str, str]]:
+    """The page's code blocks, in order, as ``(language, code)``."""
+    return re.findall(r"```(bash|python)\n(.*?)```", PAGE.read_text(), re.DOTALL)
 
 
 def user_environment() -> dict[str, str]:
@@ -89,7 +87,7 @@ def run(command: list[str], root: Path, timeout: int = 900) -> str:
 
 @pytest.fixture(scope="module")
 def blocks():
-    found = readme_blocks()
+    found = page_blocks()
     assert [language for language, _ in found] == [
         "bash",
         "python",
@@ -159,10 +157,10 @@ def free_port() -> int:
 
 @pytest.fixture
 def server(trained, blocks):
-    """The README's ``mlflow models serve``, on a free loopback port."""
+    """The page's ``mlflow models serve``, on a free loopback port."""
     port = str(free_port())
     child = subprocess.Popen(
-        ["bash", "-c", blocks[2].replace(README_PORT, port)],
+        ["bash", "-c", blocks[2].replace(PAGE_PORT, port)],
         cwd=trained,
         env=model_only_environment(),
         stdout=subprocess.DEVNULL,
@@ -203,7 +201,7 @@ def post(port: str, body: dict) -> tuple[int, dict]:
 
 
 def test_served_model_answers_rows_and_names_what_is_wrong(trained, blocks, server):
-    answers = run(["bash", "-c", blocks[3].replace(README_PORT, server)], trained)
+    answers = run(["bash", "-c", blocks[3].replace(PAGE_PORT, server)], trained)
     decoder = json.JSONDecoder()
     split, end = decoder.raw_decode(answers)
     records, _ = decoder.raw_decode(answers[end:].lstrip())

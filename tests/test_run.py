@@ -19,8 +19,8 @@ from sae_pipelines.tracking.provenance import (
     REQUIREMENTS_ARTIFACT,
     file_sha256,
 )
-from scripts.readme_figures import (
-    README,
+from scripts.docs_figures import (
+    EVALUATION_PAGE,
     committed_table,
     digits_table,
     table_difference,
@@ -55,7 +55,7 @@ def latest_version(root: Path, relative: str) -> pd.DataFrame:
     ).load()
 
 
-def test_default_run_tracks_everything_and_gives_the_readme_figures(project, capfd):
+def test_default_run_tracks_everything_and_gives_the_documented_figures(project, capfd):
     run = run_project(project)
     assert noise(capfd.readouterr()) == []  # its output, not a terminal
     client = mlflow.MlflowClient()
@@ -103,23 +103,25 @@ def test_default_run_tracks_everything_and_gives_the_readme_figures(project, cap
     # the data rather than its training rows, far ahead of PCA at the same L0,
     # and codes that serve a probe at least as well as the raw pixels.
     assert 20 < metrics["test_l0"] <= 24
-    assert metrics["dead_fraction_train"] < 0.08  # 7 of 134 units: see the README
+    assert (
+        metrics["dead_fraction_train"] < 0.08
+    )  # 7 of 134 units: see docs/concepts/model.md
     assert metrics["val_train_loss_ratio"] < 3
     assert metrics["test_fvu"] < 0.5 * metrics["pca_test_fvu"]
     assert metrics["probe_accuracy"] >= metrics["probe_accuracy_raw"]
     # Both classifiers learn (chance is 0.1); which one is ahead on this seed is
-    # in README.md's table, checked below. The codes keep most of the class
+    # in docs/results/evaluation.md's table, checked below. The codes keep most of the class
     # structure k-means finds in the raw pixels.
     assert min(metrics["pretrained_accuracy"], metrics["scratch_accuracy"]) > 0.7
     assert metrics["cluster_nmi"] > 0.9 * metrics["cluster_nmi_raw"]
-    # README.md shows this run's figures: a default run gives the same ones on
-    # any x86-64 CPU with AVX2 (see sae_pipelines/__init__.py).
+    # docs/results/evaluation.md shows this run's figures: a default run gives
+    # the same ones on any x86-64 CPU with AVX2 (see the start-up's oneDNN settings).
     table = digits_table(metrics)
-    readme = README.read_text()
-    assert table == committed_table(readme), (
-        "README.md's digits table is not what a default run gives here; run "
-        "`kedro run && python -m scripts.readme_figures` and commit README.md.\n"
-        + table_difference(readme, table)
+    page = EVALUATION_PAGE.read_text()
+    assert table == committed_table(page), (
+        "docs/results/evaluation.md's digits table is not what a default run gives "
+        "here; run `kedro run && python -m scripts.docs_figures` and commit it.\n"
+        + table_difference(page, table)
     )
 
     # pca_test_fvu, recomputed here from the run's own versioned splits.

@@ -185,7 +185,7 @@ class ModelConfig(StrictSettings):
         784), at most half the inputs (3 of 6 columns) so that the code must
         compress, and the dictionary holds ``4·max(width, k)`` units, four per
         input, sized with the repeats pipeline so that the codes serve as
-        features (see the README's repeats). Given ``rows``, the dictionary
+        features (see the docs' Repeats page). Given ``rows``, the dictionary
         also holds at most one unit per 8 training rows and ``k`` is at most a
         quarter of the units: a dictionary with a unit for every few rows
         learns the rows themselves (``benchmarks.model_sizes``). BatchTopK

@@ -1,23 +1,25 @@
-"""Write README.md's digits results table from a default ``kedro run``'s MLflow run.
+"""Write the results tables of the documentation site from the runs that gave them.
 
-The table sits between ``<!-- figures:digits start -->`` and
-``<!-- figures:digits end -->`` and is rendered from the run's metrics alone, so
-the committed figures are exactly what that run gave. Usage::
+Each table sits between ``<!-- NAME start -->`` and ``<!-- NAME end -->`` in
+its page under docs/results/ (``PAGES`` maps each block to its page), and is
+rendered from a run's outputs alone, so the committed figures are exactly what
+that run gave. The digits table of docs/results/evaluation.md comes from a
+default ``kedro run``'s MLflow metrics::
 
-    kedro run && python -m scripts.readme_figures   # rewrite the table
-    python -m scripts.readme_figures --check        # exit 1 and print what differs
-    python -m scripts.readme_figures --run-id ID    # another run than the latest
+    kedro run && python -m scripts.docs_figures   # rewrite the table
+    python -m scripts.docs_figures --check        # exit 1 and print what differs
+    python -m scripts.docs_figures --run-id ID    # another run than the latest
 
 ``--repeats NAME`` instead copies the newest ``repeats_table.md`` of
-data/08_reporting between ``<!-- repeats:NAME start -->`` and its end marker,
-and ``--frontier`` writes the newest ``sparsity_frontier_metrics.json`` as the
-table between ``<!-- frontier:digits start -->`` and its end marker; run each
-right after its pipeline::
+data/08_reporting into docs/results/repeats.md's ``repeats:NAME`` block, and
+``--frontier`` writes the newest ``sparsity_frontier_metrics.json`` into
+docs/results/frontier.md's ``frontier:digits`` block; run each right after its
+pipeline::
 
-    kedro run --pipelines repeats && python -m scripts.readme_figures --repeats digits
+    kedro run --pipelines repeats && python -m scripts.docs_figures --repeats digits
     kedro run --env mnist --pipelines repeats
-    python -m scripts.readme_figures --repeats mnist
-    kedro run --pipelines sparsity_frontier && python -m scripts.readme_figures --frontier
+    python -m scripts.docs_figures --repeats mnist
+    kedro run --pipelines sparsity_frontier && python -m scripts.docs_figures --frontier
 
 By default the run is the latest finished run of the ``sae_pipelines`` experiment
 that ran the default pipelines with conf/base's parameters, in the store
@@ -46,7 +48,10 @@ from benchmarks.results import markdown_table
 from sae_pipelines.tracking.provenance import PARAMETERS_ARTIFACT
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-README = PROJECT_ROOT / "README.md"
+RESULTS = PROJECT_ROOT / "docs/results"
+EVALUATION_PAGE = RESULTS / "evaluation.md"
+REPEATS_PAGE = RESULTS / "repeats.md"
+FRONTIER_PAGE = RESULTS / "frontier.md"
 REPEATS_TABLES = PROJECT_ROOT / "data/08_reporting/repeats_table.md"
 FRONTIER_METRICS = PROJECT_ROOT / "data/08_reporting/sparsity_frontier_metrics.json"
 # The frontier table's order: methods as in the parameters file, each by its L0.
@@ -132,39 +137,39 @@ def _ahead(sae: float, baselines: dict[str, float]) -> str:
     return "SAE" if sae > top else best if top > sae else "tie"
 
 
-def committed_table(readme: str, block: str = DIGITS_BLOCK) -> str:
-    """The text between ``block``'s markers in ``readme``."""
-    start, end = _between_markers(readme, block)
-    return readme[start:end].strip("\n")
+def committed_table(page: str, block: str = DIGITS_BLOCK) -> str:
+    """The text between ``block``'s markers in the page's text ``page``."""
+    start, end = _between_markers(page, block)
+    return page[start:end].strip("\n")
 
 
-def with_table(readme: str, table: str, block: str = DIGITS_BLOCK) -> str:
-    """``readme`` with the text between ``block``'s markers replaced by ``table``."""
-    start, end = _between_markers(readme, block)
-    return f"{readme[:start]}\n{table}\n{readme[end:]}"
+def with_table(page: str, table: str, block: str = DIGITS_BLOCK) -> str:
+    """``page`` with the text between ``block``'s markers replaced by ``table``."""
+    start, end = _between_markers(page, block)
+    return f"{page[:start]}\n{table}\n{page[end:]}"
 
 
-def _between_markers(readme: str, block: str) -> tuple[int, int]:
+def _between_markers(page: str, block: str) -> tuple[int, int]:
     """Where the text between ``<!-- block start -->`` and its end marker lies.
 
     Raises:
         ValueError: The markers are missing.
     """
     opening, closing = f"<!-- {block} start -->", f"<!-- {block} end -->"
-    start, end = readme.find(opening), readme.find(closing)
+    start, end = page.find(opening), page.find(closing)
     if start < 0 or end < start:
-        msg = f"README.md has no '{opening}' … '{closing}' block"
+        msg = f"the page has no '{opening}' … '{closing}' block"
         raise ValueError(msg)
     return start + len(opening), end
 
 
-def table_difference(readme: str, table: str, block: str = DIGITS_BLOCK) -> str:
+def table_difference(page: str, table: str, block: str = DIGITS_BLOCK) -> str:
     """A unified diff from the committed table to ``table``; empty when equal."""
     return "\n".join(
         difflib.unified_diff(
-            committed_table(readme, block).splitlines(),
+            committed_table(page, block).splitlines(),
             table.splitlines(),
-            "README.md",
+            _shown(EVALUATION_PAGE),
             "from the run",
             lineterm="",
         )
@@ -217,16 +222,39 @@ def newest_version(
         sys.exit(f"No {path}: run `kedro run --pipelines {pipeline}` first.")
 
 
+def _shown(page: Path) -> str:
+    """The page's path as the messages name it: from the project root."""
+    try:
+        return page.relative_to(PROJECT_ROOT).as_posix()
+    except ValueError:
+        return str(page)
+
+
+def write_table(page: Path, table: str, block: str) -> None:
+    """Replace the text of ``block`` in ``page`` by ``table``.
+
+    Raises:
+        ValueError: The page has no such block (the page is named).
+    """
+    try:
+        page.write_text(with_table(page.read_text(), table, block))
+    except ValueError as error:
+        msg = f"{_shown(page)}: {error}"
+        raise ValueError(msg) from None
+
+
 def write_repeats_table(name: str) -> None:
-    """Copy the newest repeats table into README.md's ``repeats:name`` block."""
+    """Copy the newest repeats table into the repeats page's ``repeats:name`` block."""
     block = f"repeats:{name}"
     table = newest_version(TextDataset, REPEATS_TABLES, "repeats").strip("\n")
-    README.write_text(with_table(README.read_text(), table, block))
-    print(f"README.md's {block} table written from the newest repeats run.")
+    write_table(REPEATS_PAGE, table, block)
+    print(
+        f"{_shown(REPEATS_PAGE)}'s {block} table written from the newest repeats run."
+    )
 
 
 def frontier_table(points: list[dict]) -> str:
-    """The frontier's points as README.md's Markdown table.
+    """The frontier's points as the frontier page's Markdown table.
 
     Args:
         points: ``sparsity_frontier_metrics.json``'s ``points``.
@@ -249,19 +277,22 @@ def frontier_table(points: list[dict]) -> str:
 
 
 def write_frontier_table() -> None:
-    """Write the newest frontier's points into README.md's frontier block."""
+    """Write the newest frontier's points into the frontier page's block."""
     metrics = newest_version(JSONDataset, FRONTIER_METRICS, "sparsity_frontier")
     table = frontier_table(metrics["points"])
-    README.write_text(with_table(README.read_text(), table, "frontier:digits"))
-    print("README.md's frontier:digits table written from the newest frontier run.")
+    write_table(FRONTIER_PAGE, table, "frontier:digits")
+    print(
+        f"{_shown(FRONTIER_PAGE)}'s frontier:digits table written from the newest "
+        "frontier run."
+    )
 
 
 def main() -> None:
-    """Rewrite or check README.md's digits table, or write a repeats table."""
+    """Rewrite or check the digits table, or write a repeats or frontier table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run-id", help="the MLflow run (default: the latest)")
     parser.add_argument(
-        "--check", action="store_true", help="exit 1 if README.md differs"
+        "--check", action="store_true", help="exit 1 if the evaluation page differs"
     )
     parser.add_argument(
         "--repeats", metavar="NAME", help="write the newest repeats table instead"
@@ -282,19 +313,19 @@ def main() -> None:
     client = mlflow.MlflowClient()
     run = client.get_run(args.run_id) if args.run_id else latest_default_run(client)
     table = digits_table(run.data.metrics)
-    readme = README.read_text()
+    page = _shown(EVALUATION_PAGE)
     if args.check:
-        difference = table_difference(readme, table)
+        difference = table_difference(EVALUATION_PAGE.read_text(), table)
         if difference:
             print(difference)
             sys.exit(
-                f"README.md's digits table differs from run {run.info.run_id}: "
-                "run `python -m scripts.readme_figures` to rewrite it."
+                f"{page}'s digits table differs from run {run.info.run_id}: "
+                "run `python -m scripts.docs_figures` to rewrite it."
             )
-        print(f"README.md's digits table matches run {run.info.run_id}.")
+        print(f"{page}'s digits table matches run {run.info.run_id}.")
         return
-    README.write_text(with_table(readme, table))
-    print(f"README.md's digits table written from run {run.info.run_id}.")
+    write_table(EVALUATION_PAGE, table, DIGITS_BLOCK)
+    print(f"{page}'s digits table written from run {run.info.run_id}.")
 
 
 if __name__ == "__main__":

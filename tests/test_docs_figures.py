@@ -1,10 +1,10 @@
-"""scripts/readme_figures.py: README blocks, and the repeats table copied into one."""
+"""scripts/docs_figures.py: the results pages' blocks, and a repeats table copied in."""
 
 import pytest
 
-from scripts import readme_figures
+from scripts import docs_figures
 
-README = """# Title
+PAGE = """# Title
 
 <!-- repeats:digits start -->
 old digits table
@@ -18,9 +18,10 @@ old mnist table
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
-    """A README and two versions of the repeats table, the script pointed at them."""
-    readme = tmp_path / "README.md"
-    readme.write_text(README)
+    """A repeats page and two versions of the repeats table, the script pointed at them."""
+    page = tmp_path / "docs/results/repeats.md"
+    page.parent.mkdir(parents=True)
+    page.write_text(PAGE)
     tables = tmp_path / "data/08_reporting/repeats_table.md"
     for version, text in [
         ("2026-12-03T10.00.00.000Z", "older table"),
@@ -28,27 +29,29 @@ def project(tmp_path, monkeypatch):
     ]:
         (tables / version).mkdir(parents=True)
         (tables / version / "repeats_table.md").write_text(f"\n{text}\n")
-    monkeypatch.setattr(readme_figures, "README", readme)
-    monkeypatch.setattr(readme_figures, "REPEATS_TABLES", tables)
-    return readme
+    monkeypatch.setattr(docs_figures, "REPEATS_PAGE", page)
+    monkeypatch.setattr(docs_figures, "REPEATS_TABLES", tables)
+    return page
 
 
 def test_the_newest_repeats_table_replaces_only_its_own_block(project):
-    readme_figures.write_repeats_table("mnist")
+    docs_figures.write_repeats_table("mnist")
 
     text = project.read_text()
-    assert readme_figures.committed_table(text, "repeats:mnist") == "| newest | table |"
-    assert readme_figures.committed_table(text, "repeats:digits") == "old digits table"
+    assert docs_figures.committed_table(text, "repeats:mnist") == "| newest | table |"
+    assert docs_figures.committed_table(text, "repeats:digits") == "old digits table"
     assert text.startswith("# Title\n")
 
 
 def test_a_missing_block_or_table_is_named(project, tmp_path, monkeypatch):
-    with pytest.raises(ValueError, match="no '<!-- repeats:fashion start -->'"):
-        readme_figures.write_repeats_table("fashion")
-    monkeypatch.setattr(readme_figures, "REPEATS_TABLES", tmp_path / "nowhere")
+    with pytest.raises(
+        ValueError, match="repeats.md: the page has no '<!-- repeats:fashion start -->'"
+    ):
+        docs_figures.write_repeats_table("fashion")
+    monkeypatch.setattr(docs_figures, "REPEATS_TABLES", tmp_path / "nowhere")
     with pytest.raises(SystemExit, match="kedro run --pipelines repeats"):
-        readme_figures.write_repeats_table("digits")
-    assert project.read_text() == README
+        docs_figures.write_repeats_table("digits")
+    assert project.read_text() == PAGE
 
 
 def test_the_frontier_table_lists_methods_in_order_each_by_l0():
@@ -62,7 +65,7 @@ def test_the_frontier_table_lists_methods_in_order_each_by_l0():
         | {"test_l0": 8.2, "test_fvu": 0.18},
     ]
 
-    lines = readme_figures.frontier_table(points).splitlines()
+    lines = docs_figures.frontier_table(points).splitlines()
 
     assert lines[2:] == [
         "| topk | k=4 | 4.0 | 0.250 | 0.300 | 0.950 |",
