@@ -278,4 +278,12 @@ def point_pipelines(
         ),
         Pipeline([]),
     )
-    return together, [f"{pipeline_name}.{name}.{POINT_RUN}" for name in points]
+    return together, point_runs(pipeline_name)
+
+
+def point_runs(pipeline_name: str) -> list[str]:
+    """The records of ``pipeline_name``'s points: ``<pipeline_name>.<point>.point_run``."""
+    return [
+        f"{pipeline_name}.{name}.{POINT_RUN}"
+        for name in configured_points(pipeline_name)
+    ]
