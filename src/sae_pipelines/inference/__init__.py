@@ -8,23 +8,20 @@ imported.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from sae_pipelines.runtime.lazy import lazy_names
 
 if TYPE_CHECKING:
     from sae_pipelines.inference.features import InvalidInputError
     from sae_pipelines.inference.model import InferenceModel, code_column_names
 
 _MODULES = {
-    "InferenceModel": "sae_pipelines.inference.model",
-    "InvalidInputError": "sae_pipelines.inference.features",
-    "code_column_names": "sae_pipelines.inference.model",
+    "InferenceModel": "model",
+    "InvalidInputError": "features",
+    "code_column_names": "model",
 }
 __all__ = ["InferenceModel", "InvalidInputError", "code_column_names"]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _MODULES:
-        msg = f"module {__name__!r} has no attribute {name!r}"
-        raise AttributeError(msg)
-    return getattr(importlib.import_module(_MODULES[name]), name)
+__getattr__ = lazy_names(__name__, _MODULES)

@@ -15,8 +15,9 @@ The names below are imported when first used, so that reading the settings
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from sae_pipelines.runtime.lazy import lazy_names
 
 if TYPE_CHECKING:
     from sae_pipelines.sae.config import CorruptionConfig, ModelConfig, TrainingConfig
@@ -75,9 +76,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Import ``name`` from its module on first use."""
-    if name not in _MODULES:
-        msg = f"module {__name__!r} has no attribute {name!r}"
-        raise AttributeError(msg)
-    return getattr(importlib.import_module(f"{__name__}.{_MODULES[name]}"), name)
+__getattr__ = lazy_names(__name__, _MODULES)
