@@ -141,3 +141,14 @@ def test_project_parameters_take_kedro_run_params_over_conf_base():
     assert parameters["training"]["epochs"] == 7
     assert parameters["model"]["sparsity"]["topk"]["k"] == 5
     assert parameters["training"]["early_stopping_patience"] == 30  # conf/base's
+
+
+def test_scale_benchmark_runs_at_smoke_scale(tmp_path):
+    output = tmp_path / "results.md"
+    run_at_smoke_scale("scale", "--output", output)
+    table = output.read_text()
+    assert table.startswith("# Scale benchmark (smoke)")
+    rows = [line for line in table.splitlines() if line.startswith("| ")]
+    assert rows[2].startswith("| 1,000 × 8 | finished |")
+    assert rows[3].startswith("| 3,000 × 8 | finished |")
+    assert any(row.startswith("| train_sparse_autoencoder | ") for row in rows)
