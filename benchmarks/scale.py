@@ -194,7 +194,9 @@ def main() -> None:
     parser.add_argument("--scale", choices=SCALES, default="full")
     parser.add_argument("--sizes", nargs="+", help="ROWSxFEATURES, e.g. 100000x32")
     parser.add_argument("--output", type=Path, default=RESULTS)
-    parser.add_argument("--title", default="", help="e.g. 'before the change'")
+    parser.add_argument(
+        "--title", default="", help="names the section, e.g. 'before the change'"
+    )
     parser.add_argument("--params", help='more kedro run --params, e.g. "a.b=1,c=2"')
     args = parser.parse_args()
     sizes = args.sizes or SCALES[args.scale]
@@ -206,7 +208,8 @@ def main() -> None:
             runs.append(measure(rows, width, Path(folder), params))
         print(f"{runs[-1].label}: {runs[-1].ended}, {runs[-1].seconds:.0f} s")
     scale = args.scale if not args.sizes else "chosen sizes"
-    title = f"Scale benchmark ({scale}{', ' + args.title if args.title else ''})"
+    # A title keeps its own section in results.md: before and after a change.
+    title = f"Scale benchmark{', ' + args.title if args.title else ''} ({scale})"
     body = [
         f"Machine: {machine()}. `python -m benchmarks.scale`: whole `kedro run` "
         f"with the default parameters{' and ' + params if params else ''} on synthetic tables (10 labelled Gaussian "
