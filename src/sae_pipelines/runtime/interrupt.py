@@ -14,6 +14,8 @@ import signal
 from collections.abc import Iterator
 from types import FrameType
 
+from sae_pipelines.runtime.errors import error_chain
+
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -28,11 +30,10 @@ class RunInterrupted(Exception):  # noqa: N818 - it is what happened, not a faul
 
 def interruption(error: BaseException | None) -> RunInterrupted | None:
     """The :class:`RunInterrupted` behind ``error`` (Kedro may wrap it), if any."""
-    while error is not None:
-        if isinstance(error, RunInterrupted):
-            return error
-        error = error.__cause__ or error.__context__
-    return None
+    return next(
+        (cause for cause in error_chain(error) if isinstance(cause, RunInterrupted)),
+        None,
+    )
 
 
 # The signals received within :func:`interrupts_as_errors`, first first.

@@ -17,7 +17,7 @@ import requests
 from mlflow import environment_variables
 from mlflow.exceptions import MlflowException
 
-from sae_pipelines.runtime.errors import InputError
+from sae_pipelines.runtime.errors import InputError, error_chain
 
 logger = logging.getLogger(__name__)
 
@@ -112,16 +112,14 @@ def lost_server(
     """
     if not uri.startswith(("http://", "https://")):
         return None
-    current: BaseException | None = error
-    while current is not None:
-        if isinstance(current, requests.ConnectionError | requests.Timeout):
+    for cause in error_chain(error):
+        if isinstance(cause, requests.ConnectionError | requests.Timeout):
             msg = (
                 f"the MLflow tracking server at {uri} stopped answering during the "
-                f"run ({type(current).__name__}): nothing of the run is kept; start "
+                f"run ({type(cause).__name__}): nothing of the run is kept; start "
                 "the server again, then rerun"
             )
             return TrackingServerUnreachableError(msg)
-        current = current.__cause__ or current.__context__
     return None
 
 
