@@ -2,9 +2,9 @@
 
 The driver ships the inference model's files with ``SparkContext.addFile``;
 each Python worker loads them once and encodes the partitions it is given,
-writing each one's staged output file itself. A worker imports this module
-first, so it starts the project (:func:`~sae_pipelines.runtime.startup.start`)
-before it loads the model's code, and with it TensorFlow.
+writing each one's staged output file itself. Before a worker first loads the
+model's code, and with it TensorFlow, it starts the project
+(:func:`~sae_pipelines.runtime.startup.start`).
 """
 
 from __future__ import annotations

@@ -24,8 +24,13 @@ def remove_save_version(folder: Path, version: str) -> list[Path]:
     removed = []
     for path in sorted(folder.rglob(version)):
         if path.is_dir():
-            shutil.rmtree(path)
+            remove_version_folder(path)
             removed.append(path)
-            with contextlib.suppress(OSError):  # other versions are there
-                path.parent.rmdir()
     return removed
+
+
+def remove_version_folder(path: Path) -> None:
+    """Remove one ``<filepath>/<version>/`` folder, and ``<filepath>`` if left empty."""
+    shutil.rmtree(path)
+    with contextlib.suppress(OSError):  # other versions are there
+        path.parent.rmdir()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import shutil
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -27,6 +26,8 @@ from kedro.io import (
 )
 from kedro.io.core import get_protocol_and_path
 from kedro.pipeline import Pipeline
+
+from sae_pipelines.tracking.versions import remove_version_folder
 
 logger = logging.getLogger(__name__)
 
@@ -95,12 +96,9 @@ class RunVersionsHooks:
             path = None if version is None else self.local_file(name, version)
             if path is None:
                 continue
-            folder = path.parent
-            if folder.exists():
-                shutil.rmtree(folder)
+            if path.parent.exists():
+                remove_version_folder(path.parent)
                 removed.append(name)
-                with contextlib.suppress(OSError):  # other versions are there
-                    folder.parent.rmdir()
         if removed:
             logger.info(
                 "Removed the failed run's version %s of %d datasets: %s",
