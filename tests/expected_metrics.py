@@ -9,6 +9,10 @@ LABEL_METRICS = {
     "cluster_nmi_raw",
     "pretrained_accuracy",
     "scratch_accuracy",
+    # The rows each split gave them (at most evaluation.sample_rows).
+    "label_metrics_train_rows",
+    "label_metrics_validation_rows",
+    "label_metrics_test_rows",
 }
 # A default run on the digits.
 REQUIRED_METRICS = {

@@ -112,6 +112,7 @@ class EvaluationParams(StrictSettings):
     knn: KnnParams = Field(default_factory=KnnParams)
     probe: ProbeParams = Field(default_factory=ProbeParams)
     pretraining: PretrainingParams = Field(default_factory=PretrainingParams)
+    sample_rows: PositiveInt = 20000
     top_units: PositiveInt = 8
     top_samples: PositiveInt = 8
     plot_dpi: PositiveInt = 100

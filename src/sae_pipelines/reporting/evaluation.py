@@ -138,12 +138,24 @@ def baseline_notes(metrics: dict[str, float]) -> list[str]:
         metrics.get("knn_reference_rows"),
         metrics.get("knn_training_rows"),
     )
-    if reference is None or training is None or "knn_anomaly_roc_auc" not in metrics:
-        return []
-    sample = f"a random sample of {reference:,.0f} of the {training:,.0f}"
-    rows = sample if reference < training else f"all {training:,.0f}"
-    nth = _ordinal(int(metrics["knn_neighbours"]))
-    return [f"kNN: the distance to the {nth} nearest of {rows} training rows."]
+    notes = []
+    if (
+        reference is not None
+        and training is not None
+        and "knn_anomaly_roc_auc" in metrics
+    ):
+        sample = f"a random sample of {reference:,.0f} of the {training:,.0f}"
+        rows = sample if reference < training else f"all {training:,.0f}"
+        nth = _ordinal(int(metrics["knn_neighbours"]))
+        notes.append(f"kNN: the distance to the {nth} nearest of {rows} training rows.")
+    splits = ("train", "validation", "test")
+    used = [metrics.get(f"label_metrics_{split}_rows") for split in splits]
+    if None not in used:
+        counts = ", ".join(
+            f"{n:,.0f} {split}" for n, split in zip(used, splits, strict=True)
+        )
+        notes.append(f"Probe, clustering and pretraining: {counts} rows.")
+    return notes
 
 
 def unit_health(metrics: dict[str, float]) -> list[str]:

@@ -99,3 +99,16 @@ def test_too_small_splits_say_why(params, caplog, train_labels, reason):
     with caplog.at_level(logging.WARNING):
         assert run_label_metrics(params, tables) == {}
     assert reason in caplog.text
+
+
+def test_splits_beyond_sample_rows_give_a_seeded_sample(params):
+    params["evaluation"]["sample_rows"] = 40
+    params["evaluation"]["pretraining"]["epochs"] = 2
+    tables = split_tables([[0, 1] * 50, [0, 1] * 10, [0, 1, 2] * 30])
+    metrics = run_label_metrics(params, tables)
+    assert metrics["label_metrics_train_rows"] == 40
+    assert metrics["label_metrics_validation_rows"] == 20
+    # Class 2 is not in the training split: 60 test rows are known, 40 sampled.
+    assert metrics["label_metrics_test_rows"] == 40
+    assert 0.0 <= metrics["probe_accuracy"] <= 1.0
+    assert run_label_metrics(params, tables) == metrics

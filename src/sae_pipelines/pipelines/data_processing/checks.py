@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sized
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,7 @@ class InvalidDataError(InputError, ValueError):
 
 
 def check_split_sizes(
-    splits: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame],
+    splits: tuple[Sized, Sized, Sized],
     split_params: SplitParams,
 ) -> None:
     """Stop when a split holds fewer rows than ``MIN_SPLIT_ROWS`` asks."""
@@ -117,8 +118,8 @@ def check_finite(table: pd.DataFrame, features: list[str]) -> None:
     column whose values span more than it holds, would become infinite on
     the way in.
     """
-    values = table[features].to_numpy(dtype=np.float64)
-    bad = _counts(features, ~np.isfinite(values))
+    columns = [table[c].to_numpy(dtype=np.float64, copy=False) for c in features]
+    bad = _counts(features, [np.count_nonzero(~np.isfinite(v)) for v in columns])
     if bad:
         msg = (
             "raw_data has NaN or infinite values in feature columns "
@@ -126,8 +127,8 @@ def check_finite(table: pd.DataFrame, features: list[str]) -> None:
         )
         raise InvalidDataError(msg)
     limit = float(np.finfo(np.float32).max)
-    bad = _counts(features, np.abs(values) > limit)
-    spans = values.max(axis=0) - values.min(axis=0)
+    bad = _counts(features, [np.count_nonzero(np.abs(v) > limit) for v in columns])
+    spans = [float(v.max() - v.min()) if v.size else 0.0 for v in columns]
     wide = [c for c, span in zip(features, spans, strict=True) if span > limit]
     if bad or wide:
         where = f"(column: count) {bad}" if bad else f"{preview(wide)} (max − min)"
@@ -139,9 +140,8 @@ def check_finite(table: pd.DataFrame, features: list[str]) -> None:
         raise InvalidDataError(msg)
 
 
-def _counts(features: list[str], flags: np.ndarray) -> dict[str, int]:
-    """Column → how many rows ``flags`` marks there, for the columns it marks."""
-    counts = flags.sum(axis=0)
+def _counts(features: list[str], counts: list[int]) -> dict[str, int]:
+    """Column → its count, for the columns whose count is not 0."""
     return {c: int(n) for c, n in zip(features, counts, strict=True) if n}
 
 
@@ -169,8 +169,12 @@ def check_normal_labels(
 def handle_constant_columns(
     table: pd.DataFrame, features: list[str], policy: str
 ) -> pd.DataFrame:
-    """Keep or drop constant features as ``data.constant_columns`` says, or stop."""
-    constant = [c for c in features if table[c].nunique(dropna=False) <= 1]
+    """Keep or drop constant features as ``data.constant_columns`` says, or stop.
+
+    Run after :func:`check_finite`: with no NaN, a column is constant when
+    its smallest value is its largest.
+    """
+    constant = [c for c in features if table[c].min() == table[c].max()]
     if not constant or policy == "keep":
         return table
     if policy == "drop":

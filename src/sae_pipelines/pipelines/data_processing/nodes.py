@@ -79,7 +79,7 @@ def validate_raw_data(
     if len(raw_data) == 0:
         msg = "raw_data has 0 rows: nothing to split and train on"
         raise InvalidDataError(msg)
-    table = raw_data.copy()
+    table = raw_data.copy(deep=False)  # copy on write: raw_data stays as it was
     check_delimiter(table)
     check_unique_columns(table)
     check_named_columns(table, data_params)
@@ -103,7 +103,7 @@ def validate_raw_data(
     ordered = [row_id, *feature_columns(table, data_params)] + (
         [label] if label else []
     )
-    validated = table[ordered].reset_index(drop=True)
+    validated = _in_float32(table[ordered].reset_index(drop=True))
     train, validation, test = _split_rows(
         validated, split_params, data_params, anomaly_params
     )
@@ -115,6 +115,16 @@ def validate_raw_data(
         len(train),
     )
     return validated
+
+
+def _in_float32(table: pd.DataFrame) -> pd.DataFrame:
+    """The table with its float64 columns as float32, the model's precision.
+
+    Integer columns keep their type: the registered model's signature is read
+    from this table, and float32 would round integers beyond 2**24.
+    """
+    wide = table.select_dtypes(include=[np.float64]).columns
+    return table.astype(dict.fromkeys(wide, np.float32)) if len(wide) else table
 
 
 def split_data(
@@ -140,9 +150,8 @@ def split_data(
     Raises:
         InvalidDataError: Too few rows (or rows of a class) for the split.
     """
-    train, validation, test = _split_rows(
-        validated_data, split_params, data_params, anomaly_params
-    )
+    rows = _split_rows(validated_data, split_params, data_params, anomaly_params)
+    train, validation, test = (validated_data.loc[index] for index in rows)
     logger.info(
         "Split %d rows: %d train, %d validation, %d test",
         len(validated_data),
@@ -158,16 +167,23 @@ def _split_rows(
     split_params: SplitParams,
     data_params: DataParams,
     anomaly_params: AnomalyParams,
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+) -> tuple[pd.Index, pd.Index, pd.Index]:
+    """The index of the train, validation and test rows, each in table order.
+
+    Only the label column is split, so no copy of the features is made.
+    """
     n_rows = len(validated_data)
     n_test = math.ceil(n_rows * split_params.test_fraction)
     n_validation = math.ceil(n_rows * split_params.validation_fraction)
     label = data_params.label_column
     stratify = label if label and split_params.stratify else None
+    labels = (
+        validated_data[label] if label else pd.Series(0, index=validated_data.index)
+    )
     seed = split_params.seed
     try:
-        rest, test = _split(validated_data, n_test, stratify, seed)
-        train, validation = _split(rest, n_validation, stratify, seed)
+        rest, test = _split(labels, n_test, stratify is not None, seed)
+        train, validation = _split(rest, n_validation, stratify is not None, seed)
     except ValueError as error:
         how = f"stratified by column '{label}'" if stratify else "three ways"
         advice = ", or set split.stratify=false" if stratify else ""
@@ -177,32 +193,31 @@ def _split_rows(
     if normal_labels is not None:
         assert label is not None  # check_normal_labels: they need a label column
         train, validation, test = _move_anomalies_to_test(
-            train, validation, test, label, normal_labels
+            train, validation, test, normal_labels
         )
-    return train, validation, test
+    return train.index, validation.index, test.index
 
 
 def _split(
-    table: pd.DataFrame, n_held_out: int, stratify: str | None, seed: int
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+    labels: pd.Series, n_held_out: int, stratify: bool, seed: int
+) -> tuple[pd.Series, pd.Series]:
     kept, held_out = train_test_split(
-        table,
+        labels,
         test_size=n_held_out,
-        stratify=table[stratify] if stratify else None,
+        stratify=labels if stratify else None,
         random_state=seed,
     )
     return kept.sort_index(), held_out.sort_index()
 
 
 def _move_anomalies_to_test(
-    train: pd.DataFrame,
-    validation: pd.DataFrame,
-    test: pd.DataFrame,
-    label: str,
+    train: pd.Series,
+    validation: pd.Series,
+    test: pd.Series,
     normal_labels: list[Any],
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    is_normal_train = train[label].isin(normal_labels)
-    is_normal_validation = validation[label].isin(normal_labels)
+) -> tuple[pd.Series, pd.Series, pd.Series]:
+    is_normal_train = train.isin(normal_labels)
+    is_normal_validation = validation.isin(normal_labels)
     moved = pd.concat([train[~is_normal_train], validation[~is_normal_validation]])
     logger.info("Moved %d anomalous rows out of train and validation", len(moved))
     return (
@@ -255,6 +270,6 @@ def normalize(
     features = feature_columns(split, data_params)
     values = split[features].to_numpy(np.float32)
     scaled = normalize_features(in_place_copy(normalizer), values, overwrite=True)
-    table = split.reset_index(drop=True).copy()
+    table = split.reset_index(drop=True)  # copy on write: split stays as it was
     table[features] = scaled
     return table

@@ -21,6 +21,7 @@ from sklearn.metrics import normalized_mutual_info_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from sae_pipelines.inference.scoring import sample_rows
 from sae_pipelines.inference.tables import code_matrix, feature_matrix
 from sae_pipelines.parameters.groups import (
     DataParams,
@@ -138,12 +139,15 @@ def label_metrics(
     Skipped, with one log line saying why, when there is no label column or the
     splits are too small (fewer than two classes, or a class with fewer than
     two training rows). Test rows whose class is not in the training split
-    (anomalies in one-class runs) are left out.
+    (anomalies in one-class runs) are left out. Each split gives at most
+    ``evaluation.sample_rows`` rows, a seeded random sample beyond: these fits
+    grow faster than the rows, and their figures settle long before.
 
     Returns:
         ``probe_accuracy``, ``probe_accuracy_raw``, ``probe_accuracy_pca``,
         ``cluster_nmi``, ``cluster_nmi_raw``, ``pretrained_accuracy`` and
-        ``scratch_accuracy``; or nothing when skipped.
+        ``scratch_accuracy``, with ``label_metrics_<split>_rows``, the rows
+        each split gave; or nothing when skipped.
     """
     label = data_params.label_column
     if not label:
@@ -160,11 +164,14 @@ def label_metrics(
             "Skipping the probe, clustering and pretraining metrics: %s", problem
         )
         return {}
-    known = Views(*(y >= 0 for y in all_labels))
+    limit, seed = evaluation_params.sample_rows, evaluation_params.seed
+    known = Views(
+        *(sample_rows(np.flatnonzero(y >= 0), limit, seed) for y in all_labels)
+    )
     labels = Views(*(y[rows] for y, rows in zip(all_labels, known, strict=True)))
     raw = Views(
         *(
-            feature_matrix(table, data_params)[rows]
+            feature_matrix(table.take(rows), data_params)
             for table, rows in zip(tables, known, strict=True)
         )
     )
@@ -172,13 +179,17 @@ def label_metrics(
     prefix = feature_extraction_params.column_prefix
     codes = Views(
         *(
-            code_matrix(table, prefix)[rows]
+            code_matrix(table.take(rows), prefix)
             for table, rows in zip(code_tables, known, strict=True)
         )
     )
     pca = Views(*(pca_baseline.transform(x) for x in raw))
-    probe_params, seed = evaluation_params.probe, evaluation_params.seed
+    probe_params = evaluation_params.probe
     return {
+        **{
+            f"label_metrics_{split}_rows": float(len(rows))
+            for split, rows in zip(Views._fields, known, strict=True)
+        },
         "probe_accuracy": probe_accuracy(codes, labels, probe_params),
         "probe_accuracy_raw": probe_accuracy(raw, labels, probe_params),
         "probe_accuracy_pca": probe_accuracy(pca, labels, probe_params),
