@@ -44,7 +44,17 @@ SMOKE_PARAMS = "training.epochs=2,evaluation.pretraining.epochs=1"
 CLUSTERS = 10
 CHUNK_ROWS = 500_000
 RAW_DATA = "data/01_raw/scale.parquet"
-NODE_TIME = re.compile(r"Node '([^']+)' took ([0-9.]+) s")
+# The raw table's catalog entry, as the docs advise for a large parquet table:
+# Arrow's copy of each column is freed as pandas takes it, so reading it needs
+# one copy of the table rather than two.
+RAW_ENTRY = f"""\
+raw_data:
+  type: pandas.ParquetDataset
+  filepath: {RAW_DATA}
+  load_args:
+    to_pandas_kwargs: {{self_destruct: true, split_blocks: true}}
+"""
+NODE_TIME = re.compile(r"Node '([^']+)' took ([0-9.]+) s(?:; peak RSS ([0-9.]+) GiB)?")
 # Nodes shown by name: a share of the run's node time at least this large.
 SHOWN_SHARE = 0.05
 
@@ -59,6 +69,8 @@ class Measured:
     peak_gib: float
     ended: str
     nodes: dict[str, float] = field(default_factory=dict)
+    # The process's peak RSS (GiB) once each node was done.
+    node_peaks: dict[str, float] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -93,9 +105,7 @@ def measure(rows: int, width: int, folder: Path, params: str = "") -> Measured:
     """
     project = copy_project(folder / "project")
     write_table(project / RAW_DATA, rows, width)
-    (project / "conf/local/catalog.yml").write_text(
-        f"raw_data:\n  type: pandas.ParquetDataset\n  filepath: {RAW_DATA}\n"
-    )
+    (project / "conf/local/catalog.yml").write_text(RAW_ENTRY)
     env = os.environ | {
         "MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'mlflow.db'}",
         "COLUMNS": "200",  # one log record a line, for the node times
@@ -121,8 +131,11 @@ def measure(rows: int, width: int, folder: Path, params: str = "") -> Measured:
     text = log.read_text()
     code = os.waitstatus_to_exitcode(status)
     ended = "finished" if code == 0 else _failure(code, text)
-    nodes = {name: float(took) for name, took in NODE_TIME.findall(text)}
-    return Measured(rows, width, seconds, usage.ru_maxrss / 2**20, ended, nodes)
+    found = NODE_TIME.findall(text)
+    nodes = {name: float(took) for name, took, _ in found}
+    peaks = {name: float(peak) for name, _, peak in found if peak}
+    peak = usage.ru_maxrss / 2**20
+    return Measured(rows, width, seconds, peak, ended, nodes, peaks)
 
 
 def _failure(code: int, log: str) -> str:
@@ -172,20 +185,23 @@ def report(runs: list[Measured]) -> list[str]:
         "peak RSS (GiB)",
     ]
     names = sorted({name for run in runs for name in run.nodes})
-    node_rows = [
-        [
-            name,
-            *(f"{run.nodes[name]:.1f}" if name in run.nodes else "—" for run in runs),
-        ]
-        for name in names
-    ]
+    node_rows = [[name, *(_node_cell(run, name) for run in runs)] for name in names]
     return [
         *markdown_table(header, summary),
         "",
-        "Each node's time (s), from loading its first input to saving its last output:",
+        "Each node's time (s), from loading its first input to saving its last "
+        "output, and the run's peak RSS once it was done (GiB; the node where it "
+        "grows raised it):",
         "",
         *markdown_table(["node", *(run.label for run in runs)], node_rows),
     ]
+
+
+def _node_cell(run: Measured, name: str) -> str:
+    if name not in run.nodes:
+        return "—"
+    peak = run.node_peaks.get(name)
+    return f"{run.nodes[name]:.1f}" + (f" ({peak:.2f})" if peak is not None else "")
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ LAYERS = [
     {"sae"},
     {"inference"},
     {"parameters"},
-    {"tracking", "batch", "reporting"},
+    {"tracking", "batch", "reporting", "datasets"},
     {"pipelines"},
     {"framework"},
     {"settings", "cli", "pipeline_registry", "__main__"},

@@ -6,14 +6,21 @@ first, then the features, then the label column when there is one.
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
+import fsspec
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 DEFAULT_ID_COLUMN = "row_id"
 SPLITS = ("train", "validation", "test")
+# Rows per part when a table is read or made part by part: 128 float32 columns
+# of this many rows take 128 MiB.
+CHUNK_ROWS = 1 << 18
 
 
 class DataParams(Protocol):
@@ -51,10 +58,19 @@ def carried_columns(table: pd.DataFrame, data_params: DataParams) -> pd.DataFram
     return table[columns].reset_index(drop=True)
 
 
-def code_matrix(codes: pd.DataFrame, prefix: str) -> np.ndarray:
+def code_names(columns: Sequence[object], prefix: str) -> list[str]:
+    """The code columns among ``columns`` (those named ``<prefix>NNN``)."""
+    return [str(column) for column in columns if str(column).startswith(prefix)]
+
+
+def code_matrix(codes: pd.DataFrame | pa.Table, prefix: str) -> np.ndarray:
     """The code columns of a codes table (those named ``<prefix>NNN``)."""
-    columns = [column for column in codes.columns if str(column).startswith(prefix)]
-    return codes[columns].to_numpy(dtype=np.float32)
+    if isinstance(codes, pa.Table):
+        names = code_names(codes.column_names, prefix)
+        return np.column_stack(
+            [np.asarray(codes.column(name).to_numpy(), np.float32) for name in names]
+        ).reshape(codes.num_rows, len(names))
+    return codes[code_names(list(codes.columns), prefix)].to_numpy(dtype=np.float32)
 
 
 def as_arrow(chunk: pa.Table | pd.DataFrame) -> pa.Table:
@@ -62,3 +78,124 @@ def as_arrow(chunk: pa.Table | pd.DataFrame) -> pa.Table:
     if isinstance(chunk, pd.DataFrame):
         return pa.Table.from_pandas(chunk, preserve_index=False)
     return chunk
+
+
+class RowTable(Protocol):
+    """A table read in parts, so that no step needs all its rows in memory.
+
+    A parquet file (:class:`ParquetTable`), rows made on demand (the codes of
+    a split, encoded as they are read), or a DataFrame (:class:`FrameTable`).
+    """
+
+    @property
+    def columns(self) -> list[str]:
+        """The column names, in order."""
+        ...
+
+    def __len__(self) -> int: ...
+
+    def chunks(self, columns: Sequence[str] | None = None) -> Iterator[pa.Table]:
+        """The rows in order, at most :data:`CHUNK_ROWS` at a time."""
+        ...
+
+    def take(
+        self, positions: np.ndarray, columns: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        """The rows at ``positions`` (0-based, ascending), as a DataFrame."""
+        ...
+
+
+@dataclass(frozen=True)
+class FrameTable:
+    """A DataFrame seen as a :class:`RowTable`."""
+
+    frame: pd.DataFrame
+
+    @property
+    def columns(self) -> list[str]:
+        """The column names, in order."""
+        return [str(column) for column in self.frame.columns]
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def chunks(self, columns: Sequence[str] | None = None) -> Iterator[pa.Table]:
+        """The rows in order, at most :data:`CHUNK_ROWS` at a time."""
+        frame = self.frame if columns is None else self.frame[list(columns)]
+        for start in range(0, len(frame), CHUNK_ROWS):
+            yield as_arrow(frame.iloc[start : start + CHUNK_ROWS])
+
+    def take(
+        self, positions: np.ndarray, columns: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        """The rows at ``positions``, with a fresh 0-based index."""
+        frame = self.frame if columns is None else self.frame[list(columns)]
+        return frame.take(positions).reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class ParquetTable:
+    """A parquet file on any fsspec filesystem, read a row group at a time."""
+
+    path: str
+    storage_options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def columns(self) -> list[str]:
+        """The column names, in order."""
+        return list(self._metadata().schema.to_arrow_schema().names)
+
+    def __len__(self) -> int:
+        return int(self._metadata().num_rows)
+
+    def chunks(self, columns: Sequence[str] | None = None) -> Iterator[pa.Table]:
+        """The rows in order, at most :data:`CHUNK_ROWS` at a time."""
+        with self._open() as file:
+            parquet = pq.ParquetFile(file)
+            names = None if columns is None else list(columns)
+            for batch in parquet.iter_batches(batch_size=CHUNK_ROWS, columns=names):
+                yield pa.Table.from_batches([batch])
+
+    def take(
+        self, positions: np.ndarray, columns: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        """The rows at ``positions``: only the row groups that hold them are read."""
+        names = None if columns is None else list(columns)
+        parts = []
+        with self._open() as file:
+            parquet = pq.ParquetFile(file)
+            start = 0
+            for group in range(parquet.num_row_groups):
+                end = start + parquet.metadata.row_group(group).num_rows
+                low, high = np.searchsorted(positions, [start, end])
+                if high > low:
+                    rows = parquet.read_row_group(group, columns=names)
+                    parts.append(rows.take(positions[low:high] - start))
+                start = end
+        if not parts:
+            empty = self._metadata().schema.to_arrow_schema().empty_table()
+            return (empty if names is None else empty.select(names)).to_pandas()
+        return pa.concat_tables(parts).to_pandas()
+
+    def _open(self) -> Any:
+        filesystem, path = fsspec.core.url_to_fs(self.path, **self.storage_options)
+        return filesystem.open(path, "rb")
+
+    def _metadata(self) -> pq.FileMetaData:
+        with self._open() as file:
+            return pq.ParquetFile(file).metadata
+
+
+def row_table(table: pd.DataFrame | RowTable) -> RowTable:
+    """``table`` as a :class:`RowTable`: DataFrames are wrapped."""
+    return FrameTable(table) if isinstance(table, pd.DataFrame) else table
+
+
+def read_columns(
+    table: pd.DataFrame | RowTable, columns: Sequence[str]
+) -> pd.DataFrame:
+    """Only ``columns`` of every row, as a DataFrame."""
+    parts = list(row_table(table).chunks(columns))
+    if not parts:
+        return pd.DataFrame(columns=list(columns))
+    return pa.concat_tables(parts).to_pandas()

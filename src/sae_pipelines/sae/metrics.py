@@ -7,6 +7,8 @@ thing wherever it is reported. Inputs are ``(rows, features)`` and
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 
 
@@ -75,3 +77,50 @@ def dead_fraction(codes: np.ndarray, threshold: float = 0.0) -> float:
 def dense_units(codes: np.ndarray, threshold: float = 0.0) -> np.ndarray:
     """Boolean mask of the units active on more than half of the rows."""
     return firing_frequency(codes, threshold) > 0.5
+
+
+@dataclass
+class CodeCounts:
+    """The sparsity figures above, counted over rows that come in parts.
+
+    :meth:`add` each part's codes; the figures then cover all rows added.
+    """
+
+    units: int
+    threshold: float = 0.0
+    rows: int = 0
+    active_per_unit: np.ndarray = field(init=False)
+    activation_sum: float = 0.0
+
+    def __post_init__(self) -> None:
+        """Start every unit's count at 0."""
+        self.active_per_unit = np.zeros(self.units, dtype=np.int64)
+
+    def add(self, codes: np.ndarray) -> None:
+        """Count ``(rows, code units)`` more codes."""
+        self.rows += len(codes)
+        self.active_per_unit += active_mask(codes, self.threshold).sum(axis=0)
+        self.activation_sum += float(codes.sum(dtype=np.float64))
+
+    def mean_l0(self) -> float:
+        """:func:`mean_l0` of the rows added."""
+        return float(self.active_per_unit.sum() / self.rows)
+
+    def mean_activation(self) -> float:
+        """Mean of all codes of the rows added."""
+        return self.activation_sum / (self.rows * self.units)
+
+    def dead_fraction(self) -> float:
+        """:func:`dead_fraction` of the rows added."""
+        return float((self.active_per_unit == 0).mean())
+
+    def dense_units(self) -> np.ndarray:
+        """:func:`dense_units` of the rows added."""
+        return np.asarray(self.active_per_unit / self.rows > 0.5)
+
+    def __add__(self, other: CodeCounts) -> CodeCounts:
+        """The counts of both sets of rows."""
+        total = CodeCounts(self.units, self.threshold, self.rows + other.rows)
+        total.active_per_unit = self.active_per_unit + other.active_per_unit
+        total.activation_sum = self.activation_sum + other.activation_sum
+        return total

@@ -1,5 +1,7 @@
 import logging
+import resource
 
+import pytest
 from kedro.pipeline import Node
 
 from sae_pipelines.framework.hooks.timing import NodeTimingHooks
@@ -27,9 +29,20 @@ def test_node_times_run_from_first_load_to_last_save(caplog, monkeypatch):
         now["s"] = 6.0
         hooks.after_node_run(second, {})
         hooks.after_pipeline_run()
-    messages = [record.getMessage() for record in caplog.records]
+    messages = [record.getMessage().split(";")[0] for record in caplog.records]
     assert messages == [
         "Node 'first' took 4.00 s",
         "Node 'second' took 2.00 s",
         "Nodes took 6.00 s in all, loads and saves included",
     ]
+
+
+def test_each_node_line_gives_the_peak_memory_so_far(caplog):
+    hooks = NodeTimingHooks()
+    node = Node(lambda x: None, "x", None, name="only")
+    with caplog.at_level(logging.INFO, logger="sae_pipelines.framework.hooks.timing"):
+        hooks.before_node_run(node)
+        hooks.after_node_run(node, {})
+    _, peak = caplog.records[0].getMessage().split("; peak RSS ")
+    measured = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB
+    assert float(peak.removesuffix(" GiB")) == pytest.approx(measured, abs=0.01)

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from kedro.framework.project import configure_project
 
+from sae_pipelines.inference.tables import read_columns
 from sae_pipelines.pipeline_registry import register_pipelines
 from sae_pipelines.pipelines.evaluation.pipeline import PLOTS
 from tests.expected_metrics import ANOMALY_METRICS, LABEL_METRICS
@@ -59,8 +60,8 @@ def test_default_pipeline_end_to_end_in_memory(
     assert list(release.input_example.columns) == release.model.feature_columns
     raw_test = catalog.load("test_split")
     out = release.model.predict(raw_test[release.model.feature_columns])
-    codes = catalog.load("codes_test")
     names = release.model.code_columns
+    codes = read_columns(catalog.load("codes_test"), names)
     np.testing.assert_allclose(out[names], codes[names], rtol=0, atol=1e-5)
     np.testing.assert_allclose(
         out["anomaly_score"], scores["anomaly_score"], rtol=0, atol=1e-5

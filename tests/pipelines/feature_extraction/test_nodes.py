@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 
 from sae_pipelines.inference.scoring import AnomalyScorer
+from sae_pipelines.inference.tables import read_columns
 from sae_pipelines.parameters.groups import NormalizationParams
 from sae_pipelines.pipelines.data_processing.nodes import fit_normalizer
 from sae_pipelines.pipelines.feature_extraction.nodes import encode_splits
@@ -25,7 +26,7 @@ def test_encoded_tables_carry_ids_labels_codes_scores_and_l0(params):
     normalizer = fit_normalizer(
         table, NormalizationParams(method="minmax"), typed(params)["data"]
     )
-    train, _, test = encode_splits(
+    encoded_train, _, test = encode_splits(
         model,
         normalizer,
         AnomalyScorer(),
@@ -35,6 +36,7 @@ def test_encoded_tables_carry_ids_labels_codes_scores_and_l0(params):
         typed(params)["data"],
         typed(params)["feature_extraction"],
     )
+    train = read_columns(encoded_train, encoded_train.columns)
     names = [f"code_{i:03d}" for i in range(5)]
     assert list(train.columns) == ["row_id", "label", *names, "anomaly_score", "l0"]
     assert train["row_id"].tolist() == [7, 8] and train["label"].tolist() == [1, 2]
@@ -46,3 +48,6 @@ def test_encoded_tables_carry_ids_labels_codes_scores_and_l0(params):
     expected = ((table[["a", "b", "c"]].to_numpy() - reconstruction) ** 2).mean(axis=1)
     np.testing.assert_allclose(train["anomaly_score"], expected, rtol=1e-5)
     assert len(test) == 1
+    assert encoded_train.take(np.array([1])).equals(
+        train.iloc[[1]].reset_index(drop=True)
+    )

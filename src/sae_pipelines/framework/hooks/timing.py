@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from typing import Any
 
@@ -13,6 +14,9 @@ logger = logging.getLogger(__name__)
 
 class NodeTimingHooks:
     """Logs how long each node took, loading, computing and saving, and in all.
+
+    Each node's line also gives the process's peak memory so far, which shows
+    the node that raised it.
 
     Kedro logs when a node starts and ends, not for how long. A node's time
     runs from loading its first input to saving its last output: some work
@@ -63,4 +67,21 @@ class NodeTimingHooks:
     def _finish(self, name: str) -> None:
         elapsed = time.perf_counter() - self._started.pop(name)
         self._total += elapsed
-        logger.info("Node '%s' took %.2f s", name, elapsed)
+        peak = peak_memory_gib()
+        if peak is None:
+            logger.info("Node '%s' took %.2f s", name, elapsed)
+        else:
+            logger.info("Node '%s' took %.2f s; peak RSS %.2f GiB", name, elapsed, peak)
+
+
+def peak_memory_gib() -> float | None:
+    """The process's peak resident memory so far; None where it cannot be read.
+
+    The peak only grows: the node after which it grew is the one that raised it.
+    """
+    try:
+        import resource  # noqa: PLC0415 - POSIX only
+    except ImportError:
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**30 if sys.platform == "darwin" else peak / 2**20

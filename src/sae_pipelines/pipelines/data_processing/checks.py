@@ -119,7 +119,7 @@ def check_finite(table: pd.DataFrame, features: list[str]) -> None:
     the way in.
     """
     columns = [table[c].to_numpy(dtype=np.float64, copy=False) for c in features]
-    bad = _counts(features, [np.count_nonzero(~np.isfinite(v)) for v in columns])
+    bad = _counts(features, [int(np.count_nonzero(~np.isfinite(v))) for v in columns])
     if bad:
         msg = (
             "raw_data has NaN or infinite values in feature columns "
@@ -127,7 +127,7 @@ def check_finite(table: pd.DataFrame, features: list[str]) -> None:
         )
         raise InvalidDataError(msg)
     limit = float(np.finfo(np.float32).max)
-    bad = _counts(features, [np.count_nonzero(np.abs(v) > limit) for v in columns])
+    bad = _counts(features, [int(np.count_nonzero(np.abs(v) > limit)) for v in columns])
     spans = [float(v.max() - v.min()) if v.size else 0.0 for v in columns]
     wide = [c for c, span in zip(features, spans, strict=True) if span > limit]
     if bad or wide:

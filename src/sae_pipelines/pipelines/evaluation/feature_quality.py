@@ -22,7 +22,13 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sae_pipelines.inference.scoring import sample_rows
-from sae_pipelines.inference.tables import code_matrix, feature_matrix
+from sae_pipelines.inference.tables import (
+    RowTable,
+    code_matrix,
+    code_names,
+    feature_matrix,
+    row_table,
+)
 from sae_pipelines.parameters.groups import (
     DataParams,
     EvaluationParams,
@@ -123,9 +129,9 @@ def pretraining_accuracies(
 
 def label_metrics(
     sae_model: keras.Model,
-    codes_train: pd.DataFrame,
-    codes_validation: pd.DataFrame,
-    codes_test: pd.DataFrame,
+    codes_train: pd.DataFrame | RowTable,
+    codes_validation: pd.DataFrame | RowTable,
+    codes_test: pd.DataFrame | RowTable,
     model_input_train: pd.DataFrame,
     model_input_validation: pd.DataFrame,
     model_input_test: pd.DataFrame,
@@ -179,7 +185,7 @@ def label_metrics(
     prefix = feature_extraction_params.column_prefix
     codes = Views(
         *(
-            code_matrix(table.take(rows), prefix)
+            code_matrix(_taken_codes(row_table(table), rows, prefix), prefix)
             for table, rows in zip(code_tables, known, strict=True)
         )
     )
@@ -204,6 +210,10 @@ def label_metrics(
             feature_extraction_params.batch_size,
         ),
     }
+
+
+def _taken_codes(codes: RowTable, rows: np.ndarray, prefix: str) -> pd.DataFrame:
+    return codes.take(rows, code_names(codes.columns, prefix))
 
 
 def _encode_labels(tables: Views, label: str) -> tuple[np.ndarray, Views]:

@@ -18,11 +18,14 @@ from sae_pipelines.inference import InferenceModel
 from sae_pipelines.inference.model import FLAG_COLUMN, SCORE_COLUMN
 from sae_pipelines.inference.scoring import AnomalyScorer
 from sae_pipelines.inference.tables import (
-    carried_columns,
+    RowTable,
     code_matrix,
+    code_names,
     feature_columns,
     feature_matrix,
     id_column,
+    read_columns,
+    row_table,
 )
 from sae_pipelines.parameters.groups import (
     AnomalyParams,
@@ -77,9 +80,9 @@ def reconstruction_metrics(
 
 
 def sparsity_metrics(
-    codes_train: pd.DataFrame,
-    codes_validation: pd.DataFrame,
-    codes_test: pd.DataFrame,
+    codes_train: pd.DataFrame | RowTable,
+    codes_validation: pd.DataFrame | RowTable,
+    codes_test: pd.DataFrame | RowTable,
     feature_extraction_params: FeatureExtractionParams,
     evaluation_params: EvaluationParams,
 ) -> dict[str, float]:
@@ -89,25 +92,35 @@ def sparsity_metrics(
     ``dead_fraction``: the share of units active on no validation or test
     row; ``dead_fraction_train``: on no training row; ``dense_units``: how
     many units are active on more than half of the training rows (a unit that
-    fires on most rows spends the sparsity budget on what rows share).
+    fires on most rows spends the sparsity budget on what rows share). Every
+    row counts; the codes are read a part at a time.
     """
     prefix = feature_extraction_params.column_prefix
     threshold = evaluation_params.active_threshold
-    train_codes = code_matrix(codes_train, prefix)
-    test_codes = code_matrix(codes_test, prefix)
-    held_out = np.concatenate([code_matrix(codes_validation, prefix), test_codes])
+    train, validation, test = (
+        _code_counts(row_table(codes), prefix, threshold)
+        for codes in (codes_train, codes_validation, codes_test)
+    )
     return {
-        "test_l0": metrics.mean_l0(test_codes, threshold),
-        "test_mean_activation": float(test_codes.mean()),
-        "dead_fraction": metrics.dead_fraction(held_out, threshold),
-        "dead_fraction_train": metrics.dead_fraction(train_codes, threshold),
-        "dense_units": float(metrics.dense_units(train_codes, threshold).sum()),
+        "test_l0": test.mean_l0(),
+        "test_mean_activation": test.mean_activation(),
+        "dead_fraction": (validation + test).dead_fraction(),
+        "dead_fraction_train": train.dead_fraction(),
+        "dense_units": float(train.dense_units().sum()),
     }
 
 
+def _code_counts(codes: RowTable, prefix: str, threshold: float) -> metrics.CodeCounts:
+    names = code_names(codes.columns, prefix)
+    counts = metrics.CodeCounts(len(names), threshold)
+    for part in codes.chunks(names):
+        counts.add(code_matrix(part, prefix))
+    return counts
+
+
 def score_anomalies(
-    codes_validation: pd.DataFrame,
-    codes_test: pd.DataFrame,
+    codes_validation: pd.DataFrame | RowTable,
+    codes_test: pd.DataFrame | RowTable,
     baseline_anomaly_scores: pd.DataFrame,
     data_params: DataParams,
     anomaly_params: AnomalyParams,
@@ -123,14 +136,17 @@ def score_anomalies(
         ``threshold``, ``is_flagged``, the baselines' scores and, with anomaly
         labels, ``is_anomaly``.
     """
+    validation_scores = read_columns(codes_validation, [SCORE_COLUMN])
     threshold = float(
         np.quantile(
-            codes_validation[SCORE_COLUMN].to_numpy(np.float64),
+            validation_scores[SCORE_COLUMN].to_numpy(np.float64),
             anomaly_params.threshold_quantile,
         )
     )
-    scores = carried_columns(codes_test, data_params)
-    scores[SCORE_COLUMN] = codes_test[SCORE_COLUMN].to_numpy()
+    carried = [id_column(data_params)] + (
+        [data_params.label_column] if data_params.label_column else []
+    )
+    scores = read_columns(codes_test, [*carried, SCORE_COLUMN])
     scores["threshold"] = threshold
     scores[FLAG_COLUMN] = scores[SCORE_COLUMN] > threshold
     scores[list(baseline_anomaly_scores.columns)] = baseline_anomaly_scores.to_numpy()

@@ -45,11 +45,16 @@ PLOTS: dict[str, tuple[Callable[..., Any], list[str]]] = {
     ),
     "codes_2d": (
         plot_codes_2d,
-        ["codes_test", "params:data", "params:feature_extraction"],
+        [
+            "codes_test",
+            "params:data",
+            "params:feature_extraction",
+            "params:evaluation",
+        ],
     ),
     "mean_activation": (
         plot_mean_activation,
-        ["codes_test", "params:feature_extraction"],
+        ["codes_test", "params:feature_extraction", "params:evaluation"],
     ),
     "feature_density": (
         plot_feature_density,

@@ -1,0 +1,1 @@
+"""Kedro datasets of the project's own tables, for the catalog's ``type:``."""
