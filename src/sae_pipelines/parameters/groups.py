@@ -44,6 +44,7 @@ class AnomalyParams(StrictSettings):
     score: ScoreMethod = "combined"
     neighbours: PositiveInt = 5
     reference_rows: PositiveInt = 4096
+    standardisation_rows: PositiveInt = 65536
     distance_weight: NonNegativeFloat = 3.0
     seed: int = 42
 
@@ -113,6 +114,7 @@ class EvaluationParams(StrictSettings):
     probe: ProbeParams = Field(default_factory=ProbeParams)
     pretraining: PretrainingParams = Field(default_factory=PretrainingParams)
     sample_rows: PositiveInt = 20000
+    anomaly_rows: PositiveInt = 200000
     top_units: PositiveInt = 8
     top_samples: PositiveInt = 8
     plot_dpi: PositiveInt = 100

@@ -148,6 +148,10 @@ def baseline_notes(metrics: dict[str, float]) -> list[str]:
         rows = sample if reference < training else f"all {training:,.0f}"
         nth = _ordinal(int(metrics["knn_neighbours"]))
         notes.append(f"kNN: the distance to the {nth} nearest of {rows} training rows.")
+    if "anomaly_test_rows" in metrics and "anomaly_roc_auc" in metrics:
+        notes.append(
+            f"Anomaly scores judged on {metrics['anomaly_test_rows']:,.0f} test rows."
+        )
     splits = ("train", "validation", "test")
     used = [metrics.get(f"label_metrics_{split}_rows") for split in splits]
     if None not in used:

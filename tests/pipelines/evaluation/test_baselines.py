@@ -8,6 +8,7 @@ from sae_pipelines.pipelines.evaluation.baselines import (
     fit_pca_baseline,
     pca_component_count,
     pca_reconstruction_metrics,
+    scored_test_rows,
 )
 from tests.pipelines.conftest import typed
 
@@ -61,6 +62,7 @@ def test_pca_baseline_explains_a_plane_and_scores_points_off_it(params, planar_r
         "knn_neighbours": 5,
         "knn_reference_rows": 200,
         "knn_training_rows": 200,
+        "anomaly_test_rows": 50,
     }
 
 
@@ -76,6 +78,26 @@ def test_knn_baseline_searches_a_sample_of_large_training_splits(params, planar_
         "knn_neighbours": 3,
         "knn_reference_rows": 50,
         "knn_training_rows": 200,
+        "anomaly_test_rows": 50,
     }
     truth = np.arange(50) >= 45
     assert roc_auc_score(truth, scores["knn_anomaly_score"]) > 0.9
+
+
+def test_large_test_splits_are_scored_on_a_seeded_sample(params, planar_rows):
+    params["data"]["label_column"] = None
+    params["evaluation"]["anomaly_rows"] = 20
+    train, test = planar_rows
+    pca = fit_pca_baseline(train, {"test_l0": 2.0}, typed(params)["data"])
+    evaluation = typed(params)["evaluation"]
+    scores, sizes = baseline_anomaly_scores(
+        pca, train, test, typed(params)["data"], evaluation
+    )
+    rows = scored_test_rows(len(test), evaluation)
+    assert len(scores) == sizes["anomaly_test_rows"] == len(rows) == 20
+    assert np.array_equal(rows, scored_test_rows(len(test), evaluation))
+    # The sample's scores are those of the same rows scored on their own.
+    alone, _ = baseline_anomaly_scores(
+        pca, train, test.iloc[rows], typed(params)["data"], evaluation
+    )
+    pd.testing.assert_frame_equal(scores, alone)

@@ -51,6 +51,7 @@ def test_threshold_is_a_quantile_of_validation_scores_and_flags_above_it(params)
         pd.DataFrame({"pca_anomaly_score": [0.3, 0.4]}),
         typed(params)["data"],
         typed(params)["anomaly"],
+        typed(params)["evaluation"],
     )
     expected = np.quantile(
         np.linspace(0, 1, 100) ** 2, params["anomaly"]["threshold_quantile"]

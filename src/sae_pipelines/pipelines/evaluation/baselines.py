@@ -75,10 +75,12 @@ def baseline_anomaly_scores(
         ``knn_anomaly_score`` (distance to the ``evaluation.knn.neighbours``-th
         nearest training row). And ``knn_neighbours``, ``knn_reference_rows``
         and ``knn_training_rows``: kNN searches at most ``evaluation.knn.max_rows``
-        training rows, a random sample of them when there are more.
+        training rows, a random sample of them when there are more; and
+        ``anomaly_test_rows``, the test rows scored (:func:`scored_test_rows`).
     """
     train = feature_matrix(model_input_train, data_params)
-    test = feature_matrix(model_input_test, data_params)
+    scored = scored_test_rows(len(model_input_test), evaluation_params)
+    test = feature_matrix(model_input_test.take(scored), data_params)
     seed = evaluation_params.seed
     forest = IsolationForest(random_state=seed).fit(train)
     knn = evaluation_params.knn
@@ -104,5 +106,16 @@ def baseline_anomaly_scores(
         "knn_neighbours": neighbours.n_neighbors,
         "knn_reference_rows": len(reference),
         "knn_training_rows": len(train),
+        "anomaly_test_rows": len(scored),
     }
     return scores, sizes
+
+
+def scored_test_rows(test_rows: int, evaluation_params: EvaluationParams) -> np.ndarray:
+    """Positions of the test rows whose anomaly scores are judged.
+
+    All of them up to ``evaluation.anomaly_rows``, a seeded sample beyond:
+    the baselines' scoring grows with the rows times the model's size.
+    """
+    every = np.arange(test_rows)
+    return sample_rows(every, evaluation_params.anomaly_rows, evaluation_params.seed)

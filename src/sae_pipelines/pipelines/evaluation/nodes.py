@@ -33,6 +33,7 @@ from sae_pipelines.parameters.groups import (
     EvaluationParams,
     FeatureExtractionParams,
 )
+from sae_pipelines.pipelines.evaluation.baselines import scored_test_rows
 from sae_pipelines.reporting.metrics import mlflow_metrics
 from sae_pipelines.sae import TrainingConfig, input_corruption, metrics
 from sae_pipelines.tracking.registry_datasets import ModelRelease
@@ -60,7 +61,7 @@ def reconstruct(
         batch_size=feature_extraction_params.batch_size,
         verbose=0,
     )
-    table = model_input.copy()
+    table = model_input.copy(deep=False)  # copy on write: model_input stays
     table[feature_columns(model_input, data_params)] = reconstructed
     return table
 
@@ -124,8 +125,12 @@ def score_anomalies(
     baseline_anomaly_scores: pd.DataFrame,
     data_params: DataParams,
     anomaly_params: AnomalyParams,
+    evaluation_params: EvaluationParams,
 ) -> pd.DataFrame:
     """Flag the test rows whose anomaly score is above the threshold.
+
+    The rows are those the baselines scored: all test rows up to
+    ``evaluation.anomaly_rows``, a seeded sample of them beyond.
 
     The scores are the inference model's, from feature extraction. The
     threshold is the ``anomaly.threshold_quantile`` quantile of the validation
@@ -146,7 +151,8 @@ def score_anomalies(
     carried = [id_column(data_params)] + (
         [data_params.label_column] if data_params.label_column else []
     )
-    scores = read_columns(codes_test, [*carried, SCORE_COLUMN])
+    scored = scored_test_rows(len(row_table(codes_test)), evaluation_params)
+    scores = row_table(codes_test).take(scored, [*carried, SCORE_COLUMN])
     scores["threshold"] = threshold
     scores[FLAG_COLUMN] = scores[SCORE_COLUMN] > threshold
     scores[list(baseline_anomaly_scores.columns)] = baseline_anomaly_scores.to_numpy()

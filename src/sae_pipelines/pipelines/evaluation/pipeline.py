@@ -148,6 +148,7 @@ def create_pipeline(**kwargs: Any) -> Pipeline:
                     "baseline_anomaly_scores",
                     "params:data",
                     "params:anomaly",
+                    "params:evaluation",
                 ],
                 outputs="anomaly_scores_test",
                 name="score_anomalies",

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from sae_pipelines.inference import InferenceModel
-from sae_pipelines.inference.scoring import AnomalyScorer, fit_scorer
+from sae_pipelines.inference.scoring import AnomalyScorer, fit_scorer, sample_rows
 from sae_pipelines.inference.tables import feature_matrix
 from sae_pipelines.parameters.groups import AnomalyParams, DataParams
 from sae_pipelines.parameters.validation import check_model_fits
@@ -108,8 +108,8 @@ def fit_anomaly_scorer(
     """Fit the ``anomaly.score`` method on the normalised splits.
 
     The reference rows of the distance are a sample of the training split; the
-    standardisation of ``combined`` is fitted on the validation split, whose
-    rows are all normal.
+    standardisation of ``combined`` is fitted on the validation split (at most
+    ``anomaly.standardisation_rows`` of its rows), whose rows are all normal.
 
     Args:
         sae_model: The trained sparse autoencoder.
@@ -122,7 +122,11 @@ def fit_anomaly_scorer(
     Returns:
         The fitted scorer, which the inference model carries.
     """
-    validation = feature_matrix(model_input_validation, data_params)
+    validation = sample_rows(
+        feature_matrix(model_input_validation, data_params),
+        anomaly_params.standardisation_rows,
+        anomaly_params.seed,
+    )
     _, errors = InferenceModel(sae_model, normalizer).encode_normalized(validation)
     assert errors is not None  # encode_normalized scores by default
     scorer = fit_scorer(
