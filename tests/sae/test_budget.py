@@ -11,8 +11,8 @@ from sae_pipelines.sae.config import MAX_AUTO_EPOCH_ROWS
 from sae_pipelines.sae.trainer import DEVIATION_CHUNK_ROWS, mean_squared_deviation
 from sae_pipelines.sae.training import (
     auxk_settings,
+    row_sample,
     shuffled_batches,
-    validation_sample,
 )
 from tests.sae.helpers import normal, training_config
 
@@ -110,11 +110,11 @@ def test_the_stream_gathers_targets_of_their_own_dtype():
 
 def test_validation_reads_a_seeded_sample_of_a_large_split_only():
     small = normal(100, 4)
-    assert validation_sample(small, 100, seed=0) is small  # no copy
+    assert row_sample(small, 100, seed=0) is small  # no copy
     large = normal(1_000, 4)
-    sample = validation_sample(large, 256, seed=0)
+    sample = row_sample(large, 256, seed=0)
     assert sample.shape == (256, 4)
-    np.testing.assert_array_equal(sample, validation_sample(large, 256, seed=0))
+    np.testing.assert_array_equal(sample, row_sample(large, 256, seed=0))
     assert np.isin(sample[:, 0], large[:, 0]).all()
 
 

@@ -98,7 +98,7 @@ def fixed_batches(x: np.ndarray) -> tf.data.Dataset:
 
     Finite on purpose: an endless one would be read ``steps_per_execution``
     batches per evaluation, cycling over the rows. Keep ``x`` small
-    (:func:`validation_sample`): the dataset holds a copy of it.
+    (:func:`row_sample`): the dataset holds a copy of it.
     """
     return (
         tf.data.Dataset.from_tensor_slices(x)
@@ -109,12 +109,13 @@ def fixed_batches(x: np.ndarray) -> tf.data.Dataset:
     )
 
 
-def validation_sample(x: np.ndarray, most: int, seed: int) -> np.ndarray:
-    """At most ``most`` validation rows: all of ``x`` or a seeded sample, in order.
+def row_sample(x: np.ndarray, most: int, seed: int) -> np.ndarray:
+    """At most ``most`` rows of ``x``: all of it (not a copy) or a seeded sample.
 
-    The validation loss after each epoch, and so early stopping, read them:
-    on a large split, a sample's mean loss is as good a guide at a fraction of
-    the cost of the whole split (SAELens likewise evaluates on
+    The sample keeps the rows' order. The validation loss after each epoch
+    (and so early stopping) reads one of the validation split, and the
+    resampler one epoch's worth of training rows: on a large table that
+    measures as much at a fraction of the cost (SAELens likewise evaluates on
     ``n_eval_batches`` batches).
     """
     if len(x) <= most:
@@ -160,7 +161,7 @@ def fit_sparse_autoencoder(
     split on tables of up to 50 000 rows with the ``auto`` budget; see
     :meth:`~sae_pipelines.sae.config.TrainingConfig.resolved_budget`), with the
     validation loss after each on at most ``validation_rows`` rows
-    (:func:`validation_sample`). With ``training_config.corruption``
+    (:func:`row_sample`). With ``training_config.corruption``
     set, the model sees corrupted inputs and learns to reconstruct the clean
     rows (denoising). Dead units are resampled at the epochs
     :func:`resampling_epochs` gives (none with AuxK); after the last
@@ -190,7 +191,7 @@ def fit_sparse_autoencoder(
     batch_size = resolved_setting(training_config.batch_size)
     epoch_rows = training_config.epoch_rows()
     steps = steps_per_epoch(epoch_rows, batch_size)
-    x_check = validation_sample(
+    x_check = row_sample(
         x_validation, training_config.validation_rows, training_config.seed
     )
     logger.info(
@@ -234,7 +235,7 @@ def fit_sparse_autoencoder(
     )
     resampler = DeadUnitResampler(
         model,
-        x_train,
+        row_sample(x_train, epoch_rows, training_config.seed),
         resampled,
         training_config.seed,
         encoder_norm=training_config.resample_dead_units.encoder_norm,
