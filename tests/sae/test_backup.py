@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from sae_pipelines.sae import ModelConfig, fit_sparse_autoencoder
+from sae_pipelines.sae import ModelConfig, fit_sparse_autoencoder, training
 from sae_pipelines.sae.backup import EPOCH_PREFIX
 from tests.sae.helpers import normal, training_config
 
@@ -33,7 +33,8 @@ def model_config(method: str) -> ModelConfig:
 
 NO_RESAMPLING = {"every": 0.0, "until": 0.0}
 RESAMPLING = {"every": 0.25, "until": 0.5}
-# 8 epochs of 160 of the 600 rows (3 batches), validated on 100 of 200 rows.
+# 8 epochs of 160 of the 600 rows (3 batches), validated on 100 of 200 rows;
+# the rows shuffled as a large table's are (one permutation a pass).
 CAPPED = {"budget": 8 * 160, "validation_rows": 100}
 
 
@@ -53,8 +54,10 @@ CAPPED = {"budget": 8 * 160, "validation_rows": 100}
     ],
 )
 def test_a_killed_fit_resumes_to_the_weights_and_curves_of_an_uninterrupted_one(
-    tmp_path, method, resampling, budget
+    tmp_path, monkeypatch, method, resampling, budget
 ):
+    if budget:
+        monkeypatch.setattr(training, "SHUFFLE_BUFFER_ROWS", 100)
     train, validation = normal(600, 12), normal(200, 12, seed=1)
     config = model_config(method)
     settings = training_config(

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from sae_pipelines.parameters.validation import validate_parameters
-from sae_pipelines.sae import ModelConfig, fit_sparse_autoencoder
+from sae_pipelines.sae import ModelConfig, fit_sparse_autoencoder, training
 from sae_pipelines.sae.config import MAX_AUTO_EPOCH_ROWS
 from sae_pipelines.sae.trainer import DEVIATION_CHUNK_ROWS, mean_squared_deviation
 from sae_pipelines.sae.training import (
@@ -123,3 +123,19 @@ def test_the_mean_squared_deviation_of_a_large_table_needs_no_float64_copy():
     exact = np.asarray(rows, np.float64)
     expected = np.mean(np.sum(np.square(exact - exact.mean(axis=0)), axis=1))
     assert mean_squared_deviation(rows) == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_large_table_is_shuffled_without_a_buffer_and_covers_every_row(
+    monkeypatch,
+):
+    monkeypatch.setattr(training, "SHUFFLE_BUFFER_ROWS", 10)
+    x = np.arange(40, dtype=np.float32).reshape(20, 2)
+    batches = iter(training.shuffled_batches(x, x, batch_size=8, seed=0))
+    rows = [next(batches)[0].numpy() for _ in range(6)]  # two passes of 8, 8, 4
+    assert [len(batch) for batch in rows] == [8, 8, 4, 8, 8, 4]
+    for one_pass in (rows[:3], rows[3:]):
+        seen = np.concatenate(one_pass)
+        np.testing.assert_array_equal(np.sort(seen[:, 0]), x[:, 0])
+    assert not np.array_equal(rows[0], rows[3])  # reshuffled every pass
+    again = iter(training.shuffled_batches(x, x, batch_size=8, seed=0))
+    np.testing.assert_array_equal(next(again)[0].numpy(), rows[0])  # seeded
