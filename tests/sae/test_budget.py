@@ -139,3 +139,18 @@ def test_a_large_table_is_shuffled_without_a_buffer_and_covers_every_row(
     assert not np.array_equal(rows[0], rows[3])  # reshuffled every pass
     again = iter(training.shuffled_batches(x, x, batch_size=8, seed=0))
     np.testing.assert_array_equal(next(again)[0].numpy(), rows[0])  # seeded
+
+
+@pytest.mark.parametrize(
+    ("rows", "budget", "patience"),
+    [
+        (1_077, "auto", 30),  # an epoch is a pass: unchanged
+        (48_000, "auto", 30),
+        (60_000, "auto", 36),  # 30 passes of 60 000 rows in epochs of 50 000
+        (600_000, "auto", 360),
+        (1_000, 400 * 2_000, 15),  # epochs of two passes
+    ],
+)
+def test_patience_counts_passes_over_the_training_rows(rows, budget, patience):
+    config = training_config(epochs=400, early_stopping_patience=30, budget=budget)
+    assert config.for_data(rows, 32).patience_epochs(rows) == patience

@@ -339,7 +339,10 @@ class TrainingConfig(StrictSettings):
         description="Most validation rows read after each epoch (a seeded "
         "sample of a larger split).",
     )
-    early_stopping_patience: NonNegativeInt
+    early_stopping_patience: NonNegativeInt = Field(
+        description="Passes over the training rows without a better validation "
+        "loss after which training stops (see patience_epochs)."
+    )
     schedule: LearningRateSchedule
     gradient_clip_norm: PositiveFloat | None = Field(
         description="Largest global norm of a step's gradients; null: no clipping."
@@ -389,6 +392,20 @@ class TrainingConfig(StrictSettings):
         """
         assert self.budget != AUTO, "resolve the budget first (for_data)"
         return math.ceil(self.budget / self.epochs)
+
+    def patience_epochs(self, rows: int) -> int:
+        """Early stopping's patience in epochs: ``early_stopping_patience`` passes.
+
+        The same number where an epoch is a pass over the ``rows`` training
+        rows; where the budget caps the epoch, as many epochs as make that
+        many passes (360 epochs of 50 000 rows for 30 passes over 600 000),
+        which a 400-epoch budget mostly trains to its end, as the reference
+        trainers train a budget of tokens. Counted in capped epochs instead,
+        30 of them (1.5 M rows) stopped 600 000-row fits in the noise of the
+        full step size, before its decay (docs/concepts/model.md). Needs the
+        budget resolved (:meth:`for_data`).
+        """
+        return math.ceil(self.early_stopping_patience * rows / self.epoch_rows())
 
     def for_data(self, rows: int, width: int) -> TrainingConfig:
         """Resolve ``auto`` settings for ``rows`` training rows of ``width`` features.

@@ -194,7 +194,9 @@ def fit_sparse_autoencoder(
     rows (denoising). Dead units are resampled at the epochs
     :func:`resampling_epochs` gives (none with AuxK); after the last
     resampling, training stops early when the validation loss has not improved
-    for ``early_stopping_patience`` epochs, keeping the best weights. With
+    for ``early_stopping_patience`` passes over the training rows
+    (:meth:`~sae_pipelines.sae.config.TrainingConfig.patience_epochs`), keeping
+    the best weights. With
     ``training_config.backup_folder`` set, the fit's state is kept there after
     each epoch, and a fit of the same rows and settings killed before it ended
     resumes from its last complete epoch, to the same end
@@ -256,7 +258,7 @@ def fit_sparse_autoencoder(
     resampled = resampling_epochs(model_config, training_config)
     early_stopping = keras.callbacks.EarlyStopping(
         monitor="val_loss",
-        patience=training_config.early_stopping_patience,
+        patience=training_config.patience_epochs(len(x_train)),
         restore_best_weights=True,
         # Weights from before the last resampling would bring dead units back.
         start_from_epoch=max(resampled, default=0),
