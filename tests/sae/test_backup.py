@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from sae_pipelines.sae import ModelConfig, fit_sparse_autoencoder
+from sae_pipelines.sae import ModelConfig, fit_sparse_autoencoder, training
 from sae_pipelines.sae.backup import EPOCH_PREFIX
 from tests.sae.helpers import normal, training_config
 
@@ -31,14 +31,33 @@ def model_config(method: str) -> ModelConfig:
     return ModelConfig.model_validate({"code_size": 32, "sparsity": sparsity})
 
 
+NO_RESAMPLING = {"every": 0.0, "until": 0.0}
+RESAMPLING = {"every": 0.25, "until": 0.5}
+# 8 epochs of 160 of the 600 rows (3 batches), validated on 100 of 200 rows;
+# the rows shuffled as a large table's are (one permutation a pass).
+CAPPED = {"budget": 8 * 160, "validation_rows": 100}
+
+
 @pytest.mark.parametrize(
-    ("method", "resampling"),
-    [("topk", {"every": 0.0, "until": 0.0}), ("l1", {"every": 0.25, "until": 0.5})],
-    ids=["topk with auxk", "l1 with resampling"],
+    ("method", "resampling", "budget"),
+    [
+        ("topk", NO_RESAMPLING, {}),
+        ("l1", RESAMPLING, {}),
+        ("topk", NO_RESAMPLING, CAPPED),
+        ("l1", RESAMPLING, CAPPED),
+    ],
+    ids=[
+        "topk with auxk",
+        "l1 with resampling",
+        "topk, capped budget",
+        "l1, capped budget",
+    ],
 )
 def test_a_killed_fit_resumes_to_the_weights_and_curves_of_an_uninterrupted_one(
-    tmp_path, method, resampling
+    tmp_path, monkeypatch, method, resampling, budget
 ):
+    if budget:
+        monkeypatch.setattr(training, "SHUFFLE_BUFFER_ROWS", 100)
     train, validation = normal(600, 12), normal(200, 12, seed=1)
     config = model_config(method)
     settings = training_config(
@@ -46,6 +65,7 @@ def test_a_killed_fit_resumes_to_the_weights_and_curves_of_an_uninterrupted_one(
         early_stopping_patience=2,
         resample_dead_units=resampling,
         backup_folder=str(tmp_path / "backups"),
+        **budget,
     )
     whole_model, whole_curves = fit_sparse_autoencoder(
         train, validation, config, settings

@@ -249,7 +249,7 @@ def test_auto_batch_grows_with_the_rows_and_the_step_with_batch_over_width(
 
 
 def test_explicit_batch_and_learning_rate_are_kept():
-    config = training_config(batch_size=100, learning_rate=0.01)
+    config = training_config(batch_size=100, learning_rate=0.01, budget=1_000)
     assert config.for_data(48_000, 784) == config
     auto_rate = training_config(batch_size=100, learning_rate="auto")
     resolved = auto_rate.for_data(10, 64).learning_rate

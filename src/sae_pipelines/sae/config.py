@@ -17,6 +17,7 @@ from pydantic import (
     PositiveInt,
     ValidationError,
     create_model,
+    field_validator,
     model_validator,
 )
 
@@ -44,6 +45,12 @@ CODE_UNITS_PER_INPUT = 4
 ROWS_PER_CODE_UNIT = 8
 # ``auto`` tied initialisation: with at least this many training rows per unit.
 TIED_ROWS_PER_CODE_UNIT = 32
+# ``auto`` training budget: each of the ``epochs`` periods sees the whole training
+# split up to this many rows, a shuffled stream of this many of them beyond, so
+# that a table's training stops growing with its rows (20 M rows seen in 400).
+MAX_AUTO_EPOCH_ROWS = 50_000
+# Validation loss and early stopping read at most this many validation rows.
+MAX_VALIDATION_ROWS = 65_536
 # AuxK (Gao et al., 2024): its loss weight, and its k as a share of the inputs.
 AUXK_COEFFICIENT = 1 / 32
 AUXK_SHARE_OF_INPUTS = 0.5
@@ -262,11 +269,11 @@ class AuxKConfig(StrictSettings):
     dead_after_rows: PositiveInt | Literal["auto"] = Field(
         AUTO,
         description="Rows without firing after which a unit counts as dead; "
-        "auto: one epoch of training rows.",
+        "auto: one epoch's rows (see TrainingConfig.epoch_rows).",
     )
 
     def resolved(self, width: int, code_size: int, rows: int) -> AuxKConfig:
-        """``auto`` settings resolved for the inputs, the code and the training rows."""
+        """``auto`` settings resolved for the inputs, the code and an epoch's rows."""
         k = self.k
         if k == AUTO:
             k = max(math.ceil(AUXK_SHARE_OF_INPUTS * width), 1)
@@ -318,8 +325,24 @@ class TrainingConfig(StrictSettings):
     optimizer: Literal["adam", "adamw", "rmsprop", "sgd"] = "adam"
     learning_rate: PositiveFloat | Literal["auto"]
     batch_size: PositiveInt | Literal["auto"]
-    epochs: PositiveInt
-    early_stopping_patience: NonNegativeInt
+    epochs: PositiveInt = Field(
+        description="Periods the budget is split into: each one ends with the "
+        "validation loss, early stopping's check and the epoch's metrics."
+    )
+    budget: PositiveInt | Literal["auto"] = Field(
+        AUTO,
+        description="Training rows seen over the whole fit, epochs × the rows of "
+        "one epoch; auto: epochs × the training rows, at most epochs × 50 000.",
+    )
+    validation_rows: PositiveInt = Field(
+        MAX_VALIDATION_ROWS,
+        description="Most validation rows read after each epoch (a seeded "
+        "sample of a larger split).",
+    )
+    early_stopping_patience: NonNegativeInt = Field(
+        description="Passes over the training rows without a better validation "
+        "loss after which training stops (see patience_epochs)."
+    )
     schedule: LearningRateSchedule
     gradient_clip_norm: PositiveFloat | None = Field(
         description="Largest global norm of a step's gradients; null: no clipping."
@@ -334,18 +357,68 @@ class TrainingConfig(StrictSettings):
         "killed fit resumes there (see sae.backup); null: no backups.",
     )
 
+    @field_validator("budget", mode="before")
+    @classmethod
+    def _budget_is_rows(cls, value: Any) -> Any:
+        """One line for a bad budget, not one per member of its type's union."""
+        if value == AUTO or (
+            isinstance(value, int) and not isinstance(value, bool) and value > 0
+        ):
+            return value
+        msg = f"must be auto or a whole number of training rows above 0 (got {value!r})"
+        raise ValueError(msg)
+
+    def resolved_budget(self, rows: int) -> int:
+        """The training rows seen over the fit, ``auto`` resolved for ``rows``.
+
+        ``auto`` is ``epochs × min(rows, 50 000)``: tables of up to 50 000
+        training rows (digits, MNIST's 48 000) see all of them every epoch, as
+        with a budget in epochs; larger ones see 20 M rows over 400 epochs
+        whatever their size, as the reference trainers budget training in
+        tokens (SAELens's ``training_tokens``, dictionary_learning's
+        ``steps``) rather than passes over the data.
+        """
+        if self.budget != AUTO:
+            return self.budget
+        return self.epochs * min(rows, MAX_AUTO_EPOCH_ROWS)
+
+    def epoch_rows(self) -> int:
+        """Training rows in one epoch: ``budget / epochs``, rounded up.
+
+        The whole training split where the budget does not cap it; the same
+        shuffled stream of rows goes on from one epoch to the next, so an epoch
+        of fewer rows than the split is part of a pass over it. Needs the
+        budget resolved (:meth:`for_data`).
+        """
+        assert self.budget != AUTO, "resolve the budget first (for_data)"
+        return math.ceil(self.budget / self.epochs)
+
+    def patience_epochs(self, rows: int) -> int:
+        """Early stopping's patience in epochs: ``early_stopping_patience`` passes.
+
+        The same number where an epoch is a pass over the ``rows`` training
+        rows; where the budget caps the epoch, as many epochs as make that
+        many passes (360 epochs of 50 000 rows for 30 passes over 600 000),
+        which a 400-epoch budget mostly trains to its end, as the reference
+        trainers train a budget of tokens. Counted in capped epochs instead,
+        30 of them (1.5 M rows) stopped 600 000-row fits in the noise of the
+        full step size, before its decay (docs/concepts/model.md). Needs the
+        budget resolved (:meth:`for_data`).
+        """
+        return math.ceil(self.early_stopping_patience * rows / self.epoch_rows())
+
     def for_data(self, rows: int, width: int) -> TrainingConfig:
-        """Resolve ``auto`` batch size and learning rate for ``rows`` rows of ``width``.
+        """Resolve ``auto`` settings for ``rows`` training rows of ``width`` features.
 
         The batch is the power of two nearest ``rows / 100``, within 64 … 1024:
-        about a hundred steps per epoch, and batches large enough to keep the
+        about a hundred steps per pass over the rows, and batches large enough to keep the
         matrix units busy on big tables (64 rows for digits, 512 for 48 000).
         The learning rate is ``0.003 · √(batch / 64) · √(64 / width)``: Adam's
         square-root scaling rule for the batch (Malladi et al., 2022), and a
         step that turns a unit-norm row of ``width`` weights by the same angle
         whatever the width (Adam moves each weight by about the rate, so a
-        row turns by about ``rate · √width`` radians a step). Explicit
-        numbers are kept.
+        row turns by about ``rate · √width`` radians a step). The budget is
+        :meth:`resolved_budget`'s. Explicit numbers are kept.
         """
         batch_size = self.batch_size
         if batch_size == AUTO:
@@ -358,5 +431,9 @@ class TrainingConfig(StrictSettings):
                 batch_size / REFERENCE_BATCH_SIZE * REFERENCE_WIDTH / width
             )
         return self.model_copy(
-            update={"batch_size": batch_size, "learning_rate": learning_rate}
+            update={
+                "batch_size": batch_size,
+                "learning_rate": learning_rate,
+                "budget": self.resolved_budget(rows),
+            }
         )

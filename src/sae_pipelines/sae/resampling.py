@@ -45,7 +45,9 @@ class DeadUnitResampler(keras.callbacks.Callback):
     training row drawn with probability proportional to its squared
     reconstruction error (see the module's docstring), its encoder row at
     ``encoder_norm`` × the live units' mean norm. The decoder row is rewritten
-    only when the codes feed the reconstruction layer directly.
+    only when the codes feed the reconstruction layer directly. ``x_train``
+    is the rows judged and drawn from: the fit passes one epoch's worth
+    (all the training rows unless the budget caps the epoch).
     """
 
     def __init__(

@@ -39,11 +39,25 @@ from sae_pipelines.sae.model import (
     centring_of,
 )
 
+# Rows converted to float64 at a time by ``mean_squared_deviation``.
+DEVIATION_CHUNK_ROWS = 65_536
+
 
 def mean_squared_deviation(rows: np.ndarray) -> float:
-    """``mean_i ‖x_i − x̄‖²``: the denominator of the normalised loss."""
-    rows = np.asarray(rows, dtype=np.float64)
-    return float(np.mean(np.sum(np.square(rows - rows.mean(axis=0)), axis=1)))
+    """``mean_i ‖x_i − x̄‖²``: the denominator of the normalised loss.
+
+    In float64, ``DEVIATION_CHUNK_ROWS`` rows at a time: a large table gets no
+    float64 copy of itself.
+    """
+    if len(rows) <= DEVIATION_CHUNK_ROWS:
+        rows = np.asarray(rows, dtype=np.float64)
+        return float(np.mean(np.sum(np.square(rows - rows.mean(axis=0)), axis=1)))
+    mean = np.mean(rows, axis=0, dtype=np.float64)
+    total = 0.0
+    for start in range(0, len(rows), DEVIATION_CHUNK_ROWS):
+        chunk = np.asarray(rows[start : start + DEVIATION_CHUNK_ROWS], np.float64)
+        total += float(np.sum(np.square(chunk - mean)))
+    return total / len(rows)
 
 
 def auxk_loss(
@@ -87,8 +101,9 @@ class SparseAutoencoderTrainer(keras.Model):
         autoencoder: A model from
             :func:`~sae_pipelines.sae.model.build_sparse_autoencoder`.
         deviation: The training rows' :func:`mean_squared_deviation`.
-        window_rows: Rows in an epoch: a unit that has not fired for this
-            many rows counts in ``dead_fraction_recent``.
+        window_rows: Rows in an epoch (``TrainingConfig.epoch_rows``): a
+            unit that has not fired for this many rows counts in
+            ``dead_fraction_recent``.
         corruption: Corrupts the inputs (denoising); the targets stay clean.
         auxk: AuxK's settings, resolved; ``None`` turns it off.
     """
