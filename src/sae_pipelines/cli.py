@@ -250,7 +250,7 @@ def rebuild_checkpoint(env: str | None) -> None:
     output = cast("ExtractedPartitionsDataset", catalog.get(OUTPUT_DATASET))
     try:
         incoming = catalog.load("incoming_partitions")
-        lock = take_lock(Path(output.folder))
+        lock = take_lock(output.location, output.lock_ttl_s)
     except (InputError, DatasetError) as error:
         raise click.ClickException(one_line(input_error(error) or error)) from error
     try:
@@ -259,7 +259,7 @@ def rebuild_checkpoint(env: str | None) -> None:
         lock.release()
     rows = sum(record["rows"] for record in checkpoint.values())
     click.echo(
-        f"{output.checkpoint_path}: {len(checkpoint)} partitions ({rows} rows) "
+        f"{output.checkpoint_location}: {len(checkpoint)} partitions ({rows} rows) "
         "recorded from their output files"
     )
 
