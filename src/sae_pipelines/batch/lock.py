@@ -172,12 +172,12 @@ class Lease:
         """Renew the lease; what went wrong, or ``None``."""
         if time.monotonic() - self._renewed > self.ttl_s:
             return f"its lease {self.location} expired before it could be renewed"
-        holder = _read(self.location)
-        listing = self.location.fs.ls(self._folder_path, detail=False)
-        newer = [name for name in listing if name > self._path]
-        if holder is None or holder.get("owner") != self.owner or newer:
-            return f"its lease {self.location} was taken by another run"
         try:
+            holder = _read(self.location)
+            listing = self.location.fs.ls(self._folder_path, detail=False)
+            newer = [name for name in listing if name > self._path]
+            if holder is None or holder.get("owner") != self.owner or newer:
+                return f"its lease {self.location} was taken by another run"
             self.location.write_bytes(self._record())
         except OSError as error:
             return f"its lease {self.location} could not be renewed: {error}"
