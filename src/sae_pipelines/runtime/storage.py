@@ -23,6 +23,8 @@ from kedro.io.core import get_protocol_and_path
 
 LOCAL_PROTOCOL = "file"
 BLOCK_SIZE = 1 << 20  # bytes read at a time to hash a file
+# Keys of a catalog entry's fs_args that kedro-datasets hands to open().
+OPEN_ARGS = ("open_args_load", "open_args_save")
 
 
 def storage_options(
@@ -31,9 +33,14 @@ def storage_options(
 ) -> dict[str, Any]:
     """A filesystem's options from a catalog entry's ``credentials`` and ``fs_args``.
 
-    As kedro-datasets builds them: the credentials, then ``fs_args`` over them.
+    As kedro-datasets builds them: the credentials, then ``fs_args`` over them,
+    less ``open_args_load`` and ``open_args_save`` (arguments of ``open``,
+    not of the filesystem).
     """
-    return {**(credentials or {}), **(fs_args or {})}
+    options = {**(credentials or {}), **(fs_args or {})}
+    for key in OPEN_ARGS:
+        options.pop(key, None)
+    return options
 
 
 def is_local(url: str) -> bool:
@@ -153,6 +160,18 @@ class Location:
         """Remove the file, if it is there."""
         if self.fs.exists(self.path):
             self.fs.rm_file(self.path)
+
+    def download(self, destination: Path) -> Path:
+        """Copy the file, or the folder and all it holds, to the local ``destination``.
+
+        Returns:
+            ``destination``.
+        """
+        if self.fs.isdir(self.path):
+            self.fs.get(self.path.rstrip("/") + "/", str(destination), recursive=True)
+        else:
+            self.fs.get_file(self.path, str(destination))
+        return destination
 
 
 def sha256(location: Location) -> str:
