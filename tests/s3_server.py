@@ -8,6 +8,7 @@ project copies) with the credentials a project reads from
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -70,6 +71,8 @@ def moto_server() -> Iterator[str]:
     """moto's S3 on a loopback port; yields its endpoint URL."""
     from moto.server import ThreadedMotoServer  # noqa: PLC0415 - heavy, and test-only
 
+    # One log line per request, otherwise: the tests' output would be all of it.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     port = free_port()
     server = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
     server.start()
@@ -90,7 +93,8 @@ def s3_endpoint():
 def s3(s3_endpoint) -> S3Server:
     """The server, with a new empty bucket."""
     server = S3Server(s3_endpoint, f"test-{uuid.uuid4().hex[:12]}")
-    server.fs.mkdir(server.bucket)
+    # s3fs's mkdir sends a location constraint that moto refuses in us-east-1.
+    server.fs.call_s3("create_bucket", Bucket=server.bucket)
     return server
 
 

@@ -18,6 +18,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from sae_pipelines.batch.lock import BatchLockedError, take_lock
+from sae_pipelines.runtime.storage import Location
 from sae_pipelines.tracking.provenance import DATASETS_ARTIFACT
 from sae_pipelines.tracking.snapshots import SHA256_TAG
 from tests.project_runs import (
@@ -33,11 +35,9 @@ from tests.s3_server import S3Server, on_s3
 
 pytestmark = pytest.mark.slow
 
-pytest_plugins = ["tests.s3_server"]
-
 BATCH = ("run", "--pipelines", "batch_extraction")
 GIT = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
-LEASE_TTL_S = 5
+LEASE_TTL_S = 10  # renewed every third: it outlives a kill by 6.7 s or more
 
 
 def write_catalog(project: Path, entries: dict) -> None:
@@ -105,7 +105,7 @@ def test_a_run_on_s3_is_tracked_snapshotted_and_reproduced(s3, tmp_path):
             k.startswith(f"data/06_models/inference_model/{version}/") for k in keys
         )
         # Nothing versioned was written to the local disk.
-        assert not [p for p in (root / "data").rglob(version)]
+        assert not list((root / "data").rglob(version))
         datasets = mlflow.artifacts.load_dict(
             f"runs:/{run.info.run_id}/{DATASETS_ARTIFACT}"
         )
@@ -187,8 +187,8 @@ def test_batch_extraction_on_s3_encodes_each_partition_exactly_once(batch_on_s3,
     deliver(s3, "b.parquet", digits(100_000))
     child = start_kedro(batch_on_s3, *BATCH)
     for line in child.stdout:
-        # A tenth of the 104 000 rows: a is committed, b is being encoded.
-        if "Batch extraction: " in line and "(10%)" in line:
+        # Logged by tenths of the 104 000 rows: a is committed, b is under way.
+        if "Batch extraction: " in line and "1/2 partitions" in line:
             os.killpg(child.pid, signal.SIGKILL)
             break
     child.wait(timeout=60)
@@ -205,9 +205,9 @@ def test_batch_extraction_on_s3_encodes_each_partition_exactly_once(batch_on_s3,
     assert [k for k in left if k.startswith(".lock/")]  # the killed run's lease
 
     # Its lease holds the folder until it expires, then the rerun finishes.
-    refused = kedro_cli(batch_on_s3, *BATCH)
-    assert refused.returncode != 0
-    assert "Another batch extraction is running" in refused.stdout + refused.stderr
+    folder = Location(s3.url("data/07_model_output/batch"), s3.credentials)
+    with pytest.raises(BatchLockedError, match="Another batch extraction is running"):
+        take_lock(folder, LEASE_TTL_S)
     time.sleep(max(0.0, LEASE_TTL_S + 1 - (time.monotonic() - killed)))
     rerun = kedro_cli(batch_on_s3, *BATCH)
     assert rerun.returncode == 0, rerun.stderr[-3000:]

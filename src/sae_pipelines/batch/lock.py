@@ -174,6 +174,7 @@ class Lease:
             return f"its lease {self.location} expired before it could be renewed"
         try:
             holder = _read(self.location)
+            self.location.fs.invalidate_cache(self._folder_path)
             listing = self.location.fs.ls(self._folder_path, detail=False)
             newer = [name for name in listing if name > self._path]
             if holder is None or holder.get("owner") != self.owner or newer:

@@ -147,7 +147,11 @@ class Location:
         self.fs.pipe_file(self.path, data)
 
     def files(self) -> Iterator[Location]:
-        """The files directly in this folder, by name; none when it is missing."""
+        """The files directly in this folder, by name; none when it is missing.
+
+        Listed afresh: another process may have written there since.
+        """
+        self.fs.invalidate_cache(self.path)
         if not self.fs.isdir(self.path):
             return
         for info in sorted(
