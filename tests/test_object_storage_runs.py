@@ -18,7 +18,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from sae_pipelines.batch.lock import BatchLockedError, take_lock
+from sae_pipelines.batch.lock import BatchLockedError, BatchStorageError, take_lock
+from sae_pipelines.runtime.errors import InputError
 from sae_pipelines.runtime.storage import Location
 from sae_pipelines.tracking.provenance import DATASETS_ARTIFACT
 from sae_pipelines.tracking.snapshots import SHA256_TAG
@@ -225,3 +226,14 @@ def test_batch_extraction_on_s3_encodes_each_partition_exactly_once(batch_on_s3,
     assert list(checkpoint(s3)) == ["d1", "d2", "a", "b"]
     assert [checkpoint(s3)[n]["rows"] for n in ("a", "b")] == [4000, 100_000]
     assert len(read_output(s3, "b")) == 100_000
+
+
+def test_an_unreachable_output_folder_is_named_in_one_line(s3):
+    folder = Location(
+        s3.url("batch").replace(s3.bucket, "no-such-bucket"), s3.credentials
+    )
+    with pytest.raises(BatchStorageError) as refused:
+        take_lock(folder)
+    message = str(refused.value)
+    assert "s3://no-such-bucket/batch" in message and "credentials" in message
+    assert "\n" not in message and isinstance(refused.value, InputError)

@@ -54,6 +54,10 @@ class BatchLockedError(InputError, RuntimeError):
     """Another batch extraction holds the lock on the output folder."""
 
 
+class BatchStorageError(InputError, OSError):
+    """The output folder's filesystem refuses access: its URL or credentials."""
+
+
 class BatchLock(Protocol):
     """A lock taken on an output folder."""
 
@@ -70,11 +74,20 @@ def take_lock(folder: Path | Location, ttl_s: float = LEASE_TTL_S) -> BatchLock:
 
     Raises:
         BatchLockedError: Another batch extraction holds it.
+        BatchStorageError: The folder's filesystem cannot be reached.
     """
     if isinstance(folder, Location) and folder.is_local:
         folder = folder.local_path
     if isinstance(folder, Location):
-        return Lease.take(folder, ttl_s)
+        try:
+            return Lease.take(folder, ttl_s)
+        except OSError as error:  # FileExistsError is handled inside
+            msg = (
+                f"The batch output folder {folder} cannot be reached to take its "
+                f"lease ({type(error).__name__}: {error}): check its URL and the "
+                "credentials of its catalog entry"
+            )
+            raise BatchStorageError(msg) from error
     folder.mkdir(parents=True, exist_ok=True)
     lock = FileLock(folder / LOCK_NAME, blocking=False)
     try:
