@@ -114,6 +114,8 @@ class Location:
 
     def exists(self) -> bool:
         """Whether a file or folder is there."""
+        if self.is_local:
+            return self.local_path.exists()
         return bool(self.fs.exists(self.path))
 
     def is_file(self) -> bool:
@@ -122,6 +124,8 @@ class Location:
 
     def size(self) -> int:
         """Its size in bytes."""
+        if self.is_local:
+            return self.local_path.stat().st_size
         return int(self.fs.size(self.path))
 
     def modified_ns(self) -> int:
