@@ -19,8 +19,9 @@ with starting_up():
     from benchmarks.project import project_parameters
     from sae_pipelines.sae import ModelConfig, build_sparse_autoencoder
 
-# The `project` fixture: a copy of the whole project to run with Kedro.
-pytest_plugins = ["tests.project_runs"]
+# The `project` fixture: a copy of the whole project to run with Kedro; the
+# `s3` fixture: a real S3 server (moto) with a bucket of the test's own.
+pytest_plugins = ["tests.project_runs", "tests.s3_server"]
 
 
 @pytest.fixture(scope="session", name="project_parameters")

@@ -34,7 +34,7 @@ with starting_up():
     from kedro.framework.context import KedroContext
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
-    from kedro.io import DatasetError
+    from kedro.io import DataCatalog, DatasetError
     from mlflow.entities import RunStatus
     from mlflow.exceptions import MlflowException
     from rich.console import Console
@@ -43,6 +43,7 @@ with starting_up():
     from sae_pipelines.batch.lock import OUTPUT_DATASET, take_lock
     from sae_pipelines.runtime.errors import InputError
     from sae_pipelines.runtime.interrupt import interruption, interrupts_as_errors
+    from sae_pipelines.runtime.storage import storage_options
     from sae_pipelines.tracking.mlflow_run import limit_http_retries, lost_server
     from sae_pipelines.tracking.provenance import installed_packages
     from sae_pipelines.tracking.recorded_run import (
@@ -215,17 +216,21 @@ def reproduce(run_id: str, env: str | None) -> None:
     model differs.
     """
     try:
-        _project_context(env)
+        # The project's catalog is a DataCatalog (settings.py names no other).
+        catalog = cast("DataCatalog", _project_context(env).catalog)
         client = mlflow.MlflowClient()
         recorded = load_recorded_run(client, run_id)
-        if problems := blocking_problems(recorded, Path.cwd()):
+        storage = {
+            name: _storage_options(catalog, name) for name in recorded.input_versions()
+        }
+        if problems := blocking_problems(recorded, Path.cwd(), storage):
             reasons = "\n  - ".join(problems)
             raise CannotReproduceError(
                 f"run {run_id} cannot be repeated:\n  - {reasons}"
             )
         for warning in warnings_for(recorded, installed_packages()):
             click.secho(f"Warning: {warning}", fg="yellow", err=True)
-        fetch_missing_inputs(recorded, Path.cwd())
+        fetch_missing_inputs(recorded, Path.cwd(), storage)
         with tempfile.TemporaryDirectory(prefix="sae-reproduce-") as workspace:
             outcome = run_reproduction(recorded, Path.cwd(), client, Path(workspace))
     except InputError as error:  # the run cannot be repeated, or the server is down
@@ -233,6 +238,21 @@ def reproduce(run_id: str, env: str | None) -> None:
     _print_comparison(outcome)
     if not outcome.matches:
         raise click.exceptions.Exit(1)
+
+
+def _storage_options(catalog: DataCatalog, name: str) -> dict[str, Any]:
+    """A dataset's storage options from its catalog entry (credentials resolved).
+
+    A wrapping dataset's (``CachedDataset``) are its wrapped dataset's.
+    """
+    config = catalog.config_resolver.resolve_pattern(name)
+    wrapped = config.get("dataset")
+    if isinstance(wrapped, dict) and "filepath" not in config:
+        config = wrapped
+    credentials = config.get("credentials")
+    return storage_options(
+        credentials if isinstance(credentials, dict) else None, config.get("fs_args")
+    )
 
 
 @cli.command(name="rebuild-checkpoint")
@@ -250,7 +270,7 @@ def rebuild_checkpoint(env: str | None) -> None:
     output = cast("ExtractedPartitionsDataset", catalog.get(OUTPUT_DATASET))
     try:
         incoming = catalog.load("incoming_partitions")
-        lock = take_lock(Path(output.folder))
+        lock = take_lock(output.location, output.lock_ttl_s)
     except (InputError, DatasetError) as error:
         raise click.ClickException(one_line(input_error(error) or error)) from error
     try:
@@ -259,7 +279,7 @@ def rebuild_checkpoint(env: str | None) -> None:
         lock.release()
     rows = sum(record["rows"] for record in checkpoint.values())
     click.echo(
-        f"{output.checkpoint_path}: {len(checkpoint)} partitions ({rows} rows) "
+        f"{output.checkpoint_location}: {len(checkpoint)} partitions ({rows} rows) "
         "recorded from their output files"
     )
 

@@ -5,6 +5,11 @@ engine in the run's own process and the Spark engine on the executors, so the
 files they write cannot differ. A staged file lies beside its final place,
 hidden (``.<name>.parquet.<tag>.tmp``); only ``ExtractedPartitionsDataset``
 moves it into place, once it is recorded in the checkpoint.
+
+The output folder may be on the local disk or on any fsspec filesystem
+(:class:`~sae_pipelines.runtime.storage.Location`): on an object store a
+staged file is an object under a key unique to its writer, which appears whole
+when its upload completes, or not at all.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -27,6 +33,8 @@ from rich.console import Console
 from sae_pipelines.inference.tables import as_arrow
 from sae_pipelines.runtime.errors import InputError
 from sae_pipelines.runtime.progress import ProgressReport
+from sae_pipelines.runtime.storage import Location, is_local
+from sae_pipelines.runtime.storage import sha256 as location_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -52,10 +60,18 @@ class InputFile:
     sha256: str
 
     @classmethod
-    def of(cls, path: Path) -> InputFile:
-        """The file at ``path`` now; its bytes are read once, to hash them."""
-        stat = path.stat()
-        return cls(stat.st_size, stat.st_mtime_ns, file_sha256(path))
+    def of(cls, path: Path | Location) -> InputFile:
+        """The file at ``path`` now; its bytes are read once, to hash them.
+
+        On an object store the modification time is the object's last
+        modification, as the store keeps it (0 where it keeps none).
+        """
+        if isinstance(path, Location) and path.is_local:
+            path = path.local_path
+        if isinstance(path, Path):
+            stat = path.stat()
+            return cls(stat.st_size, stat.st_mtime_ns, file_sha256(path))
+        return cls(path.size(), path.modified_ns(), location_sha256(path))
 
 
 def file_sha256(path: Path) -> str:
@@ -72,7 +88,8 @@ class StagedPartition:
 
     Attributes:
         name: The partition.
-        path: The staged file; ``None`` when the partition has no rows.
+        path: The staged file (a local path, or a URL on an object store);
+            ``None`` when the partition has no rows.
         rows: Rows written.
         flagged: Rows flagged as anomalies; ``None`` when rows were not scored.
         active: The sum of ``l0`` over the rows.
@@ -80,7 +97,7 @@ class StagedPartition:
     """
 
     name: str
-    path: Path | None
+    path: Path | str | None
     rows: int
     flagged: int | None
     active: int
@@ -107,11 +124,15 @@ class StagedPartition:
 class PartitionOutputs(Protocol):
     """An engine's output: it stages each partition's file, the dataset commits it."""
 
-    def write(self, folder: Path, commit: Callable[[StagedPartition], None]) -> None:
+    def write(
+        self, folder: Path | Location, commit: Callable[[StagedPartition], None]
+    ) -> None:
         """Stage each partition's file in ``folder`` and ``commit`` it, in name order.
 
-        A partition is committed only after every partition before it, and
-        none after a partition that failed.
+        ``folder`` is a local (absolute) path, or a :class:`Location` on
+        another filesystem, with its storage options. A partition is
+        committed only after every partition before it, and none after a
+        partition that failed.
         """
 
 
@@ -151,27 +172,37 @@ class ChunkOutputs:
         chunks: Each partition's (lazy) output tables, in commit order.
         rows: Each partition's rows where known beforehand, for the progress
             report: with all of them it shows the share of rows done.
-        inputs: Each partition's input file, hashed as its reading starts and
-            recorded in the checkpoint (:class:`InputFile`).
+        inputs: Each partition's input file (a local path, or a
+            :class:`Location`), hashed as its reading starts and recorded in
+            the checkpoint (:class:`InputFile`).
         estimates: Estimated rows of partitions whose ``rows`` are not known
             (CSV), so that their progress is reported too.
     """
 
     chunks: Mapping[str, Iterable[pa.Table | pd.DataFrame]]
     rows: Mapping[str, int | None] = field(default_factory=dict)
-    inputs: Mapping[str, Path] = field(default_factory=dict)
+    inputs: Mapping[str, Path | Location] = field(default_factory=dict)
     estimates: Mapping[str, int] = field(default_factory=dict)
 
-    def write(self, folder: Path, commit: Callable[[StagedPartition], None]) -> None:
+    def write(
+        self, folder: Path | Location, commit: Callable[[StagedPartition], None]
+    ) -> None:
         """Write and commit each partition in turn, reporting rows as they go."""
         rows = {name: self.rows.get(name) for name in self.chunks}
+        options: Mapping[str, Any] = {}
         with BatchProgress(rows, estimates=self.estimates) as progress:
             for name, chunks in self.chunks.items():
-                path = staged_path(folder, name, str(os.getpid()))
+                if isinstance(folder, Path):
+                    path: Path | str = staged_path(folder, name, str(os.getpid()))
+                else:
+                    path = staged_url(folder.url, name, writer_tag())
+                    options = folder.storage_options
                 source = (
                     InputFile.of(self.inputs[name]) if name in self.inputs else None
                 )
-                staged = write_partition(name, chunks, path, progress.written)
+                staged = write_partition(
+                    name, chunks, path, progress.written, storage_options=options
+                )
                 staged = replace(staged, source=source)
                 commit(staged)
                 progress.committed(staged)
@@ -241,14 +272,32 @@ def final_path(folder: Path, name: str) -> Path:
 
 def staged_path(folder: Path, name: str, tag: str) -> Path:
     """A hidden file beside :func:`final_path`, unique to one writer by ``tag``."""
-    return folder / f".{name}.parquet.{tag}{STAGED_SUFFIX}"
+    return folder / staged_name(name, tag)
+
+
+def staged_name(name: str, tag: str) -> str:
+    """The name of partition ``name``'s file staged by the writer ``tag``."""
+    return f".{name}.parquet.{tag}{STAGED_SUFFIX}"
+
+
+def staged_url(folder: str, name: str, tag: str) -> str:
+    """:func:`staged_path` in a folder named by URL (``s3://bucket/batch``)."""
+    if is_local(folder):
+        return str(staged_path(Path(folder), name, tag))
+    return f"{folder.rstrip('/')}/{staged_name(name, tag)}"
+
+
+def writer_tag() -> str:
+    """A tag no other writer uses, on any machine: for keys on an object store."""
+    return uuid.uuid4().hex
 
 
 def write_partition(
     name: str,
     chunks: Iterable[pa.Table | pd.DataFrame],
-    path: Path,
+    path: Path | str,
     progress: Callable[[str, int], None] | None = None,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> StagedPartition:
     """Write a partition's output chunks to ``path``: whole, or not at all.
 
@@ -260,13 +309,67 @@ def write_partition(
     computed; Arrow's writer releases the GIL, and one write at a time keeps
     the order. On any error the file is removed.
 
+    On an object store (``path`` a URL such as ``s3://bucket/batch/.p.parquet.
+    <tag>.tmp``) the file is uploaded as it is written, and the object exists
+    only once the upload completes, when this returns; on an error the upload
+    is abandoned, so no object appears.
+
     Args:
         name: The partition, for messages.
         chunks: Output tables with an ``l0`` column and, when rows are scored,
             ``is_flagged``.
-        path: The staged file to write.
+        path: The staged file to write: a local path, or a URL.
         progress: Called with ``name`` and the rows written so far after each
             chunk.
+        storage_options: The filesystem's options when ``path`` is a URL
+            (credentials, endpoint); a plain, picklable dict.
+    """
+    if not isinstance(path, Path) and is_local(path):
+        path = Path(path)
+    if isinstance(path, Path):
+        try:
+            staged = _write_partition(name, chunks, path, progress)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        if staged.path is None:
+            path.unlink(missing_ok=True)
+            return staged
+        fsync(path)
+        return replace(staged, path=path)
+    target = Location(path, dict(storage_options or {}))
+    file = target.fs.open(target.path, "wb")
+    try:
+        staged = _write_partition(name, chunks, file, progress)
+    except BaseException:
+        _abandon(file)
+        target.remove()
+        raise
+    if staged.path is None:
+        _abandon(file)
+        target.remove()
+        return staged
+    file.close()
+    return replace(staged, path=target.url)
+
+
+def _abandon(file: Any) -> None:
+    """Drop an upload under way: nothing of it becomes an object."""
+    discard = getattr(file, "discard", None)
+    if discard is not None:
+        discard()  # fsspec's buffered files: a multipart upload is aborted
+
+
+def _write_partition(
+    name: str,
+    chunks: Iterable[pa.Table | pd.DataFrame],
+    sink: Path | Any,
+    progress: Callable[[str, int], None] | None,
+) -> StagedPartition:
+    """:func:`write_partition` into ``sink``, a local path or an open file.
+
+    The caller syncs, removes or abandons what is written. The staged
+    partition's ``path`` is ``sink`` as given, or ``None`` without rows.
     """
     rows, active, flagged = 0, 0, None
     writer: pq.ParquetWriter | None = None
@@ -276,7 +379,7 @@ def write_partition(
             table = as_arrow(chunk)
             if writer is None:
                 writer = pq.ParquetWriter(
-                    path,
+                    sink,
                     table.schema,
                     compression="zstd",
                     compression_level=1,
@@ -296,36 +399,45 @@ def write_partition(
         if writer is not None:
             writer.close()
             writer = None
-        if rows:
-            fsync(path)
     except BaseException:
         writing.shutdown()  # lets a write under way finish before the file goes
         if writer is not None:
             writer.close()
-        path.unlink(missing_ok=True)
         raise
     writing.shutdown()
     if not rows:
-        path.unlink(missing_ok=True)
         return StagedPartition.empty(name)
-    return StagedPartition(name, path, rows, flagged, active)
+    return StagedPartition(name, str(sink), rows, flagged, active)
 
 
-def committed_output(path: Path) -> StagedPartition:
+def committed_output(path: Path | Location) -> StagedPartition:
     """A committed output file's counts, read back from it (its input unknown).
 
     Counts as :func:`write_partition` returned them: ``flagged`` is ``None``
     when the file has no ``is_flagged`` column.
     """
-    schema = pq.read_schema(path)
-    columns = [name for name in ("l0", "is_flagged") if name in schema.names]
-    table = pq.read_table(path, columns=columns)
+    if isinstance(path, Location) and path.is_local:
+        path = path.local_path
+    where: Path | str
+    if isinstance(path, Path):
+        table = _counts(path, None)
+        stem, where = path.stem, path
+    else:
+        table = _counts(path.path, path.fs)
+        stem, where = path.stem, path.url
     flagged = (
         _column_sum(table, "is_flagged") if "is_flagged" in table.column_names else None
     )
     return StagedPartition(
-        path.stem, path, table.num_rows, flagged, _column_sum(table, "l0")
+        stem, where, table.num_rows, flagged, _column_sum(table, "l0")
     )
+
+
+def _counts(path: Path | str, filesystem: Any) -> pa.Table:
+    """The ``l0`` and ``is_flagged`` columns of an output file (those it has)."""
+    schema = pq.read_schema(path, filesystem=filesystem)
+    columns = [name for name in ("l0", "is_flagged") if name in schema.names]
+    return pq.read_table(path, columns=columns, filesystem=filesystem)
 
 
 def _column_sum(table: pa.Table, column: str) -> int:

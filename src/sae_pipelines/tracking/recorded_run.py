@@ -3,19 +3,27 @@
 The record is what ``ProvenanceHooks`` logged: tags naming the git commit and
 environment, the resolved parameters, the version of every dataset read and
 written, and the installed packages.
+
+A dataset version is recorded by its path relative to the project, or by its
+URL when it lies on an object store (``s3://...``); there, whether it is still
+present, and where its snapshot is restored to, need the storage options of
+the dataset's catalog entry, which the caller passes by dataset name.
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import mlflow
 from mlflow.exceptions import MlflowException
 
 from sae_pipelines.runtime.errors import InputError
+from sae_pipelines.runtime.storage import Location, is_local
 from sae_pipelines.tracking.provenance import (
     DATASETS_ARTIFACT,
     PARAMETERS_ARTIFACT,
@@ -124,8 +132,28 @@ def _artifact_text(client: mlflow.MlflowClient, run_id: str, path: str) -> str |
     return Path(client.download_artifacts(run_id, path)).read_text()
 
 
-def blocking_problems(recorded: RecordedRun, project_path: Path) -> list[str]:
-    """Every reason the run cannot be repeated in this project; empty if it can."""
+def input_file(
+    project_path: Path,
+    record: Mapping[str, str],
+    storage_options: Mapping[str, Any] | None = None,
+) -> Location:
+    """Where a recorded dataset version lies: in the project, or at its URL."""
+    path = record["path"]
+    if is_local(path):
+        return Location(str(project_path / path))
+    return Location(path, dict(storage_options or {}))
+
+
+def blocking_problems(
+    recorded: RecordedRun,
+    project_path: Path,
+    storage: Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[str]:
+    """Every reason the run cannot be repeated in this project; empty if it can.
+
+    ``storage``: each dataset's storage options, by name, for versions
+    recorded by URL.
+    """
     run_id = recorded.run_id
     missing = [tag for tag in REQUIRED_TAGS if tag not in recorded.tags]
     missing += [
@@ -159,7 +187,7 @@ def blocking_problems(recorded: RecordedRun, project_path: Path) -> list[str]:
             "pipeline can be repeated"
         )
     for name, record in sorted(recorded.input_versions().items()):
-        if (project_path / record["path"]).exists():
+        if input_file(project_path, record, (storage or {}).get(name)).exists():
             continue
         described = f"dataset '{name}' version {record['version']} ({record['path']})"
         snapshot = recorded.snapshot(name)
@@ -187,17 +215,26 @@ def _store_problem(snapshot: Snapshot, described: str) -> str | None:
     )
 
 
-def fetch_missing_inputs(recorded: RecordedRun, project_path: Path) -> None:
-    """Download each input version missing here from its snapshot, checked.
+def fetch_missing_inputs(
+    recorded: RecordedRun,
+    project_path: Path,
+    storage: Mapping[str, Mapping[str, Any]] | None = None,
+) -> None:
+    """Restore each input version missing here from its snapshot, checked.
+
+    A version recorded by URL is restored to that URL, with the dataset's
+    storage options from ``storage``.
 
     Raises:
         SnapshotError: A snapshot's bytes do not match its digest.
     """
     for name, record in sorted(recorded.input_versions().items()):
-        path = project_path / record["path"]
+        file = input_file(project_path, record, (storage or {}).get(name))
         snapshot = recorded.snapshot(name)
-        if snapshot is not None and not path.exists():
-            fetch_snapshot(snapshot, path, recorded.run_id)
+        if snapshot is not None and not file.exists():
+            fetch_snapshot(
+                snapshot, file.local_path if file.is_local else file, recorded.run_id
+            )
 
 
 def _commit_exists(project_path: Path, commit: str) -> bool:

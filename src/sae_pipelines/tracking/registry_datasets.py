@@ -9,6 +9,7 @@ Both load through MLflow's ``pyfunc`` loader, as every user of the model does.
 from __future__ import annotations
 
 import logging
+import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
 
@@ -25,6 +26,7 @@ from mlflow.models.model import ModelInfo
 
 from sae_pipelines.inference.model import InferenceModel
 from sae_pipelines.inference.pyfunc import SparseAutoencoderModel, save_inference_model
+from sae_pipelines.runtime.storage import Location, storage_options
 from sae_pipelines.tracking.registry import PRODUCTION_ALIAS, find_version
 from sae_pipelines.tracking.store_lock import store_lock
 
@@ -71,6 +73,10 @@ class InferenceModelDataset(AbstractVersionedDataset[ModelRelease, InferenceMode
     extraction right after training; after that, moving the alias is a
     deliberate act (``kedro promote``). Loading reads the folder of the pinned
     (or newest) Kedro version.
+
+    ``filepath`` may be a URL (``s3://bucket/models/inference_model``), with
+    ``credentials`` and ``fs_args`` as for Kedro's own datasets: the folder is
+    then written locally and uploaded, and downloaded to be loaded.
     """
 
     def __init__(
@@ -79,8 +85,20 @@ class InferenceModelDataset(AbstractVersionedDataset[ModelRelease, InferenceMode
         registered_model_name: str | None = None,
         version: Version | None = None,
         metadata: dict[str, Any] | None = None,
+        credentials: dict[str, Any] | None = None,
+        fs_args: dict[str, Any] | None = None,
     ):
-        super().__init__(filepath=PurePosixPath(filepath), version=version)
+        self._folder = Location(filepath, storage_options(credentials, fs_args))
+        if self._folder.is_local:
+            super().__init__(filepath=PurePosixPath(filepath), version=version)
+        else:
+            fs = self._folder.fs
+            super().__init__(
+                filepath=PurePosixPath(self._folder.path),
+                version=version,
+                exists_function=fs.exists,
+                glob_function=fs.glob,
+            )
         self._registered_model_name = registered_model_name
         self._logged: ModelInfo | None = None
         self.metadata = metadata
@@ -88,15 +106,33 @@ class InferenceModelDataset(AbstractVersionedDataset[ModelRelease, InferenceMode
     def load(self) -> InferenceModel:
         """Load the model folder of the pinned (or newest) version."""
         path = Path(self._get_load_path())
-        model = load_inference_model(str(path))
-        model.source = f"Kedro version {path.parent.name} of {self._filepath}"
+        if self._folder.is_local:
+            model = load_inference_model(str(path))
+        else:
+            with tempfile.TemporaryDirectory(prefix="sae-model-") as folder:
+                local = self._remote(path).download(Path(folder) / path.name)
+                model = load_inference_model(str(local))
+        model.source = f"Kedro version {path.parent.name} of {self._folder.url}"
         return model
 
     def save(self, data: ModelRelease) -> None:
         """Save the model folder, and log it to the active MLflow run, if any."""
         path = Path(self._get_save_path())
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._logged = save_inference_model(data.model, data.input_example, path)
+        if self._folder.is_local:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._logged = save_inference_model(data.model, data.input_example, path)
+            return
+        with tempfile.TemporaryDirectory(prefix="sae-model-") as folder:
+            local = Path(folder) / path.name
+            self._logged = save_inference_model(data.model, data.input_example, local)
+            remote = self._remote(path)
+            remote.fs.put(str(local), remote.path, recursive=True)
+            remote.fs.invalidate_cache()
+
+    def _remote(self, path: PurePosixPath | Path) -> Location:
+        """A version's folder on the dataset's filesystem, by its path there."""
+        fs = self._folder.fs
+        return Location(fs.unstrip_protocol(str(path)), self._folder.storage_options)
 
     def register(self) -> str | None:
         """Register the model logged by :meth:`save` as a new version.
@@ -139,13 +175,16 @@ class InferenceModelDataset(AbstractVersionedDataset[ModelRelease, InferenceMode
 
     def _exists(self) -> bool:
         try:
-            return Path(self._get_load_path()).exists()
+            path = self._get_load_path()
+            if not self._folder.is_local:
+                return bool(self._folder.fs.exists(str(path)))
+            return Path(path).exists()
         except DatasetError:
             return False
 
     def _describe(self) -> dict[str, Any]:
         return {
-            "filepath": str(self._filepath),
+            "filepath": self._folder.url,
             "registered_model_name": self._registered_model_name,
             "version": self._version,
         }

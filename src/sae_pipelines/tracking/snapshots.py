@@ -8,6 +8,11 @@ in a clone that lacks the file. ``location`` defaults to ``snapshots/`` in the
 experiment's artifact location: ``mlflow-artifacts:/<id>/snapshots`` under an
 ``mlflow server`` serving artifacts, ``mlruns/<id>/snapshots`` under the default
 SQLite store.
+
+A dataset on an object store (``s3://``, ``gs://``...) is snapshotted as a
+local one: its object is downloaded, hashed and uploaded to the store once per
+digest. Its ETag is not used: an ETag is a content hash only for some uploads
+(an MD5, for S3 objects uploaded whole without KMS), never a SHA-256.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from mlflow.store.artifact.artifact_repository_registry import (
 )
 
 from sae_pipelines.runtime.errors import InputError
+from sae_pipelines.runtime.storage import Location
 from sae_pipelines.tracking.provenance import file_sha256
 
 SNAPSHOT_METADATA_KEY = "mlflow_snapshot"
@@ -106,8 +112,17 @@ def snapshot_exists(uri: str) -> bool:
     return any(Path(info.path).name == name and not info.is_dir for info in listing)
 
 
-def store_snapshot(path: Path, location: str) -> Snapshot:
-    """Upload ``path`` under ``location`` by its digest, unless already there."""
+def store_snapshot(path: Path | Location, location: str) -> Snapshot:
+    """Upload ``path`` under ``location`` by its digest, unless already there.
+
+    ``path`` is a local file, or a file on any filesystem: that one is
+    downloaded to a temporary folder first, and hashed there.
+    """
+    if isinstance(path, Location) and path.is_local:
+        path = path.local_path
+    if isinstance(path, Location):
+        with tempfile.TemporaryDirectory(prefix="sae-snapshot-") as folder:
+            return store_snapshot(path.download(Path(folder) / path.name), location)
     sha256 = file_sha256(path)
     snapshot = Snapshot(snapshot_uri(location, sha256, path.name), sha256)
     if not snapshot_exists(snapshot.uri):
@@ -116,11 +131,14 @@ def store_snapshot(path: Path, location: str) -> Snapshot:
     return snapshot
 
 
-def fetch_snapshot(snapshot: Snapshot, destination: Path, run_id: str) -> None:
+def fetch_snapshot(
+    snapshot: Snapshot, destination: Path | Location, run_id: str
+) -> None:
     """Download a snapshot to ``destination`` once its digest is checked.
 
     The file is downloaded to a temporary folder and moved into place only
-    when its bytes match, so a bad one leaves nothing behind.
+    when its bytes match, so a bad one leaves nothing behind. A destination
+    on an object store is uploaded to, in one object.
 
     Raises:
         SnapshotError: The store does not hold it, or its digest differs.
@@ -142,6 +160,9 @@ def fetch_snapshot(snapshot: Snapshot, destination: Path, run_id: str) -> None:
                 f"SHA-256 {actual}, but the run recorded {snapshot.sha256}"
             )
             raise SnapshotError(msg)
+        if isinstance(destination, Location):
+            destination.fs.put_file(str(local), destination.path)
+            return
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(local, destination)
 

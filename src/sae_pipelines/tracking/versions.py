@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
+
+from sae_pipelines.runtime.storage import Location
 
 
 def remove_save_version(folder: Path, version: str) -> list[Path]:
@@ -26,6 +29,25 @@ def remove_save_version(folder: Path, version: str) -> list[Path]:
         if path.is_dir():
             remove_version_folder(path)
             removed.append(path)
+    return removed
+
+
+def remove_remote_versions(filepaths: Iterable[Location], version: str) -> list[str]:
+    """Remove each ``<filepath>/<version>/`` on an object store, whole.
+
+    :func:`remove_save_version` for the versioned datasets whose
+    ``filepath`` is a URL (``s3://...``): a store has no folders to search, so
+    the datasets are named. An object store keeps no empty folder behind.
+
+    Returns:
+        The URLs of the version folders removed.
+    """
+    removed = []
+    for filepath in filepaths:
+        folder = filepath.child(version)
+        if not folder.is_local and folder.exists():
+            folder.fs.rm(folder.path, recursive=True)
+            removed.append(folder.url)
     return removed
 
 

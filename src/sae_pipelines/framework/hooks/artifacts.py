@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import mlflow
 from kedro.framework.hooks import hook_impl
 
@@ -32,10 +35,19 @@ class VersionedArtifactHooks:
         if artifact_path is None:
             return
         version = self._versions.saved_version(dataset_name)
-        path = self._versions.local_file(dataset_name, version)
-        if path is None:
+        file = self._versions.dataset_file(dataset_name, version)
+        if file is None:
             return
-        if path.is_dir():
-            mlflow.log_artifacts(str(path), artifact_path)
-        else:
-            mlflow.log_artifact(str(path), artifact_path)
+        if not file.is_local:  # on an object store: logged from a local copy
+            with tempfile.TemporaryDirectory(prefix="sae-artifact-") as folder:
+                _log(file.download(Path(folder) / file.name), artifact_path)
+            return
+        _log(file.local_path, artifact_path)
+
+
+def _log(path: Path, artifact_path: str) -> None:
+    """Log a file, or a folder's files, under ``artifact_path`` of the run."""
+    if path.is_dir():
+        mlflow.log_artifacts(str(path), artifact_path)
+    else:
+        mlflow.log_artifact(str(path), artifact_path)

@@ -1,22 +1,24 @@
-"""A file lock on batch extraction's output folder, taken before the pipeline runs."""
+"""The lock on batch extraction's output folder, taken before the pipeline runs.
+
+A file lock on the local disk, a lease on an object store
+(:mod:`~sae_pipelines.batch.lock`).
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from filelock import FileLock
 from kedro.framework.hooks import hook_impl
 from kedro.io import DataCatalog
 
-from sae_pipelines.batch.lock import OUTPUT_DATASET, PIPELINE, take_lock
+from sae_pipelines.batch.lock import OUTPUT_DATASET, PIPELINE, BatchLock, take_lock
 
 if TYPE_CHECKING:
     from sae_pipelines.batch.partitions import ExtractedPartitionsDataset
 
 
 class BatchLockHooks:
-    """Takes a file lock on the output folder before batch extraction runs.
+    """Takes the lock on the output folder before batch extraction runs.
 
     A second run started while one holds the lock stops at once with a clear
     message, before it reads or writes anything.
@@ -24,7 +26,7 @@ class BatchLockHooks:
 
     def __init__(self) -> None:
         self._catalog: DataCatalog | None = None
-        self._lock: FileLock | None = None
+        self._lock: BatchLock | None = None
 
     @hook_impl
     def after_catalog_created(self, catalog: DataCatalog) -> None:
@@ -43,7 +45,7 @@ class BatchLockHooks:
         assert self._catalog is not None  # after_catalog_created came first
         # The catalog cannot type its entries: the YAML says which class this is.
         output = cast("ExtractedPartitionsDataset", self._catalog.get(OUTPUT_DATASET))
-        self._lock = take_lock(Path(output.folder))
+        self._lock = take_lock(output.location, output.lock_ttl_s)
 
     @hook_impl
     def after_pipeline_run(self) -> None:

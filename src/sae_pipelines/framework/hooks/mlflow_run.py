@@ -17,6 +17,7 @@ from mlflow.entities import RunStatus
 
 from sae_pipelines.parameters.groups import plain
 from sae_pipelines.runtime.interrupt import interruption
+from sae_pipelines.runtime.storage import Location, storage_options
 from sae_pipelines.tracking.abandoned_runs import end_abandoned_runs, process_tags
 from sae_pipelines.tracking.mlflow_run import (
     DATA_FOLDER,
@@ -30,7 +31,7 @@ from sae_pipelines.tracking.mlflow_run import (
     temporary_environment,
 )
 from sae_pipelines.tracking.store_lock import store_lock
-from sae_pipelines.tracking.versions import remove_save_version
+from sae_pipelines.tracking.versions import remove_remote_versions, remove_save_version
 
 logger = logging.getLogger(__name__)
 
@@ -91,11 +92,29 @@ class MlflowTrackingHooks(MlflowHook):
         if run is not None and run.info.run_id == self.run_id:
             tags = {key: tag_value(value) for key, value in run_params.items() if value}
             mlflow.set_tags(tags | process_tags())
-            self._clean_up_after(end_abandoned_runs(run.info.experiment_id))
+            self._clean_up_after(
+                end_abandoned_runs(run.info.experiment_id),
+                _remote_filepaths(pipeline, catalog),
+            )
 
-    def _clean_up_after(self, abandoned: dict[str, str | None]) -> None:
-        """Remove the file versions that runs killed outright left under data/."""
+    def _clean_up_after(
+        self, abandoned: dict[str, str | None], remote: list[Location]
+    ) -> None:
+        """Remove the file versions that runs killed outright left.
+
+        Under data/, and at the ``filepath`` URLs of this pipeline's versioned
+        datasets on object stores (``remote``).
+        """
         for run_id, version in abandoned.items():
+            if version and (removed_remote := remove_remote_versions(remote, version)):
+                logger.info(
+                    "Removed the %d file versions %s that MLflow run %s left on "
+                    "object storage: %s",
+                    len(removed_remote),
+                    version,
+                    run_id,
+                    ", ".join(removed_remote),
+                )
             if version and (removed := remove_save_version(self._data_folder, version)):
                 logger.info(
                     "Removed the %d file versions %s that MLflow run %s left: %s",
@@ -161,3 +180,28 @@ class MlflowTrackingHooks(MlflowHook):
             return
         self._logged |= unseen
         super().before_node_run(node, catalog, unseen, is_async)
+
+
+def _remote_filepaths(pipeline: Pipeline, catalog: DataCatalog) -> list[Location]:
+    """The ``filepath`` URLs of the pipeline's versioned datasets not on the disk.
+
+    With each entry's storage options (credentials resolved); a wrapping
+    dataset's (``CachedDataset``) file is its wrapped dataset's.
+    """
+    filepaths = []
+    for name in sorted(pipeline.datasets()):
+        config = catalog.config_resolver.resolve_pattern(name)
+        wrapped = config.get("dataset")
+        file_config = wrapped if isinstance(wrapped, dict) else config
+        filepath = file_config.get("filepath")
+        if not config.get("versioned") or filepath is None:
+            continue
+        credentials = file_config.get("credentials")
+        options = storage_options(
+            credentials if isinstance(credentials, dict) else None,
+            file_config.get("fs_args"),
+        )
+        location = Location(str(filepath), options)
+        if not location.is_local:
+            filepaths.append(location)
+    return filepaths

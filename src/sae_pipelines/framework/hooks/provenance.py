@@ -14,6 +14,7 @@ from kedro.io import DataCatalog
 
 from sae_pipelines.framework.hooks.versions import RunVersionsHooks
 from sae_pipelines.parameters.groups import plain
+from sae_pipelines.runtime.storage import sha256
 from sae_pipelines.tracking.provenance import (
     DATASETS_ARTIFACT,
     PARAMETERS_ARTIFACT,
@@ -61,11 +62,10 @@ class ProvenanceHooks:
             return
         self._record("loaded", dataset_name, self._versions.loaded_version)
         if dataset_name == self.RAW_DATASET:
-            path = self._versions.local_file(dataset_name)
-            if path is not None:
-                mlflow.set_tags(
-                    {"raw_data_path": str(path), "raw_data_sha256": file_sha256(path)}
-                )
+            file = self._versions.dataset_file(dataset_name)
+            if file is not None:
+                digest = file_sha256(file.local_path) if file.is_local else sha256(file)
+                mlflow.set_tags({"raw_data_path": file.url, "raw_data_sha256": digest})
 
     @hook_impl
     def after_dataset_saved(self, dataset_name: str) -> None:
@@ -110,14 +110,16 @@ class ProvenanceHooks:
         version = version_of(dataset_name)
         if version is None:
             return
-        path = Path(str(self._versions.local_file(dataset_name, version)))
+        file = self._versions.dataset_file(dataset_name, version)
         assert self._run_params is not None  # datasets are read during a run
         project = Path(self._run_params["project_path"])
-        self._datasets[kind][dataset_name] = {
-            "version": version,
+        if file is None or not file.is_local:  # a URL (s3://...) is kept whole
+            recorded = str(file)
+        else:
+            path = file.local_path
             # Relative to the project, so the record holds when it moves.
-            "path": str(
+            recorded = str(
                 path.relative_to(project) if path.is_relative_to(project) else path
-            ),
-        }
+            )
+        self._datasets[kind][dataset_name] = {"version": version, "path": recorded}
         mlflow.log_dict(self._datasets, DATASETS_ARTIFACT)

@@ -22,6 +22,8 @@ from sae_pipelines.tracking.snapshots import (
 class SnapshotHooks:
     """Stores the file of each opted-in dataset a run saves or loads, by digest.
 
+    The file may be local or on any fsspec filesystem (``s3://``...).
+
     The catalog entry opts in with ``metadata: {mlflow_snapshot: {location:
     <URI or null>}}``. The file is logged as the run's dataset input, named as
     the dataset, with its digest, the snapshot's URI as source, and the
@@ -52,7 +54,7 @@ class SnapshotHooks:
             return
         key = (run.info.run_id, dataset_name)
         version = version_of(dataset_name)
-        path = self._versions.local_file(dataset_name, version)
+        path = self._versions.dataset_file(dataset_name, version)
         if key in self._logged or version is None or path is None:
             return
         self._logged.add(key)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from kedro.framework.hooks import hook_impl
@@ -24,9 +24,9 @@ from kedro.io import (
     DataCatalog,
     DatasetError,
 )
-from kedro.io.core import get_protocol_and_path
 from kedro.pipeline import Pipeline
 
+from sae_pipelines.runtime.storage import Location, storage_options
 from sae_pipelines.tracking.versions import remove_version_folder
 
 logger = logging.getLogger(__name__)
@@ -93,12 +93,17 @@ class RunVersionsHooks:
         removed = []
         for name in sorted(pipeline.all_outputs()):
             version = self.saved_version(name)
-            path = None if version is None else self.local_file(name, version)
-            if path is None:
+            file = None if version is None else self.dataset_file(name)
+            if file is None or version is None:
                 continue
-            if path.parent.exists():
-                remove_version_folder(path.parent)
-                removed.append(name)
+            folder = file.child(version)
+            if not folder.exists():
+                continue
+            if folder.is_local:
+                remove_version_folder(folder.local_path)
+            else:  # an object store has no folders to leave empty
+                folder.fs.rm(folder.path, recursive=True)
+            removed.append(name)
         if removed:
             logger.info(
                 "Removed the failed run's version %s of %d datasets: %s",
@@ -137,16 +142,33 @@ class RunVersionsHooks:
         Returns:
             The path, or ``None`` for a dataset with no file on the local disk.
         """
-        filepath = _file_config(self.config(dataset_name)).get("filepath")
+        file = self.dataset_file(dataset_name, version)
+        return None if file is None or not file.is_local else file.local_path
+
+    def dataset_file(
+        self, dataset_name: str, version: str | None = None
+    ) -> Location | None:
+        """:meth:`local_file` on any filesystem (``s3://``, ``gs://``...).
+
+        The storage options are the catalog entry's ``credentials`` (resolved
+        from ``credentials.yml``) and ``fs_args``, as the dataset itself uses.
+
+        Returns:
+            The file or folder, or ``None`` for a dataset with no ``filepath``.
+        """
+        config = _file_config(self.config(dataset_name))
+        filepath = config.get("filepath")
         if filepath is None:
             return None
-        protocol, path = get_protocol_and_path(str(filepath))
-        if protocol != "file":
-            return None
-        local = PurePosixPath(path)
+        credentials = config.get("credentials")
+        options = storage_options(
+            credentials if isinstance(credentials, dict) else None,
+            config.get("fs_args"),
+        )
+        file = Location(str(filepath), options)
         if version is not None:
-            local = local / version / local.name
-        return Path(local)
+            file = file.child(version).child(file.name)
+        return file
 
     def _pin(self, dataset_name: str, version: str) -> None:
         config = self.config(dataset_name)

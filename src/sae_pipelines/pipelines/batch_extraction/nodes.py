@@ -88,7 +88,7 @@ def extract_partitions(
         for name, partition in partitions.items()
     }
     rows, estimates = rows_to_do(partitions)
-    inputs = {name: partition.path for name, partition in partitions.items()}
+    inputs = {name: partition.location for name, partition in partitions.items()}
     return ChunkOutputs(chunks, rows, inputs, estimates), model_used
 
 
