@@ -39,6 +39,8 @@ PAGES = {
     "How-to guides": [
         "how-to/batch-extraction.md",
         "how-to/spark.md",
+        "how-to/object-storage.md",
+        "how-to/large-tables.md",
         "how-to/scheduling.md",
         "how-to/model-outside.md",
         "how-to/reproduce.md",
