@@ -4,15 +4,17 @@ import pyarrow.parquet as pq
 import pytest
 from kedro.io.core import Version
 
-from sae_pipelines.datasets.parquet_table import ParquetTableDataset
+from sae_pipelines.datasets import parquet_table
+from sae_pipelines.datasets.parquet_table import ParquetTable, ParquetTableDataset
 from sae_pipelines.inference import tables
-from sae_pipelines.inference.tables import FrameTable, ParquetTable, read_columns
+from sae_pipelines.inference.tables import FrameTable, read_columns
 
 
 @pytest.fixture
 def small_parts(monkeypatch):
     """Parts of 3 rows, so that a 10-row table takes four."""
     monkeypatch.setattr(tables, "CHUNK_ROWS", 3)
+    monkeypatch.setattr(parquet_table, "CHUNK_ROWS", 3)
 
 
 def frame(rows=10):

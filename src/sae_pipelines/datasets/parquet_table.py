@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from copy import deepcopy
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
 import fsspec
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -18,7 +21,59 @@ from kedro.io.core import (
     get_protocol_and_path,
 )
 
-from sae_pipelines.inference.tables import ParquetTable, RowTable, row_table
+from sae_pipelines.inference.tables import CHUNK_ROWS, RowTable, row_table
+from sae_pipelines.runtime.storage import Location, storage_options
+
+
+@dataclass(frozen=True)
+class ParquetTable:
+    """A parquet file on any fsspec filesystem, read a row group at a time."""
+
+    location: Location
+
+    @property
+    def columns(self) -> list[str]:
+        """The column names, in order."""
+        return list(self._metadata().schema.to_arrow_schema().names)
+
+    def __len__(self) -> int:
+        return int(self._metadata().num_rows)
+
+    def chunks(self, columns: Sequence[str] | None = None) -> Iterator[pa.Table]:
+        """The rows in order, at most :data:`CHUNK_ROWS` at a time."""
+        with self._open() as file:
+            parquet = pq.ParquetFile(file)
+            names = None if columns is None else list(columns)
+            for batch in parquet.iter_batches(batch_size=CHUNK_ROWS, columns=names):
+                yield pa.Table.from_batches([batch])
+
+    def take(
+        self, positions: np.ndarray, columns: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        """The rows at ``positions``: only the row groups that hold them are read."""
+        names = None if columns is None else list(columns)
+        parts = []
+        with self._open() as file:
+            parquet = pq.ParquetFile(file)
+            start = 0
+            for group in range(parquet.num_row_groups):
+                end = start + parquet.metadata.row_group(group).num_rows
+                low, high = np.searchsorted(positions, [start, end])
+                if high > low:
+                    rows = parquet.read_row_group(group, columns=names)
+                    parts.append(rows.take(positions[low:high] - start))
+                start = end
+        if not parts:
+            empty = self._metadata().schema.to_arrow_schema().empty_table()
+            return (empty if names is None else empty.select(names)).to_pandas()
+        return pa.concat_tables(parts).to_pandas()
+
+    def _open(self) -> Any:
+        return self.location.fs.open(self.location.path, "rb")
+
+    def _metadata(self) -> pq.FileMetaData:
+        with self._open() as file:
+            return pq.ParquetFile(file).metadata
 
 
 class ParquetTableDataset(
@@ -29,7 +84,7 @@ class ParquetTableDataset(
     ``save`` takes a DataFrame or a
     :class:`~sae_pipelines.inference.tables.RowTable` and writes its parts one
     at a time, a row group each; ``load`` gives a
-    :class:`~sae_pipelines.inference.tables.ParquetTable`, which reads only
+    :class:`ParquetTable`, which reads only
     the columns and row groups a step asks for. Any reader of parquet (pandas,
     Spark, DuckDB) reads the file as it reads kedro-datasets' own.
 
@@ -62,7 +117,7 @@ class ParquetTableDataset(
         """
         protocol, path = get_protocol_and_path(filepath, version)
         self._protocol = protocol
-        self._storage_options = {**deepcopy(credentials or {}), **(fs_args or {})}
+        self._storage_options = storage_options(deepcopy(credentials), fs_args)
         self._fs = fsspec.filesystem(protocol, **self._storage_options)
         self.metadata = metadata
         super().__init__(
@@ -75,7 +130,7 @@ class ParquetTableDataset(
     def load(self) -> ParquetTable:
         """The file as a :class:`ParquetTable`; no row is read yet."""
         path = get_filepath_str(self._get_load_path(), self._protocol)
-        return ParquetTable(self._url(path), self._storage_options)
+        return ParquetTable(Location(self._url(path), self._storage_options))
 
     def save(self, data: pd.DataFrame | RowTable) -> None:
         """Write the table part by part, each part a row group."""

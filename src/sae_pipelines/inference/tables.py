@@ -7,14 +7,12 @@ first, then the features, then the label column when there is one.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Protocol
 
-import fsspec
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 DEFAULT_ID_COLUMN = "row_id"
 SPLITS = ("train", "validation", "test")
@@ -83,8 +81,9 @@ def as_arrow(chunk: pa.Table | pd.DataFrame) -> pa.Table:
 class RowTable(Protocol):
     """A table read in parts, so that no step needs all its rows in memory.
 
-    A parquet file (:class:`ParquetTable`), rows made on demand (the codes of
-    a split, encoded as they are read), or a DataFrame (:class:`FrameTable`).
+    A parquet file (:class:`~sae_pipelines.datasets.parquet_table.ParquetTable`),
+    rows made on demand (the codes of a split, encoded as they are read), or a
+    DataFrame (:class:`FrameTable`).
     """
 
     @property
@@ -131,59 +130,6 @@ class FrameTable:
         """The rows at ``positions``, with a fresh 0-based index."""
         frame = self.frame if columns is None else self.frame[list(columns)]
         return frame.take(positions).reset_index(drop=True)
-
-
-@dataclass(frozen=True)
-class ParquetTable:
-    """A parquet file on any fsspec filesystem, read a row group at a time."""
-
-    path: str
-    storage_options: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def columns(self) -> list[str]:
-        """The column names, in order."""
-        return list(self._metadata().schema.to_arrow_schema().names)
-
-    def __len__(self) -> int:
-        return int(self._metadata().num_rows)
-
-    def chunks(self, columns: Sequence[str] | None = None) -> Iterator[pa.Table]:
-        """The rows in order, at most :data:`CHUNK_ROWS` at a time."""
-        with self._open() as file:
-            parquet = pq.ParquetFile(file)
-            names = None if columns is None else list(columns)
-            for batch in parquet.iter_batches(batch_size=CHUNK_ROWS, columns=names):
-                yield pa.Table.from_batches([batch])
-
-    def take(
-        self, positions: np.ndarray, columns: Sequence[str] | None = None
-    ) -> pd.DataFrame:
-        """The rows at ``positions``: only the row groups that hold them are read."""
-        names = None if columns is None else list(columns)
-        parts = []
-        with self._open() as file:
-            parquet = pq.ParquetFile(file)
-            start = 0
-            for group in range(parquet.num_row_groups):
-                end = start + parquet.metadata.row_group(group).num_rows
-                low, high = np.searchsorted(positions, [start, end])
-                if high > low:
-                    rows = parquet.read_row_group(group, columns=names)
-                    parts.append(rows.take(positions[low:high] - start))
-                start = end
-        if not parts:
-            empty = self._metadata().schema.to_arrow_schema().empty_table()
-            return (empty if names is None else empty.select(names)).to_pandas()
-        return pa.concat_tables(parts).to_pandas()
-
-    def _open(self) -> Any:
-        filesystem, path = fsspec.core.url_to_fs(self.path, **self.storage_options)
-        return filesystem.open(path, "rb")
-
-    def _metadata(self) -> pq.FileMetaData:
-        with self._open() as file:
-            return pq.ParquetFile(file).metadata
 
 
 def row_table(table: pd.DataFrame | RowTable) -> RowTable:
