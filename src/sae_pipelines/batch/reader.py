@@ -21,6 +21,7 @@ has started (:func:`~sae_pipelines.runtime.startup.starting_up`).
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
@@ -86,7 +87,8 @@ def read_chunks(
             if path.endswith(".parquet"):
                 columns, batches = _parquet(file, chunk_rows)
             else:
-                columns, batches = _csv(file, features, id_column)
+                columns = _csv_header(file)
+                batches = _csv(file, features, id_column)
             check_columns(label, columns, list(features), id_column)
             try:
                 yield from _in_chunks(batches, chunk_rows)
@@ -112,14 +114,23 @@ def _parquet(
     return parquet.schema_arrow.names, parquet.iter_batches(batch_size=chunk_rows)
 
 
+def _csv_header(file: IO[bytes]) -> list[str]:
+    """The column names on the first line of a CSV file; the file is rewound."""
+    header = file.readline().decode("utf-8-sig")
+    file.seek(0)
+    return next(csv.reader([header]), [])
+
+
 def _csv(
     file: IO[bytes], features: Sequence[str], id_column: str
-) -> tuple[list[str], Iterator[pa.RecordBatch]]:
-    """The file's columns, and its row batches in order, typed as described above.
+) -> Iterator[pa.RecordBatch]:
+    """The file's row batches in order, typed as described above.
 
     pyarrow infers the id column's type from the first block; where that is a
     date, a time or a decimal, pandas would read text, so the file is opened
-    again with the column read as text.
+    again with the column read as text. Opening parses the first block: a
+    value that does not convert there is raised from the first batch, as one
+    in a later block is.
     """
     reader = pcsv.open_csv(file, **_csv_options(features, text_ids=None))
     id_type = (
@@ -131,7 +142,7 @@ def _csv(
         reader.close()
         file.seek(0)
         reader = pcsv.open_csv(file, **_csv_options(features, text_ids=id_column))
-    return reader.schema.names, iter(reader)
+    yield from reader
 
 
 def _csv_options(features: Sequence[str], text_ids: str | None) -> dict[str, Any]:
