@@ -11,17 +11,23 @@ upsampled, nothing downloaded), then, for each parquet partition, times
   with 2 cores, started from the pyspark package), whose executors are
   processes of the worker's, not of the driver.
 
+The three runs are repeated in turns (pandas, local, cluster, pandas, ...), so
+that a load on the machine from elsewhere falls on every engine alike; each
+round's Spark rows/s is divided by the same round's pandas rows/s, and the
+median ratio is reported with its spread (lowest to highest round).
+
 Each run is a fresh process; its driver's peak memory is the highest resident
 set of the ``kedro`` process (Python) and of the JVM it starts (in ``local[2]``
 that JVM also runs the executors; on the cluster it is the driver alone). The
 driver's memory is then measured at two partition sizes on the cluster. Last,
-in fresh processes on ``local[2]``, the engine's way of encoding
-(``mapInArrow`` over the loaded model, written by the executor) is timed
-beside ``mlflow.pyfunc.spark_udf`` (written by Spark's parquet writer), and
-Spark's reader handing the partition to Python without encoding it.
+in fresh processes on ``local[2]``, the engine's way of encoding (the executor
+reads the file with pyarrow, encodes and writes) is timed beside
+``mlflow.pyfunc.spark_udf`` (Spark's reader, then Spark's parquet writer), the
+executor's read alone without encoding, and Spark's reader handing the
+partition to Python without encoding it (the engine's way before issue 34).
 
-Usage: ``python -m benchmarks.spark_extraction [--scale smoke]``; writes its
-section of ``benchmarks/results.md``.
+Usage: ``python -m benchmarks.spark_extraction [--scale narrow|smoke]``; writes
+its section of ``benchmarks/results.md``.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,6 +56,7 @@ from benchmarks.results import arguments, write_section
 from benchmarks.speed import machine, mnist_sized_problem
 from tests.spark_cluster import standalone_cluster
 
+TITLE = "Spark engine benchmark, after issue 34"
 OUTPUT = "data/07_model_output/batch"
 SPARK = ("--params", "batch_extraction.engine=spark")
 
@@ -58,6 +66,7 @@ class Scale:
     """Partition sizes (rows, features), the memory series and the training."""
 
     partitions: tuple[tuple[int, int], ...]
+    rounds: int
     memory_rows: tuple[int, int]
     wide_training_rows: int
     epochs: int
@@ -66,12 +75,22 @@ class Scale:
 SCALES = {
     "full": Scale(
         partitions=((2_000_000, 64), (1_000_000, 784)),
+        rounds=3,
         memory_rows=(1_000_000, 4_000_000),
         wide_training_rows=5_000,
         epochs=10,
     ),
+    # The 64-feature partition of "full" alone: a third of its time.
+    "narrow": Scale(
+        partitions=((2_000_000, 64),),
+        rounds=3,
+        memory_rows=(1_000_000, 2_000_000),
+        wide_training_rows=0,
+        epochs=10,
+    ),
     "smoke": Scale(
         partitions=((10_000, 64),),
+        rounds=1,
         memory_rows=(10_000, 20_000),
         wide_training_rows=0,
         epochs=1,
@@ -229,6 +248,14 @@ if way == "engine":
     model = RegisteredModelDataset("sae_pipelines").load()
     outputs = SparkOutputs({partition.name: partition}, model, spark=spark)
     ExtractedPartitionsDataset(str(output)).save(outputs)
+elif way == "executor_reader":
+    from sae_pipelines.batch.reader import read_chunks
+    model = RegisteredModelDataset("sae_pipelines").load()
+    features, ids, chunk_rows = model.feature_columns, model.id_column, partition.chunk_rows
+    def count(url):
+        chunks = read_chunks(url, {}, label="p", features=features, id_column=ids, chunk_rows=chunk_rows)
+        return sum(chunk.num_rows for chunk in chunks)
+    spark.sparkContext.parallelize([path], 1).map(count).collect()
 elif way == "spark_udf":
     from pyspark.sql import functions as F
     score = mlflow.pyfunc.spark_udf(spark, "models:/sae_pipelines@production", env_manager="local")
@@ -244,9 +271,11 @@ print(json.dumps({"session": session, "seconds": time.perf_counter() - start}))
 """
 
 WAYS = {
-    "engine": "`mapInArrow` over the loaded model, written by the executor (the engine)",
+    "engine": "the executor reads with pyarrow, encodes and writes (the engine)",
     "spark_udf": "`mlflow.pyfunc.spark_udf`, written by Spark's parquet writer",
-    "reader": "Spark's parquet reader handing the rows to Python, no encoding",
+    "executor_reader": "the executor's pyarrow read alone, no encoding",
+    "reader": "Spark's parquet reader handing the rows to Python, no encoding "
+    "(before issue 34)",
 }
 
 
@@ -275,12 +304,16 @@ def main() -> None:
     args = arguments(__doc__.splitlines()[0], SCALES)
     scale = SCALES[args.scale]
     lines = [
-        f"# Spark engine benchmark ({args.scale})",
+        f"# {TITLE} ({args.scale})",
         "",
-        f"Machine: {machine()}; Java {_java_version()}",
+        f"Machine: {machine()}; Java {_java_version()}; load average "
+        f"{_load()} at the start",
         "",
         "`kedro run --pipelines batch_extraction`, one parquet partition, wall time "
-        "from start to exit; driver memory is the peak resident set.",
+        f"from start to exit, {scale.rounds} rounds of the three runs in turns: "
+        "the median round, and the lowest to highest; × pandas is each round's "
+        "rows/s over the same round's pandas run's. Driver memory is the highest "
+        "peak resident set.",
         "",
         "| partition | engine | wall (s) | rows/s | × pandas | driver Python (MiB) "
         "| driver JVM (MiB) |",
@@ -301,14 +334,17 @@ def main() -> None:
             for rows, width in scale.partitions:
                 project = projects[width]
                 project.deliver(rows, width)
-                runs = {
-                    name: project.batch(*arguments)
-                    for name, arguments in engines().items()
-                }
-                for name, run in runs.items():
-                    lines.append(_row(rows, width, name, run, runs["pandas"]))
+                rounds = [
+                    {
+                        name: project.batch(*arguments)
+                        for name, arguments in engines().items()
+                    }
+                    for _ in range(scale.rounds)
+                ]
+                for name in engines():
+                    lines.append(_row(rows, width, name, rounds))
                 if width == 64:
-                    on_cluster[rows] = runs["Spark standalone cluster"]
+                    on_cluster[rows] = rounds[-1]["Spark standalone cluster"]
             for rows in scale.memory_rows:
                 if rows not in on_cluster:
                     projects[64].deliver(rows, 64)
@@ -320,6 +356,8 @@ def main() -> None:
             projects[64].deliver(ways_rows, 64)
             ways = encoding_ways(projects[64], folder)
     lines += [
+        "",
+        f"Load average at the end: {_load()}.",
         "",
         "Driver memory on the standalone cluster, by partition size (64 features):",
         "",
@@ -348,13 +386,30 @@ def main() -> None:
     write_section(report, args.output)
 
 
-def _row(rows: int, width: int, engine: str, run: Run, pandas_run: Run) -> str:
-    rate, pandas_rate = rows / run.seconds, rows / pandas_run.seconds
-    jvm = f"{run.jvm_mib:,.0f}" if run.jvm_mib else "–"
+def _row(rows: int, width: int, engine: str, rounds: list[dict[str, Run]]) -> str:
+    """One engine's line: median and spread over the rounds, against pandas's."""
+    seconds = [each[engine].seconds for each in rounds]
+    ratios = [each["pandas"].seconds / each[engine].seconds for each in rounds]
+    python = max(each[engine].python_mib for each in rounds)
+    jvms = [each[engine].jvm_mib for each in rounds if each[engine].jvm_mib]
+    jvm = f"{max(jvms):,.0f}" if jvms else "–"
     return (
-        f"| {rows:,} × {width} | {engine} | {run.seconds:.1f} | {rate:,.0f} "
-        f"| {rate / pandas_rate:.2f} | {run.python_mib:,.0f} | {jvm} |"
+        f"| {rows:,} × {width} | {engine} | {_spread(seconds, '.1f')} "
+        f"| {rows / statistics.median(seconds):,.0f} | {_spread(ratios, '.2f')} "
+        f"| {python:,.0f} | {jvm} |"
     )
+
+
+def _spread(values: list[float], form: str) -> str:
+    """The median of ``values``, then their lowest to highest when there are several."""
+    median = format(statistics.median(values), form)
+    if len(values) == 1:
+        return median
+    return f"{median} ({format(min(values), form)}–{format(max(values), form)})"
+
+
+def _load() -> str:
+    return ", ".join(f"{load:.1f}" for load in os.getloadavg())
 
 
 def _java_version() -> str:

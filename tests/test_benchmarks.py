@@ -70,13 +70,18 @@ def test_spark_benchmark_runs_at_smoke_scale(tmp_path):
     run_at_smoke_scale("spark_extraction", "--output", output)
     speed, spark = output.read_text().split("\n# ")
     assert speed == "# Speed benchmark (full)\n\nkept\n"  # other sections stay
-    assert spark.startswith("Spark engine benchmark (smoke)")
+    assert spark.startswith("Spark engine benchmark, after issue 34 (smoke)")
     engines = [
         line.split(" | ")[1] for line in spark.splitlines() if "10,000 × 64 |" in line
     ]
     assert engines[:3] == ["pandas", "Spark local[2]", "Spark standalone cluster"]
     assert "| 20,000 × 64 |" in spark  # driver memory at a second size
-    for way in ("`mapInArrow`", "`mlflow.pyfunc.spark_udf`", "parquet reader"):
+    for way in (
+        "reads with pyarrow",
+        "`mlflow.pyfunc.spark_udf`",
+        "pyarrow read alone",
+        "parquet reader",
+    ):
         assert way in spark
 
 

@@ -1,14 +1,14 @@
-"""Batch extraction on Spark: Spark reads, the executors encode and write.
+"""Batch extraction on Spark: Spark schedules, the executors read, encode and write.
 
 Plain PySpark, no Kedro. Each partition (input file) is one Spark job of one
-task, so its rows stay in file order: Spark's own reader (parquet or CSV)
-reads it, ``mapInArrow`` encodes it on an executor with the inference model
-(its files shipped with ``SparkContext.addFile``, loaded once per Python
-worker), and the executor writes the staged output file with
-:func:`~sae_pipelines.batch.output.write_partition`, the pandas engine's
-writer. Only one row of counts per partition comes back to the driver. The
-jobs run side by side, as many as the cluster has cores, and each partition is
-committed, in name order, once its file is whole.
+task: the executor running it reads the file itself, by URL, in row chunks
+and in file order (:func:`~sae_pipelines.batch.reader.read_chunks`, pyarrow
+through fsspec), encodes it with the inference model (its files shipped with
+``SparkContext.addFile``, loaded once per Python worker), and writes the
+staged output file with :func:`~sae_pipelines.batch.output.write_partition`,
+the pandas engine's writer. Only one row of counts per partition comes back to
+the driver. The jobs run side by side, as many as the cluster has cores, and
+each partition is committed, in name order, once its file is whole.
 """
 
 from __future__ import annotations
@@ -29,9 +29,7 @@ from typing import TYPE_CHECKING, Any
 from py4j.protocol import Py4JJavaError
 from pyspark import SparkContext
 from pyspark.errors import PySparkException
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F  # noqa: N812 - PySpark's usual alias
-from pyspark.sql.types import FractionalType, IntegralType
+from pyspark.sql import SparkSession
 
 from sae_pipelines.batch.output import (
     BatchProgress,
@@ -43,11 +41,11 @@ from sae_pipelines.batch.output import (
 )
 from sae_pipelines.batch.spark_executor import (
     STAGED_TAG,
-    SUMMARY_SCHEMA,
-    partition_encoder,
+    PartitionTask,
+    encode_partition,
 )
 from sae_pipelines.inference.artifacts import write_artifacts
-from sae_pipelines.inference.features import InvalidInputError, check_columns
+from sae_pipelines.inference.features import InvalidInputError
 from sae_pipelines.inference.model import InferenceModel
 
 if TYPE_CHECKING:  # the dataset module imports Kedro, this module does not
@@ -122,7 +120,7 @@ class SparkOutputs:
         Raises:
             InvalidInputError: A partition's columns or values do not fit
                 the model; the message names the partition and the columns.
-            CorruptPartitionError: Spark cannot read a partition.
+            CorruptPartitionError: An executor cannot read a partition.
         """
         names = sorted(self.partitions)
         if not names:
@@ -168,34 +166,36 @@ class SparkOutputs:
     def _encode(
         self, name: str, folder: Path, model_files: dict[str, str]
     ) -> StagedPartition:
-        if self.partitions[name].is_blank:  # Spark would see no columns
+        partition = self.partitions[name]
+        if partition.is_blank:  # nothing to read, not even a header
             return StagedPartition.empty(name)
         context = self.spark.sparkContext
         context.setJobGroup(_job_group(name), f"Encode partition '{name}'", True)
         started = time.perf_counter()
-        frame = read_partition(
-            self.spark,
-            name,
-            self.partitions[name].path,
-            self.model.feature_columns,
-            self.model.id_column,
+        url, storage_options = partition_location(partition)
+        task = PartitionTask(
+            name=name,
+            url=url,
+            storage_options=storage_options,
+            chunk_rows=partition.chunk_rows,
+            folder=str(folder.resolve()),
+            scores=self.scores,
+            model_files=model_files,
         )
-        encode = partition_encoder(model_files, str(folder), name, self.scores)
         if self._stopped.is_set():  # another partition failed meanwhile
             msg = f"Partition '{name}' was not encoded: an earlier one failed"
             raise RuntimeError(msg)
         try:
-            summaries = frame.mapInArrow(encode, SUMMARY_SCHEMA).collect()
+            # One task: a one-element RDD of one slice, run where Spark places it.
+            [summary] = context.parallelize([task], 1).map(encode_partition).collect()
         except (PySparkException, Py4JJavaError) as error:
             ours = _executor_error(error)
             if ours is None:
                 raise
             raise ours from error
-        if not summaries or not summaries[0]["rows"]:
-            # Spark calls no Python for a partition without rows
-            return StagedPartition.empty(name)
-        [summary] = summaries
         rows = summary["rows"]
+        if not rows:
+            return StagedPartition.empty(name)
         seconds = time.perf_counter() - started
         logger.info(
             "Partition '%s': %d rows encoded on Spark in %.1f s (%.0f rows/s)",
@@ -216,47 +216,14 @@ class SparkOutputs:
                 context.cancelJobGroup(_job_group(name))
 
 
-def read_partition(
-    spark: SparkSession,
-    name: str,
-    path: Path,
-    expected: list[str],
-    id_column: str,
-) -> DataFrame:
-    """Partition ``name`` as read by Spark's own reader, as one Spark partition.
+def partition_location(partition: Partition) -> tuple[str, dict[str, Any]]:
+    """Where an executor reads ``partition``: a URL and its storage options.
 
-    Its columns are checked here, on the driver, before any job runs; their
-    types and values (text, NaN, infinity) are checked by the executor that
-    encodes them, as the pandas engine checks each chunk. A CSV file's schema is inferred by Spark (one
-    pass over the file); its integer and decimal id columns are read as
-    64-bit, as pandas reads them, so both engines write the same types.
-
-    Raises:
-        InvalidInputError: The columns do not fit the model.
-        CorruptPartitionError: Spark cannot read the file.
+    Partitions are local files today, so the executors must see them at the
+    same path (on a cluster, a shared filesystem); a URL of an object store
+    with its options reads the same way.
     """
-    label = f"Partition '{name}'"
-    try:
-        if path.suffix == ".parquet":
-            frame = spark.read.parquet(str(path.resolve()))
-        else:
-            frame = spark.read.csv(str(path.resolve()), header=True, inferSchema=True)
-    except (PySparkException, Py4JJavaError) as error:
-        detail = str(error).strip().splitlines()[0]
-        msg = f"{label} ({path}) cannot be read by Spark: {detail}"
-        raise CorruptPartitionError(msg) from error
-    check_columns(label, frame.columns, expected, id_column)
-    if path.suffix != ".parquet" and id_column in frame.columns:
-        frame = _widened(frame, id_column, frame.schema[id_column].dataType)
-    return frame.coalesce(1)
-
-
-def _widened(frame: DataFrame, column: str, column_type: Any) -> DataFrame:
-    """``frame`` with an integer ``column`` as long and a decimal one as double."""
-    for kind, wide in ((IntegralType, "long"), (FractionalType, "double")):
-        if isinstance(column_type, kind):
-            return frame.withColumn(column, F.col(column).cast(wide))
-    return frame
+    return str(partition.path.resolve()), {}
 
 
 def _remove_staged(folder: Path, names: list[str]) -> None:

@@ -1,58 +1,90 @@
-"""What the Spark engine runs on its executors: the shipped model, encoding.
+"""What the Spark engine runs on its executors: read, encode and stage a partition.
 
-The driver ships the inference model's files with ``SparkContext.addFile``;
-each Python worker loads them once and encodes the partitions it is given,
-writing each one's staged output file itself. Before a worker first loads the
-model's code, and with it TensorFlow, it starts the project
+The driver ships the inference model's files with ``SparkContext.addFile``
+and runs one task per partition; the task reads its partition's file itself,
+by URL (:func:`~sae_pipelines.batch.reader.read_chunks`), encodes it with the
+model and writes the staged output file with the pandas engine's writer. Each
+Python worker loads the model once. Before a worker first loads the model's
+code, and with it TensorFlow, it starts the project
 (:func:`~sae_pipelines.runtime.startup.start`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
 from pyspark import SparkFiles, TaskContext
 
 from sae_pipelines.batch.output import staged_path, write_partition
+from sae_pipelines.batch.reader import read_chunks
 from sae_pipelines.runtime.startup import starting_up
 
 if TYPE_CHECKING:
     from sae_pipelines.inference.model import InferenceModel
 
-# What an executor returns for a partition: where its file is, and counts.
-SUMMARY_SCHEMA = "path string, rows long, flagged long, active long"
 # Files staged by executors are tagged with this and the task attempt.
 STAGED_TAG = "spark-"
 # The inference models loaded in this Python worker, by shipped file name.
 _LOADED: dict[str, InferenceModel] = {}
 
 
-def partition_encoder(
-    model_files: dict[str, str], folder: str, name: str, scores: bool
-) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
-    """The ``mapInArrow`` function that encodes and stages partition ``name``."""
+@dataclass(frozen=True)
+class PartitionTask:
+    """One partition's work on an executor: what it reads, and where it stages.
 
-    def encode(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        model = loaded_model(model_files)
-        context = TaskContext.get()
-        assert context is not None  # mapInArrow runs this in a Spark task
-        attempt = context.taskAttemptId()
-        path = staged_path(Path(folder), name, f"{STAGED_TAG}{attempt}")
-        tables = (pa.Table.from_batches([batch]) for batch in batches)
-        chunks = model.score_chunks(tables, f"Partition '{name}'", scores)
-        staged = write_partition(name, chunks, path)
-        summary = {
-            "path": str(staged.path) if staged.path else None,
-            "rows": staged.rows,
-            "flagged": staged.flagged,
-            "active": staged.active,
-        }
-        yield pa.RecordBatch.from_pylist([summary])
+    Attributes:
+        name: The partition.
+        url: Its input file, as :func:`~sae_pipelines.batch.reader.read_chunks`
+            takes it.
+        storage_options: The options of the input file's filesystem.
+        chunk_rows: The rows read and encoded at a time.
+        folder: Where the staged output file goes, as the executor sees it.
+        scores: Also compute ``anomaly_score`` and ``is_flagged``.
+        model_files: The shipped model's file names, by artifact.
+    """
 
-    return encode
+    name: str
+    url: str
+    storage_options: dict[str, Any]
+    chunk_rows: int
+    folder: str
+    scores: bool
+    model_files: dict[str, str]
+
+
+def encode_partition(task: PartitionTask) -> dict[str, Any]:
+    """Read, encode and stage ``task``'s partition: where its file is, and counts.
+
+    Runs in a Spark task; the staged file is tagged with the task attempt, so
+    a retried or speculative attempt writes a file of its own.
+
+    Returns:
+        ``path`` (``None`` when the partition has no rows), ``rows``,
+        ``flagged`` (``None`` when rows are not scored) and ``active``.
+    """
+    model = loaded_model(task.model_files)
+    context = TaskContext.get()
+    attempt = "driver" if context is None else context.taskAttemptId()
+    path = staged_path(Path(task.folder), task.name, f"{STAGED_TAG}{attempt}")
+    label = f"Partition '{task.name}'"
+    chunks = read_chunks(
+        task.url,
+        task.storage_options,
+        label=label,
+        features=model.feature_columns,
+        id_column=model.id_column,
+        chunk_rows=task.chunk_rows,
+    )
+    encoded = model.score_chunks(chunks, label, task.scores)
+    staged = write_partition(task.name, encoded, path)
+    return {
+        "path": str(staged.path) if staged.path else None,
+        "rows": staged.rows,
+        "flagged": staged.flagged,
+        "active": staged.active,
+    }
 
 
 def loaded_model(model_files: dict[str, str]) -> InferenceModel:
