@@ -237,3 +237,16 @@ def test_an_unreachable_output_folder_is_named_in_one_line(s3):
     message = str(refused.value)
     assert "s3://no-such-bucket/batch" in message and "credentials" in message
     assert "\n" not in message and isinstance(refused.value, InputError)
+
+
+def test_the_spark_engine_reads_and_writes_partitions_on_s3(batch_on_s3, s3):
+    deliver(s3, "d1.csv", digits(100))
+    deliver(s3, "d2.parquet", digits(101, start=100))
+    run = kedro_cli(batch_on_s3, *BATCH, "--params", "batch_extraction.engine=spark")
+    assert run.returncode == 0, run.stderr[-3000:]
+    # The executors read by URL and staged on S3; the driver committed each once.
+    assert set(outputs(s3)) == {"_checkpoint.json", "d1.parquet", "d2.parquet"}
+    assert [checkpoint(s3)[n]["rows"] for n in ("d1", "d2")] == [100, 101]
+    table = read_output(s3, "d2")
+    assert len(table) == 101 and table.columns[0] == "row_id"
+    assert code_columns(table) and (table["l0"] == 24).all()

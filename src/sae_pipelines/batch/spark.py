@@ -37,7 +37,7 @@ from sae_pipelines.batch.output import (
     InputFile,
     StagedPartition,
     rows_to_do,
-    staged_path,
+    staged_name,
 )
 from sae_pipelines.batch.spark_executor import (
     STAGED_TAG,
@@ -47,6 +47,7 @@ from sae_pipelines.batch.spark_executor import (
 from sae_pipelines.inference.artifacts import write_artifacts
 from sae_pipelines.inference.features import InvalidInputError
 from sae_pipelines.inference.model import InferenceModel
+from sae_pipelines.runtime.storage import Location
 
 if TYPE_CHECKING:  # the dataset module imports Kedro, this module does not
     from sae_pipelines.batch.partitions import Partition
@@ -105,7 +106,9 @@ class SparkOutputs:
         default_factory=threading.Event, init=False, repr=False
     )
 
-    def write(self, folder: Path, commit: Callable[[StagedPartition], None]) -> None:
+    def write(
+        self, folder: Path | Location, commit: Callable[[StagedPartition], None]
+    ) -> None:
         """Encode and stage every partition on the executors; commit each in turn.
 
         Partitions run as separate jobs, at most ``defaultParallelism`` at a
@@ -113,8 +116,9 @@ class SparkOutputs:
         running; partitions after it are not committed.
 
         Args:
-            folder: Where the executors stage the files: a path every executor
-                and this driver see alike (on a cluster, a shared filesystem).
+            folder: Where the executors stage the files: a local path every
+                executor and this driver see alike (on a cluster, a shared
+                filesystem), or a folder on an object store.
             commit: Called with each staged partition, in name order.
 
         Raises:
@@ -153,18 +157,18 @@ class SparkOutputs:
                 _remove_staged(folder, [n for n in names if n not in committed])
 
     def _stage(
-        self, name: str, folder: Path, model_files: dict[str, str]
+        self, name: str, folder: Path | Location, model_files: dict[str, str]
     ) -> StagedPartition:
         """Run partition ``name``'s job (in a thread of the driver).
 
         The input file is hashed here, on the driver, as its job starts.
         """
-        source = InputFile.of(self.partitions[name].path)
+        source = InputFile.of(self.partitions[name].location)
         staged = self._encode(name, folder, model_files)
         return replace(staged, source=source)
 
     def _encode(
-        self, name: str, folder: Path, model_files: dict[str, str]
+        self, name: str, folder: Path | Location, model_files: dict[str, str]
     ) -> StagedPartition:
         partition = self.partitions[name]
         if partition.is_blank:  # nothing to read, not even a header
@@ -178,7 +182,8 @@ class SparkOutputs:
             url=url,
             storage_options=storage_options,
             chunk_rows=partition.chunk_rows,
-            folder=str(folder.resolve()),
+            folder=_folder_url(folder),
+            folder_options=_folder_options(folder),
             scores=self.scores,
             model_files=model_files,
         )
@@ -204,8 +209,11 @@ class SparkOutputs:
             seconds,
             rows / seconds,
         )
+        staged = (
+            summary["path"] if isinstance(folder, Location) else Path(summary["path"])
+        )
         return StagedPartition(
-            name, Path(summary["path"]), rows, summary["flagged"], summary["active"]
+            name, staged, rows, summary["flagged"], summary["active"]
         )
 
     def _cancel(self, jobs: dict[str, Future[StagedPartition]]) -> None:
@@ -219,19 +227,35 @@ class SparkOutputs:
 def partition_location(partition: Partition) -> tuple[str, dict[str, Any]]:
     """Where an executor reads ``partition``: a URL and its storage options.
 
-    Partitions are local files today, so the executors must see them at the
-    same path (on a cluster, a shared filesystem); a URL of an object store
-    with its options reads the same way.
+    A local file must be at the same path on every executor (on a cluster, a
+    shared filesystem); a file on an object store is read by its URL.
     """
-    return str(partition.path.resolve()), {}
+    location = partition.location
+    if location.is_local:
+        return str(location.local_path.resolve()), {}
+    return location.url, dict(location.storage_options)
 
 
-def _remove_staged(folder: Path, names: list[str]) -> None:
+def _folder_url(folder: Path | Location) -> str:
+    return str(folder.resolve()) if isinstance(folder, Path) else folder.url
+
+
+def _folder_options(folder: Path | Location) -> dict[str, Any]:
+    return {} if isinstance(folder, Path) else dict(folder.storage_options)
+
+
+def _remove_staged(folder: Path | Location, names: list[str]) -> None:
     """Remove the files executors staged for ``names`` (finished or cancelled)."""
     for name in names:
-        pattern = staged_path(folder, glob.escape(name), f"{STAGED_TAG}*").name
-        for path in folder.glob(pattern):
-            path.unlink(missing_ok=True)
+        pattern = staged_name(glob.escape(name), f"{STAGED_TAG}*")
+        if isinstance(folder, Path):
+            for path in folder.glob(pattern):
+                path.unlink(missing_ok=True)
+            continue
+        filesystem = folder.fs
+        filesystem.invalidate_cache(folder.path)
+        for key in filesystem.glob(f"{folder.path.rstrip('/')}/{pattern}"):
+            filesystem.rm_file(key)
 
 
 def _executor_error(error: Exception) -> Exception | None:

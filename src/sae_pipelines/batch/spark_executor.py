@@ -12,12 +12,11 @@ code, and with it TensorFlow, it starts the project
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pyspark import SparkFiles, TaskContext
 
-from sae_pipelines.batch.output import staged_path, write_partition
+from sae_pipelines.batch.output import staged_url, write_partition
 from sae_pipelines.batch.reader import read_chunks
 from sae_pipelines.runtime.startup import starting_up
 
@@ -40,7 +39,9 @@ class PartitionTask:
             takes it.
         storage_options: The options of the input file's filesystem.
         chunk_rows: The rows read and encoded at a time.
-        folder: Where the staged output file goes, as the executor sees it.
+        folder: Where the staged output file goes, as the executor sees it:
+            a local path or a URL (``s3://bucket/batch``).
+        folder_options: The options of the output folder's filesystem.
         scores: Also compute ``anomaly_score`` and ``is_flagged``.
         model_files: The shipped model's file names, by artifact.
     """
@@ -50,6 +51,7 @@ class PartitionTask:
     storage_options: dict[str, Any]
     chunk_rows: int
     folder: str
+    folder_options: dict[str, Any]
     scores: bool
     model_files: dict[str, str]
 
@@ -67,7 +69,7 @@ def encode_partition(task: PartitionTask) -> dict[str, Any]:
     model = loaded_model(task.model_files)
     context = TaskContext.get()
     attempt = "driver" if context is None else context.taskAttemptId()
-    path = staged_path(Path(task.folder), task.name, f"{STAGED_TAG}{attempt}")
+    url = staged_url(task.folder, task.name, f"{STAGED_TAG}{attempt}")
     label = f"Partition '{task.name}'"
     chunks = read_chunks(
         task.url,
@@ -78,7 +80,9 @@ def encode_partition(task: PartitionTask) -> dict[str, Any]:
         chunk_rows=task.chunk_rows,
     )
     encoded = model.score_chunks(chunks, label, task.scores)
-    staged = write_partition(task.name, encoded, path)
+    staged = write_partition(
+        task.name, encoded, url, storage_options=task.folder_options
+    )
     return {
         "path": str(staged.path) if staged.path else None,
         "rows": staged.rows,
