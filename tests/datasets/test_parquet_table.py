@@ -34,6 +34,8 @@ def test_a_table_saved_in_parts_loads_whole_and_by_position(
     assert isinstance(loaded, ParquetTable) and len(loaded) == 10
     assert loaded.columns == ["row_id", "code_000"]
     pd.testing.assert_frame_equal(read_columns(loaded, loaded.columns), frame())
+    pd.testing.assert_frame_equal(loaded.to_pandas(), frame())
+    assert loaded.to_pandas(["row_id"]).columns.tolist() == ["row_id"]
     taken = loaded.take(np.array([0, 4, 9]), ["code_000"])
     assert taken["code_000"].tolist() == [0.0, 2.0, 4.5]
     assert [len(part) for part in loaded.chunks(["row_id"])] == [3, 3, 3, 1]

@@ -68,6 +68,15 @@ class ParquetTable:
             return (empty if names is None else empty.select(names)).to_pandas()
         return pa.concat_tables(parts).to_pandas()
 
+    def to_pandas(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """Every row (of ``columns``, or all of them) as one DataFrame.
+
+        For a table that fits in memory, e.g. in a notebook.
+        """
+        with self._open() as file:
+            names = None if columns is None else list(columns)
+            return pq.ParquetFile(file).read(columns=names).to_pandas()
+
     def _open(self) -> Any:
         return self.location.fs.open(self.location.path, "rb")
 
