@@ -297,7 +297,7 @@ def test_same_size_other_contents_is_refused_and_the_same_bytes_accepted(encoded
 def test_size_and_mtime_unchanged_skip_the_hash(encoded, monkeypatch):
     incoming, checkpoint = encoded
     monkeypatch.setattr(
-        "sae_pipelines.batch.partitions.file_sha256",
+        "sae_pipelines.batch.partitions.sha256",
         lambda path: pytest.fail("hashed a file whose size and mtime match"),
     )
     assert refusal(incoming, checkpoint) is None

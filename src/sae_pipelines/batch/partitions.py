@@ -40,13 +40,11 @@ from sae_pipelines.batch.output import (
     StagedPartition,
     committed_output,
     describe,
-    file_sha256,
     fsync,
 )
 from sae_pipelines.inference.tables import as_arrow
 from sae_pipelines.runtime.errors import InputError
-from sae_pipelines.runtime.storage import Location, storage_options
-from sae_pipelines.runtime.storage import sha256 as location_sha256
+from sae_pipelines.runtime.storage import Location, sha256, storage_options
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +167,7 @@ class Partition:
         digest = record.get("input_sha256")
         if location.modified_ns() == record.get("input_mtime_ns") or digest is None:
             return None
-        if _sha256(location) == digest:
+        if sha256(location) == digest:
             return None
         return "same size, other contents (SHA-256)"
 
@@ -255,12 +253,6 @@ def estimate_csv_rows(path: Path | Location, sample_bytes: int) -> int | None:
         return None
     bytes_per_row = (body.rfind(b"\n") + 1) / rows
     return round((size - (len(head) - len(body))) / bytes_per_row)
-
-
-def _sha256(location: Location) -> str:
-    if location.is_local:
-        return file_sha256(location.local_path)
-    return location_sha256(location)
 
 
 def _runs_of_rows(metadata: pq.FileMetaData, rows: int) -> Iterator[list[int]]:

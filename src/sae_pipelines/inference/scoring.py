@@ -181,6 +181,11 @@ def sample_rows(rows: np.ndarray, limit: int, seed: int) -> np.ndarray:
     return rows[np.sort(chosen)]
 
 
+def sample_positions(count: int, limit: int, seed: int) -> np.ndarray:
+    """Positions ``0 … count − 1``, or a seeded, ascending sample of ``limit``."""
+    return sample_rows(np.arange(count), limit, seed)
+
+
 def _fvu(rows: np.ndarray, errors: np.ndarray) -> float:
     """Fraction of the rows' variance unexplained, from their reconstruction MSE."""
     variance = float(np.var(np.asarray(rows, np.float64), axis=0).mean())

@@ -183,7 +183,13 @@ class Location:
 
 
 def sha256(location: Location) -> str:
-    """The SHA-256 of a file's bytes, in hex, read a block at a time."""
+    """The SHA-256 of a file's bytes, in hex, read a block at a time.
+
+    A local file is read straight from the disk, without fsspec.
+    """
+    if location.is_local:
+        with location.local_path.open("rb") as local:
+            return hashlib.file_digest(local, "sha256").hexdigest()
     digest = hashlib.sha256()
     with location.fs.open(location.path, "rb") as file:
         while block := file.read(BLOCK_SIZE):

@@ -19,7 +19,6 @@ from sae_pipelines.tracking.provenance import (
     DATASETS_ARTIFACT,
     PARAMETERS_ARTIFACT,
     REQUIREMENTS_ARTIFACT,
-    file_sha256,
     git_state,
     installed_packages,
 )
@@ -64,7 +63,7 @@ class ProvenanceHooks:
         if dataset_name == self.RAW_DATASET:
             file = self._versions.dataset_file(dataset_name)
             if file is not None:
-                digest = file_sha256(file.local_path) if file.is_local else sha256(file)
+                digest = sha256(file)
                 mlflow.set_tags({"raw_data_path": file.url, "raw_data_sha256": digest})
 
     @hook_impl

@@ -17,7 +17,7 @@ from sklearn.decomposition import PCA
 from sklearn.ensemble import IsolationForest
 from sklearn.neighbors import NearestNeighbors
 
-from sae_pipelines.inference.scoring import sample_rows
+from sae_pipelines.inference.scoring import sample_positions, sample_rows
 from sae_pipelines.inference.tables import feature_matrix
 from sae_pipelines.parameters.groups import DataParams, EvaluationParams
 from sae_pipelines.sae import metrics
@@ -117,5 +117,6 @@ def scored_test_rows(test_rows: int, evaluation_params: EvaluationParams) -> np.
     All of them up to ``evaluation.anomaly_rows``, a seeded sample beyond:
     the baselines' scoring grows with the rows times the model's size.
     """
-    every = np.arange(test_rows)
-    return sample_rows(every, evaluation_params.anomaly_rows, evaluation_params.seed)
+    return sample_positions(
+        test_rows, evaluation_params.anomaly_rows, evaluation_params.seed
+    )

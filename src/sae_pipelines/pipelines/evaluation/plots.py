@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from sae_pipelines.inference.scoring import sample_rows
+from sae_pipelines.inference.scoring import sample_positions
 from sae_pipelines.inference.tables import (
     RowTable,
     code_matrix,
@@ -27,8 +27,11 @@ def plotted_rows(
     codes_test: pd.DataFrame | RowTable, evaluation_params: EvaluationParams
 ) -> np.ndarray:
     """Positions of the test rows the plots draw: at most ``sample_rows``, seeded."""
-    every = np.arange(len(row_table(codes_test)))
-    return sample_rows(every, evaluation_params.sample_rows, evaluation_params.seed)
+    return sample_positions(
+        len(row_table(codes_test)),
+        evaluation_params.sample_rows,
+        evaluation_params.seed,
+    )
 
 
 def sampled_codes(
